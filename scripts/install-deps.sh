@@ -1,0 +1,26 @@
+#!/bin/sh
+# install-deps.sh: installs the Debian 12 packages httplat builds, tests and demos with (only the missing ones).
+set -eu
+PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config libpq-dev
+libcurl4-openssl-dev libjansson-dev libinih-dev libncurses-dev postgresql postgresql-client
+python3-uvicorn python3-fastapi python3-uvloop python3-httptools python3-yaml gunicorn wrk tmux
+procps iproute2 curl"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "install-deps: missing packages:$missing (run as root to install them)" >&2
+		exit 1
+	fi
+	echo "install-deps: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+# libbpf attaches tracepoints through tracefs
+if [ ! -d /sys/kernel/tracing/events ] && [ "$(id -u)" = 0 ]; then
+	mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
+fi

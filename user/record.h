@@ -1,0 +1,46 @@
+/* record.h: one decoded HTTP request, the unit every sink consumes. */
+#ifndef HTTPLAT_RECORD_H
+#define HTTPLAT_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RECORD_PATH_MAX 256 /* = HTTPLAT_RAW_MAX */
+#define RECORD_API_MAX 32
+#define RECORD_METHOD_MAX 8
+
+/* record.flags: the kernel's HTTPLAT_F_* bits, plus these decode-time bits. */
+#define RECORD_F_PATH_TRUNCATED (1u << 16) /* target longer than RECORD_PATH_MAX */
+#define RECORD_F_PATH_INVALID (1u << 17)   /* target was not printable ASCII/UTF-8 */
+
+struct record {
+	int64_t ts_ns;	   /* wall clock (CLOCK_REALTIME ns) of the request's first byte */
+	double duration_ms; /* first request byte read -> last response byte written */
+	double ttfb_ms;	    /* first request byte read -> status line written; <0 none */
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	uint64_t conn_id;
+	uint32_t pid; /* tgid */
+	uint32_t flags;
+	uint16_t status; /* 0 = no response */
+	uint16_t lport;
+	uint8_t version; /* 10 = HTTP/1.0, 11 = HTTP/1.1, 0 unknown */
+	char method[RECORD_METHOD_MAX]; /* "GET", ... or "?" */
+	/*
+	 * Path as sent, without the query string, NUL-terminated. It may hold
+	 * any byte but NUL (hostile input): sinks escape for their medium.
+	 */
+	char path[RECORD_PATH_MAX + 1];
+	uint16_t path_len;
+	char query[RECORD_PATH_MAX + 1]; /* after '?', may be empty */
+	char route[RECORD_PATH_MAX + 1]; /* path with ids collapsed, "/model/{id}/mesh" */
+	char api[RECORD_API_MAX];	  /* "data", "model", "user", "other", ... */
+};
+
+/* True when the request got no response (status 0): excluded from latency stats. */
+static inline int record__answered(const struct record *r)
+{
+	return r->status != 0;
+}
+
+#endif /* HTTPLAT_RECORD_H */
