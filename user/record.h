@@ -5,9 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RECORD_PATH_MAX 256 /* = HTTPLAT_RAW_MAX */
+#define RECORD_PATH_MAX 320 /* = HTTPLAT_RAW_MAX: request-line bytes kept */
 #define RECORD_API_MAX 32
-#define RECORD_METHOD_MAX 8
+#define RECORD_METHOD_MAX 16
 
 /* record.flags: the kernel's HTTPLAT_F_* bits, plus these decode-time bits. */
 #define RECORD_F_PATH_TRUNCATED (1u << 16) /* target longer than RECORD_PATH_MAX */
@@ -15,7 +15,12 @@
 
 struct record {
 	int64_t ts_ns;	   /* wall clock (CLOCK_REALTIME ns) of the request's first byte */
-	double duration_ms; /* first request byte read -> last response byte written */
+	/*
+	 * First request byte read -> last response byte written. For status 0
+	 * (no response) it is the time until the request was abandoned (close,
+	 * process exit): not a latency, and sinks must not count it as one.
+	 */
+	double duration_ms;
 	double ttfb_ms;	    /* first request byte read -> status line written; <0 none */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
@@ -25,10 +30,14 @@ struct record {
 	uint16_t status; /* 0 = no response */
 	uint16_t lport;
 	uint8_t version; /* 10 = HTTP/1.0, 11 = HTTP/1.1, 0 unknown */
-	char method[RECORD_METHOD_MAX]; /* "GET", ... or "?" */
+	uint8_t tls;	 /* 1 when seen through libssl uprobes (future) */
+	double wait_ms;	 /* reserved: time queued before the app read it; <0 unknown */
+	char method[RECORD_METHOD_MAX]; /* "GET", "PROPFIND"... truncated to 15 */
 	/*
 	 * Path as sent, without the query string, NUL-terminated. It may hold
-	 * any byte but NUL (hostile input): sinks escape for their medium.
+	 * any byte but NUL (a NUL on the wire becomes '?' and sets
+	 * RECORD_F_PATH_INVALID): invalid UTF-8, control bytes, quotes and
+	 * backslashes reach the sinks, which escape for their medium.
 	 */
 	char path[RECORD_PATH_MAX + 1];
 	uint16_t path_len;
