@@ -80,7 +80,7 @@ $(OUT)/tests/%: tests/unit/%.c tests/unit/check.h $(LIB) | $(OUT)/tests
 unit: $(UNIT_BINS)
 
 # The README's test command: unit tests, then end-to-end tests (root, real servers).
-test: httplat unit
+test: deps httplat unit
 	$(Q)$(PYTHON) tests/run.py $(UNIT_BINS)
 
 deps:
