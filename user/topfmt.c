@@ -311,7 +311,7 @@ static void snapshot_table(FILE *f, struct agg_row *rows, int n, int routes,
 	char line[1024];
 	int route_w = topfmt__route_width(rows, n);
 
-	topfmt__sort(rows, n, routes ? TOP_COL_ROUTE : TOP_COL_API, 0);
+	topfmt__sort(rows, n, TOP_COL_API, 0); /* grouped by API, then route */
 	topfmt__line(NULL, routes, route_w, t, line, sizeof(line));
 	fprintf(f, "%s\n", line);
 	for (int i = 0; i < n; i++) {
