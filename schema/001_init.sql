@@ -108,9 +108,10 @@ CREATE TABLE IF NOT EXISTS httplat_batches (
 	host text NOT NULL,
 	writer bigint NOT NULL, -- random per daemon start
 	seq bigint NOT NULL,
+	sub bigint NOT NULL DEFAULT 0, -- 0 = whole batch; else one piece of a batch split on a bad row
 	rows integer NOT NULL,
 	ts timestamptz NOT NULL DEFAULT now(),
-	PRIMARY KEY (host, writer, seq)
+	PRIMARY KEY (host, writer, seq, sub)
 );
 
 -- Histogram bucket of a latency, exactly as hist__bucket() in user/hist.c (0-based).
