@@ -156,6 +156,26 @@ static void on_record(void *ctx, const struct record *r)
 	agg__add(t->agg, r);
 }
 
+/* Ports the tracer follows, then any other port seen in records. */
+static int top__ports(struct top *t)
+{
+	unsigned short traced[AGG_MAX_PORTS];
+	uint16_t seen[AGG_MAX_PORTS];
+	int n = 0, nt = tracer__ports(t->tracer, traced, AGG_MAX_PORTS);
+	int ns = agg__ports(t->agg, seen, AGG_MAX_PORTS);
+
+	for (int i = 0; i < nt + ns && n < AGG_MAX_PORTS; i++) {
+		uint16_t p = i < nt ? traced[i] : seen[i - nt];
+		int dup = 0;
+
+		for (int j = 0; j < n; j++)
+			dup |= t->ports[j] == p;
+		if (!dup)
+			t->ports[n++] = p;
+	}
+	return n;
+}
+
 static void top__header(struct top *t, const struct top_env *env, struct top_header *h)
 {
 	struct tracer_stats st;
@@ -168,7 +188,7 @@ static void top__header(struct top *t, const struct top_env *env, struct top_hea
 	agg__total(t->agg, &total);
 	h->npids = tracer__pids(t->tracer, t->pids, TOP_PIDS);
 	h->pids = t->pids;
-	h->nports = agg__ports(t->agg, t->ports, AGG_MAX_PORTS);
+	h->nports = top__ports(t);
 	h->ports = t->ports;
 	h->now = time(NULL);
 	h->uptime_s = mono_now() - t->start;

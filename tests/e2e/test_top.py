@@ -17,8 +17,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (HTTPLAT, Httplat, Uvicorn, at_exit, check, http,  # noqa: E402
-                     run_tests, stop_pid, test)
+from harness import (HTTPLAT, Httplat, Postgres, Uvicorn, at_exit, check,  # noqa: E402
+                     http, run_tests, test)
 
 # (method, path, expected status, server-side minimum ms, api, route)
 MIX = (
@@ -170,7 +170,7 @@ def test_once_prints_one_snapshot_and_exits():
 def test_bad_options_are_refused():
     for args, text in ((["-d", "0"], "invalid -d"),
                        (["--warn-ms", "900", "--crit-ms", "100"], "above --crit-ms"),
-                       (["--window", "100000", "-d", "0.1"], "intervals"),
+                       (["--window", "1000", "-d", "0.1"], "intervals"),
                        (["--pid", "abc"], "invalid --pid")):
         r = subprocess.run([HTTPLAT, "top", "--once"] + args, capture_output=True, text=True,
                            timeout=10)
@@ -315,10 +315,14 @@ def test_console_colours_sort_filter_quit():
 
 
 @test
-def test_top_beside_another_tracer():
-    """Two tracers at once: `httplat top` and `httplat trace` (or run) both see every request."""
+def test_top_beside_run_and_trace():
+    """Three tracers at once: `top`, `run` (into PostgreSQL) and `trace` all see every request."""
     app = Uvicorn()
-    other = Httplat("trace", "--pid", str(app.proc.pid))
+    pg = Postgres()
+    spool = tempfile.mkdtemp(prefix="httplat-spool-")
+    at_exit(lambda: shutil.rmtree(spool, ignore_errors=True))
+    run = Httplat("run", "--db", pg.conninfo, "--spool-dir", spool, "--pid", str(app.proc.pid))
+    trace = Httplat("trace", "--pid", str(app.proc.pid))
     top = Httplat("top", "--batch", "-d", "1", "--pid", str(app.proc.pid))
     drive(app.port, [("GET", f"/data/items/{i}", 200, 0, "data", "/data/items/{id}")
                      for i in range(12)])
@@ -326,11 +330,14 @@ def test_top_beside_another_tracer():
     check(snap and snap["apis"].get("data", {}).get("REQS") == "12",
           f"top saw {snap and snap['apis'].get('data')}")
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and other.stdout().count("/data/items/") < 12:
+    while time.monotonic() < deadline and trace.stdout().count("/data/items/") < 12:
         time.sleep(0.1)
-    check(other.stdout().count("/data/items/") == 12,
-          f"trace saw {other.stdout().count('/data/items/')} of 12")
-    check(stop_pid(top.proc, sig=signal.SIGINT) == 0, "top exit status")
+    check(trace.stdout().count("/data/items/") == 12,
+          f"trace saw {trace.stdout().count('/data/items/')} of 12")
+    check(run.stop() == 0, f"run exit status: {run.stderr()}")
+    rows = pg.sql("select count(*) from http_requests where path like '/data/items/%'")
+    check(rows == [["12"]], f"run wrote {rows} rows")
+    check(top.stop() == 0, "top exit status")
 
 
 if __name__ == "__main__":
