@@ -1,6 +1,7 @@
 /* console.c: the ncurses view of `httplat top`; key handling is pure (console__key). */
 #include <curses.h>
 #include <errno.h>
+#include <langinfo.h>
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ struct console {
 	uint16_t ports[AGG_MAX_PORTS];
 	const struct agg *a;
 	int colour;
+	int ascii; /* the locale is not UTF-8: ASCII lines, bars and sparklines */
 	struct agg_point pts[SPARK_MAX]; /* detail panel scratch */
 	double spark_v[SPARK_MAX];
 };
@@ -186,7 +188,8 @@ struct console *console__open(const struct top_thresholds *t)
 		goto fail;
 	c->t = *t;
 	console_view__init(&c->v);
-	setlocale(LC_ALL, ""); /* UTF-8 blocks for sparklines */
+	setlocale(LC_ALL, ""); /* UTF-8 lines, bars and sparklines where the locale has them */
+	c->ascii = strcmp(nl_langinfo(CODESET), "UTF-8") != 0;
 	c->screen = newterm(NULL, stdout, stdin);
 	if (!c->screen) {
 		errno = ENOTTY;
@@ -280,6 +283,14 @@ static int layout(const struct console *c, int route_w, int *colv, int *xv)
 	return n;
 }
 
+/* A horizontal rule: box-drawing in UTF-8 (line-drawing ACS shows as "q" in some terminals). */
+static void draw_rule(const struct console *c, int y, int x, int len)
+{
+	move(y, x);
+	for (int i = 0; i < len; i++)
+		addstr(c->ascii ? "-" : "\u2500");
+}
+
 static void draw_cell(int y, int x, int w, int left, const char *text, attr_t attr)
 {
 	attron(attr);
@@ -288,8 +299,8 @@ static void draw_cell(int y, int x, int w, int left, const char *text, attr_t at
 }
 
 /* "──── last 1s ────" over the visible columns of one group. */
-static void draw_group(int y, const int *colv, const int *xv, int n, int route_w, int from, int to,
-		       const char *title)
+static void draw_group(const struct console *c, int y, const int *colv, const int *xv, int n,
+		       int route_w, int from, int to, const char *title)
 {
 	int x0 = -1, x1 = -1, len = (int)strlen(title);
 
@@ -302,7 +313,7 @@ static void draw_group(int y, const int *colv, const int *xv, int n, int route_w
 	}
 	if (x0 < 0)
 		return;
-	mvhline(y, x0, ACS_HLINE, x1 - x0);
+	draw_rule(c, y, x0, x1 - x0);
 	if (len + 2 <= x1 - x0)
 		mvprintw(y, x0 + (x1 - x0 - len) / 2 - 1, " %s ", title);
 }
@@ -315,8 +326,8 @@ static void draw_titles(const struct console *c, int y, const int *colv, const i
 	snprintf(g1, sizeof(g1), "last %gs", c->h.interval_s);
 	snprintf(g2, sizeof(g2), "last %gs (%gs so far)", c->h.interval_s * c->h.slots,
 		 c->h.interval_s * c->h.filled);
-	draw_group(y, colv, xv, n, route_w, TOP_COL_RPS, TOP_COL_WINDOW, g1);
-	draw_group(y, colv, xv, n, route_w, TOP_COL_WINDOW, TOP_NCOLS, g2);
+	draw_group(c, y, colv, xv, n, route_w, TOP_COL_RPS, TOP_COL_WINDOW, g1);
+	draw_group(c, y, colv, xv, n, route_w, TOP_COL_WINDOW, TOP_NCOLS, g2);
 	attron(A_REVERSE);
 	mvhline(y + 1, 0, ' ', COLS);
 	for (int i = 0; i < n; i++) {
@@ -367,17 +378,17 @@ static int draw_detail(struct console *c, int y, int lines)
 	if (lines < 4 || width < 8)
 		return 0;
 	n = agg__series(c->a, r->id, pts, width < SPARK_MAX ? width : SPARK_MAX);
-	mvhline(y, 0, ACS_HLINE, COLS);
+	draw_rule(c, y, 0, COLS);
 	attron(A_BOLD);
 	mvprintw(y + used++, 2, " %s %s: last %d intervals ", r->api, r->route, n);
 	attroff(A_BOLD);
 	for (int i = 0; i < n; i++)
 		v[i] = pts[i].rps;
-	topfmt__sparkline(v, n, spark, sizeof(spark));
+	topfmt__sparkline(v, n, c->ascii, spark, sizeof(spark));
 	mvprintw(y + used++, 0, "req/s    %s", spark);
 	for (int i = 0; i < n; i++)
 		v[i] = pts[i].p95;
-	topfmt__sparkline(v, n, spark, sizeof(spark));
+	topfmt__sparkline(v, n, c->ascii, spark, sizeof(spark));
 	mvprintw(y + used++, 0, "p95 ms   %s", spark);
 	if (agg__hist(c->a, r->id, &h))
 		return used;
@@ -398,7 +409,7 @@ static int draw_detail(struct console *c, int y, int lines)
 		mvprintw(y + used, 0, "%8s - %-6s ms ", lo, hi);
 		attron(level_attr(c, l));
 		for (int k = 0; k < bar; k++)
-			addstr("\u2588");
+			addstr(c->ascii ? "#" : "\u2588");
 		attroff(level_attr(c, l));
 		printw(" %llu", (unsigned long long)bins[i].count);
 		used++;

@@ -336,9 +336,11 @@ void topfmt__snapshot(FILE *f, const struct top_header *h, struct agg_row *apis,
 	fflush(f);
 }
 
-int topfmt__sparkline(const double *v, int n, char *buf, size_t sz)
+int topfmt__sparkline(const double *v, int n, int ascii, char *buf, size_t sz)
 {
-	static const char *const blocks[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+	static const char *const utf8[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+	static const char *const plain[] = {"_", ".", "-", "~", "=", "+", "*", "#"};
+	const char *const *blocks = ascii ? plain : utf8;
 	double top = 0;
 	size_t used = 0;
 
@@ -347,7 +349,7 @@ int topfmt__sparkline(const double *v, int n, char *buf, size_t sz)
 			top = v[i];
 	if (sz)
 		buf[0] = '\0';
-	for (int i = 0; i < n && used + 4 <= sz; i++) {
+	for (int i = 0; i < n && used + strlen(blocks[7]) + 1 <= sz; i++) {
 		int level = top > 0 ? (int)(v[i] / top * 7.0 + 0.5) : 0;
 		const char *b = v[i] > 0 ? blocks[level < 0 ? 0 : level > 7 ? 7 : level] : " ";
 
