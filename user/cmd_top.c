@@ -139,6 +139,8 @@ struct top {
 	int pids[TOP_PIDS];
 	uint16_t ports[AGG_MAX_PORTS];
 	double start;
+	int saved_stderr; /* the terminal's stderr while the console holds the screen, or -1 */
+	FILE *held;	  /* what was written to stderr meanwhile */
 };
 
 static double mono_now(void)
@@ -147,6 +149,44 @@ static double mono_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * While the console draws, messages on the terminal's stderr (tracer warnings,
+ * -v) would tear the screen: keep them in a temporary file and print them
+ * once the terminal is back.
+ */
+static void top__hold_stderr(struct top *t)
+{
+	t->saved_stderr = -1;
+	if (!isatty(STDERR_FILENO))
+		return;
+	t->held = tmpfile();
+	if (!t->held)
+		return;
+	fflush(stderr);
+	t->saved_stderr = dup(STDERR_FILENO);
+	if (t->saved_stderr < 0 || dup2(fileno(t->held), STDERR_FILENO) < 0) {
+		fclose(t->held);
+		t->held = NULL;
+	}
+}
+
+static void top__release_stderr(struct top *t)
+{
+	char buf[4096];
+	size_t n;
+
+	if (!t->held)
+		return;
+	fflush(stderr);
+	dup2(t->saved_stderr, STDERR_FILENO);
+	close(t->saved_stderr);
+	rewind(t->held);
+	while ((n = fread(buf, 1, sizeof(buf), t->held)) > 0)
+		fwrite(buf, 1, n, stderr);
+	fclose(t->held);
+	t->held = NULL;
 }
 
 static void on_record(void *ctx, const struct record *r)
@@ -282,6 +322,8 @@ int cmd_top(int argc, char **argv)
 		env.interval_s * top_slots(&env));
 	if (!env.batch) {
 		t.console = console__open(&env.thr);
+		if (t.console)
+			top__hold_stderr(&t);
 		if (!t.console) {
 			fprintf(stderr, "httplat top: no usable terminal (%s); use --batch\n",
 				strerror(errno));
@@ -292,6 +334,7 @@ int cmd_top(int argc, char **argv)
 	err = top__run(&t, &env);
 	console__close(t.console);
 	t.console = NULL;
+	top__release_stderr(&t);
 	if (err < 0) {
 		fprintf(stderr, "httplat top: tracing failed: %s\n", strerror(-err));
 		goto cleanup;
@@ -299,6 +342,7 @@ int cmd_top(int argc, char **argv)
 	ret = 0;
 cleanup:
 	console__close(t.console);
+	top__release_stderr(&t);
 	tracer__free(t.tracer);
 	agg__free(t.agg);
 	free(t.apis);
