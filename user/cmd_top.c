@@ -31,26 +31,26 @@ struct top_env {
 };
 
 static const struct argp_option options[] = {
-    {"delay", OPT_DELAY, "SECONDS", 0, "Refresh interval (default 1; 0.1 to 3600)", 0},
-    {"window", OPT_WINDOW, "SECONDS", 0,
-     "The longer window for REQS..ERR% (default 60; at most 600 intervals)", 0},
-    {"batch", OPT_BATCH, NULL, 0,
-     "Plain-text snapshots every interval (also when stdout is not a terminal)", 0},
-    {"once", OPT_ONCE, NULL, 0, "Print one snapshot after one interval and exit", 0},
-    {"warn-ms", OPT_WARN, "MS", 0, "Latency shown yellow above this (default 500)", 0},
-    {"crit-ms", OPT_CRIT, "MS", 0, "Latency shown red above this (default 1000)", 0},
-    {},
+	{"delay", OPT_DELAY, "SECONDS", 0, "Refresh interval (default 1; 0.1 to 3600)", 0},
+	{"window", OPT_WINDOW, "SECONDS", 0,
+	 "The longer window for REQS..ERR% (default 60; at most 600 intervals)", 0},
+	{"batch", OPT_BATCH, NULL, 0,
+	 "Plain-text snapshots every interval (also when stdout is not a terminal)", 0},
+	{"once", OPT_ONCE, NULL, 0, "Print one snapshot after one interval and exit", 0},
+	{"warn-ms", OPT_WARN, "MS", 0, "Latency shown yellow above this (default 500)", 0},
+	{"crit-ms", OPT_CRIT, "MS", 0, "Latency shown red above this (default 1000)", 0},
+	{},
 };
 
 static const char doc[] =
-    "Live latency of the traced uvicorn processes, per API and per route.\v"
-    "Keys: < > sort column, r reverse, / filter by api or path, t per-route view, "
-    "p pause, up/down select, Enter latency histogram and sparklines, q quit.\n\n"
-    "EXAMPLES:\n"
-    "  httplat top                       # every uvicorn process, full screen\n"
-    "  httplat top -d 5 --api gen=/model  # refresh every 5 s, label /model as gen\n"
-    "  httplat top --batch --pid 1234    # text snapshots, like top -b\n"
-    "  httplat top --once --port 8000    # one snapshot after one interval";
+	"Live latency of the traced uvicorn processes, per API and per route.\v"
+	"Keys: < > sort column, r reverse, / filter by api or path, t per-route view, "
+	"p pause, up/down select, Enter latency histogram and sparklines, q quit.\n\n"
+	"EXAMPLES:\n"
+	"  httplat top                        # every uvicorn process, full screen\n"
+	"  httplat top -d 5 --api gen=/model  # refresh every 5 s, label /model as gen\n"
+	"  httplat top --batch --pid 1234     # text snapshots, like top -b\n"
+	"  httplat top --once --port 8000     # one snapshot after one interval";
 
 static int parse_seconds(const char *s, double min, double max, double *out)
 {
@@ -119,16 +119,15 @@ static error_t top_parse(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp_child children[] = {
-    {&selection_argp, 0, "Process selection and labels:", 1},
-    {},
+	{&selection_argp, 0, "Process selection and labels:", 1},
+	{},
 };
 
 static const struct argp top_argp = {
-    .options = options,
-    .parser = top_parse,
-    .args_doc = "",
-    .doc = doc,
-    .children = children,
+	.options = options,
+	.parser = top_parse,
+	.doc = doc,
+	.children = children,
 };
 
 struct top {
