@@ -171,7 +171,7 @@ const char *console__help(const struct console_view *v)
 {
 	if (v->editing)
 		return "filter by api or path substring; Enter applies, Esc cancels, empty clears";
-	return "q quit  < > sort column  r reverse  / filter  t per-route  p pause  "
+	return "q quit  < > sort  r reverse  / filter  t routes  p pause  "
 	       "up/down select  Enter histogram  left/right scroll";
 }
 
@@ -417,25 +417,61 @@ static int draw_detail(struct console *c, int y, int lines)
 	return used;
 }
 
+/*
+ * Writes text from line y, breaking between its "  "-separated fields where
+ * the terminal is too narrow; with draw unset only counts. Returns lines used.
+ */
+static int draw_wrapped(int y, const char *text, int draw)
+{
+	const char *p = text;
+	int x = 0, lines = 1;
+
+	while (*p) {
+		const char *sep = strstr(p, "  ");
+		int len = sep ? (int)(sep - p) : (int)strlen(p);
+
+		if (x > 0 && x + 2 + len > COLS) {
+			lines++;
+			x = 0;
+		} else if (x > 0) {
+			x += 2;
+		}
+		if (draw)
+			mvaddnstr(y + lines - 1, x, p, len < COLS - x ? len : COLS - x);
+		x += len;
+		p += len;
+		while (*p == ' ')
+			p++;
+	}
+	return lines;
+}
+
 static void console__draw(struct console *c)
 {
-	char line[512];
-	int colv[TOP_NCOLS], xv[TOP_NCOLS], n, route_w, body, detail = 0, y = 4;
+	char line[512], help[256];
+	int colv[TOP_NCOLS], xv[TOP_NCOLS], n, route_w, body, detail = 0, y = 0, first, nhelp;
 
 	console__prepare(c);
 	route_w = topfmt__route_width(c->shown, c->nshown);
 	erase();
 	topfmt__header(&c->h, line, sizeof(line));
-	mvaddnstr(0, 0, line, COLS);
+	y += draw_wrapped(y, line, 1);
 	snprintf(line, sizeof(line), "view: %s (t)  sort: %s%s  filter: %s%s%s  rows: %d%s",
 		 c->v.routes ? "per route" : "per API", topfmt__title(c->v.sort_col),
 		 c->v.reverse ? " reversed" : "", c->v.filter[0] ? "\"" : "",
 		 c->v.filter[0] ? c->v.filter : "none", c->v.filter[0] ? "\"" : "", c->nshown,
 		 c->v.paused ? "  PAUSED (p resumes)" : "");
-	mvaddnstr(1, 0, line, COLS);
+	y += draw_wrapped(y, line, 1);
 	n = layout(c, route_w, colv, xv);
-	draw_titles(c, 2, colv, xv, n, route_w);
-	body = LINES - y - 1;
+	draw_titles(c, y, colv, xv, n, route_w);
+	y += 2;
+	first = y;
+	if (c->v.editing)
+		snprintf(help, sizeof(help), "filter: %s_  %s", c->v.edit, console__help(&c->v));
+	else
+		snprintf(help, sizeof(help), "%s", console__help(&c->v));
+	nhelp = draw_wrapped(0, help, 0);
+	body = LINES - first - nhelp;
 	if (c->v.detail && c->nshown) {
 		/* the table keeps its rows up to half the screen; the panel gets the rest */
 		detail = body - (c->nshown < body / 2 ? c->nshown : body / 2);
@@ -446,7 +482,7 @@ static void console__draw(struct console *c)
 	if (body > 0 && c->v.selected >= c->top + body)
 		c->top = c->v.selected - body + 1;
 	c->top = clamp(c->top, 0, c->nshown > 0 ? c->nshown - 1 : 0);
-	for (int i = c->top; i < c->nshown && y < 4 + body; i++, y++)
+	for (int i = c->top; i < c->nshown && y < first + body; i++, y++)
 		draw_row(c, y, &c->shown[i], i == c->v.selected, colv, xv, n, route_w);
 	if (!c->nshown)
 		mvaddnstr(y, 0,
@@ -454,14 +490,11 @@ static void console__draw(struct console *c)
 					 : "no requests yet",
 			  COLS);
 	if (detail)
-		draw_detail(c, 4 + body, detail);
+		draw_detail(c, first + body, detail);
 	attron(A_REVERSE);
-	mvhline(LINES - 1, 0, ' ', COLS);
-	if (c->v.editing)
-		snprintf(line, sizeof(line), "filter: %s_   %s", c->v.edit, console__help(&c->v));
-	else
-		snprintf(line, sizeof(line), "%s", console__help(&c->v));
-	mvaddnstr(LINES - 1, 0, line, COLS);
+	for (int i = 0; i < nhelp; i++)
+		mvhline(LINES - nhelp + i, 0, ' ', COLS);
+	draw_wrapped(LINES - nhelp, help, 1);
 	attroff(A_REVERSE);
 	refresh();
 }
