@@ -284,6 +284,17 @@ def line_of(screen, first_word):
     return ""
 
 
+def reqs(screen, route):
+    """The REQS cell of a route row in the per-route view (title line gives the column)."""
+    cols = None
+    for line in screen.split("\n"):
+        if line.startswith("API"):
+            cols = [c.rstrip("v^") for c in line.split()]
+        elif cols and len(line.split()) > 1 and line.split()[1] == route:
+            return dict(zip(cols, line.split())).get("REQS")
+    return None
+
+
 def colours(line):
     """Foreground colours used on a captured line: {'red', 'yellow'}."""
     found = set()
@@ -337,6 +348,15 @@ def test_console_colours_sort_filter_quit():
     term.keys("Enter")
     s = term.wait(lambda s: "latency in the window" in s, "the histogram panel")
     check("user /user/profile/{id}" in s, "panel names the selected row")
+    check("(6 requests with a response)" in s, "histogram counts the row's 6 requests")
+    # pause: the table stops changing, nothing is lost, and it catches up on resume
+    term.keys("p")
+    term.wait(lambda s: "PAUSED" in s, "PAUSED")
+    drive(app.port, [("GET", "/user/profile/2", 0, 0, "", "")] * 4)
+    time.sleep(2.5)  # two refresh intervals pass while paused
+    check(reqs(term.screen(), "/user/profile/{id}") == "6", "the paused table changed")
+    term.keys("p")
+    term.wait(lambda s: reqs(s, "/user/profile/{id}") == "10", "the 4 requests sent while paused")
     term.keys("q")
     rc = term.exit_status()
     check(rc == 0, f"top exited with {rc} after q")
