@@ -33,7 +33,7 @@ struct top_env {
 static const struct argp_option options[] = {
 	{"delay", OPT_DELAY, "SECONDS", 0, "Refresh interval (default 1; 0.1 to 3600)", 0},
 	{"window", OPT_WINDOW, "SECONDS", 0,
-	 "The longer window for REQS..ERR% (default 60; at most 600 intervals)", 0},
+	 "The longer window for REQS..ERR% (default 60; at most 300 intervals)", 0},
 	{"batch", OPT_BATCH, NULL, 0,
 	 "Plain-text snapshots every interval (also when stdout is not a terminal)", 0},
 	{"once", OPT_ONCE, NULL, 0, "Print one snapshot after one interval and exit", 0},
