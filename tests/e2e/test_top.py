@@ -178,9 +178,9 @@ def test_counts_under_load_match_the_client():
 
 
 @test
-def test_once_prints_one_snapshot_and_exits():
+def test_once_prints_one_snapshot_and_exits_with_api_labels():
     app = Uvicorn()
-    top = Httplat("top", "--once", "-d", "2", "--pid", str(app.proc.pid))
+    top = Httplat("top", "--once", "-d", "2", "--api", "store=/data", "--pid", str(app.proc.pid))
     deadline = time.monotonic() + 1.5
     sent = 0
     while time.monotonic() < deadline:
@@ -190,8 +190,10 @@ def test_once_prints_one_snapshot_and_exits():
     snaps = snapshots(top.stdout())
     check(rc == 0, f"--once exited {rc}: {top.stderr()}")
     check(len(snaps) == 1, f"{len(snaps)} snapshots")
-    row = snaps[0]["apis"].get("data")
-    check(row is not None and 0 < int(row["REQS"]) <= sent, f"data row {row}, sent {sent}")
+    row = snaps[0]["apis"].get("store")  # --api relabels /data
+    check(row is not None and 0 < int(row["REQS"]) <= sent, f"store row {row}, sent {sent}")
+    check(list(snaps[0]["apis"]) == ["store"], f"API rows {list(snaps[0]['apis'])}")
+    check(("store", "/data/items/{id}") in snaps[0]["routes"], f"routes {list(snaps[0]['routes'])}")
 
 
 @test
