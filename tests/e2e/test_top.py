@@ -14,11 +14,12 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (HTTPLAT, Httplat, Postgres, Uvicorn, at_exit, check,  # noqa: E402
-                     http, run_tests, test)
+                     http, run_tests, stop_pid, test)
 
 # (method, path, expected status, server-side minimum ms, api, route)
 MIX = (
@@ -175,6 +176,35 @@ def test_counts_under_load_match_the_client():
     check(re.search(r"dropped 0\b", snap["header"]), f"events lost: {snap['header']}")
     check(sent <= got <= sent + conns, f"wrk got {sent} responses, top counted {got}: {row}")
     check(num(row["W.P99"]) < 1000, f"W.P99 {row['W.P99']} ms for /data/items")
+
+
+@test
+def test_no_response_is_counted_but_not_a_latency():
+    """The app dies while answering: NORSP and ERR% count it, the latency columns do not."""
+    app = Uvicorn()
+    top = Httplat("top", "--batch", "-d", "1", "--pid", str(app.proc.pid))
+    status, _, _ = http(app.port, "GET", "/data/items/1")
+    check(status == 200, f"status {status}")
+
+    def doomed():
+        try:
+            http(app.port, "GET", "/data/sleep?ms=5000", timeout=10)
+        except OSError:
+            pass
+    t = threading.Thread(target=doomed)
+    t.start()
+    time.sleep(0.7)  # let the request reach the app before it dies
+    stop_pid(app.proc, signal.SIGKILL)
+    t.join(15)
+    snap = wait_snapshot(top, lambda s: s["apis"].get("data", {}).get("NORSP") == "1")
+    row = snap and snap["routes"].get(("data", "/data/sleep"))
+    check(row is not None, f"no /data/sleep row: {snap}")
+    check(row["REQS"] == "1" and row["NORSP"] == "1", f"/data/sleep {row}")
+    check(row["W.P50"] == "-" and row["W.MAX"] == "-", f"abandoned request used as latency: {row}")
+    check(row["ERR%"] == "100.0", f"ERR% {row['ERR%']}")
+    api = snap["apis"]["data"]
+    check(api["REQS"] == "2" and api["200"] == "1", f"data {api}")
+    check(num(api["W.MAX"]) < 500, f"data W.MAX {api['W.MAX']}: the abandoned request counted")
 
 
 @test
