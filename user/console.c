@@ -178,6 +178,7 @@ const char *console__help(const struct console_view *v)
 struct console *console__open(const struct top_thresholds *t)
 {
 	struct console *c = calloc(1, sizeof(*c));
+	int err = ENOMEM;
 
 	if (!c)
 		goto fail;
@@ -192,8 +193,8 @@ struct console *console__open(const struct top_thresholds *t)
 	c->ascii = strcmp(nl_langinfo(CODESET), "UTF-8") != 0;
 	c->screen = newterm(NULL, stdout, stdin);
 	if (!c->screen) {
-		errno = ENOTTY;
-		goto fail_keep_errno;
+		err = ENOTTY;
+		goto fail;
 	}
 	cbreak();
 	noecho();
@@ -210,9 +211,8 @@ struct console *console__open(const struct top_thresholds *t)
 	}
 	return c;
 fail:
-	errno = ENOMEM;
-fail_keep_errno:
 	console__close(c);
+	errno = err;
 	return NULL;
 }
 
