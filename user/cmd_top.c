@@ -188,6 +188,19 @@ static void top__release_stderr(struct top *t)
 	t->held = NULL;
 }
 
+/* What was seen and what was lost, on stderr at exit. */
+static void top__summary(struct top *t)
+{
+	struct tracer_stats st;
+
+	tracer__stats(t->tracer, &st);
+	fprintf(stderr,
+		"httplat top: %llu requests, %llu events lost, %llu undecodable, "
+		"%llu counted in an overflow row\n",
+		(unsigned long long)st.requests, (unsigned long long)st.dropped,
+		(unsigned long long)st.decode_errors, (unsigned long long)agg__overflowed(t->agg));
+}
+
 static void on_record(void *ctx, const struct record *r)
 {
 	struct top *t = ctx;
@@ -334,6 +347,7 @@ int cmd_top(int argc, char **argv)
 	console__close(t.console);
 	t.console = NULL;
 	top__release_stderr(&t);
+	top__summary(&t);
 	if (err < 0) {
 		fprintf(stderr, "httplat top: tracing failed: %s\n", strerror(-err));
 		goto cleanup;
