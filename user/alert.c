@@ -149,10 +149,13 @@ int alert_config__check(const struct alert_config *c, char *err, size_t errsz)
 
 	if ((ret = levels__check("latency", c->warn_ms, c->crit_ms, err, errsz)))
 		return ret;
-	for (int i = 0; i < c->napi; i++)
-		if ((ret = levels__check(c->api[i].api, c->api[i].warn_ms, c->api[i].crit_ms, err,
-					 errsz)))
+	for (int i = 0; i < c->napi; i++) {
+		double warn, crit;
+
+		alert_config__limits(c, c->api[i].api, &warn, &crit);
+		if ((ret = levels__check(c->api[i].api, warn, crit, err, errsz)))
 			return ret;
+	}
 	if ((ret = levels__check("error_ratio", c->ratio_warn, c->ratio_crit, err, errsz)))
 		return ret;
 	if ((ret = levels__check("no_response", c->no_resp_warn, c->no_resp_crit, err, errsz)))
@@ -188,8 +191,11 @@ void alert_config__limits(const struct alert_config *c, const char *api, double 
 	for (int i = 0; i < c->napi; i++) {
 		if (strcmp(c->api[i].api, api))
 			continue;
-		*warn = c->api[i].warn_ms;
-		*crit = c->api[i].crit_ms;
+		/* a negative value was not set for this API: the default applies */
+		if (c->api[i].warn_ms >= 0)
+			*warn = c->api[i].warn_ms;
+		if (c->api[i].crit_ms >= 0)
+			*crit = c->api[i].crit_ms;
 	}
 }
 

@@ -23,7 +23,7 @@ enum alert_state { ALERT_FIRING, ALERT_REMINDER, ALERT_RESOLVED };
 #define ALERT_API_OVERRIDES 16
 #define ALERT_SAMPLES 3
 
-/* Per-API latency thresholds that replace the defaults for one API. */
+/* Per-API latency thresholds that replace the defaults for one API (negative = not set). */
 struct alert_api_limits {
 	char api[RECORD_API_MAX];
 	double warn_ms;

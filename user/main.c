@@ -29,6 +29,7 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{"trace", cmd_trace, "print one line (or JSON object) per completed request"},
+	{"alert", cmd_alert, "check Slack alerting: 'alert test' posts a test message"},
 };
 
 static void usage(FILE *f)
