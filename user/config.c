@@ -375,7 +375,8 @@ int config__load(struct httplat_config *c, const char *path, int required, char 
 		snprintf(c->webhook_source, sizeof(c->webhook_source), "%.50s",
 			 strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
 cleanup:
-	if (!c->slack.webhook[0])
+	/* a refused file must not leave its secret behind; a file without one keeps the old */
+	if (ret || !c->slack.webhook[0])
 		snprintf(c->slack.webhook, sizeof(c->slack.webhook), "%s", old_hook);
 	fclose(f);
 	return ret;
