@@ -15,8 +15,10 @@ void config__defaults(struct httplat_config *c)
 	memset(c, 0, sizeof(*c));
 	alert_config__defaults(&c->alerts);
 	slack_config__defaults(&c->slack);
-	c->database.flush_ms = 1000;
-	c->database.spool_max_mb = 256;
+	c->database.retention_days = -1;
+	c->database.rollup_days = -1;
+	c->database.batch_rows = -1;
+	c->database.flush_ms = -1;
 }
 
 int config__parse_duration_ms(const char *s, long long *ms)
@@ -163,19 +165,31 @@ static int select__set(struct config_select *s, const char *key, const char *v)
 	return -ENOENT;
 }
 
+static int str__set(char *dst, size_t sz, const char *v)
+{
+	return snprintf(dst, sz, "%s", v) >= (int)sz ? -EINVAL : 0;
+}
+
 static int database__set(struct config_database *d, const char *key, const char *v)
 {
 	if (!strcmp(key, "db"))
-		return snprintf(d->db, sizeof(d->db), "%s", v) >= (int)sizeof(d->db) ? -EINVAL : 0;
+		return str__set(d->db, sizeof(d->db), v);
+	if (!strcmp(key, "host"))
+		return *v ? str__set(d->host, sizeof(d->host), v) : -EINVAL;
 	if (!strcmp(key, "spool_dir"))
-		return snprintf(d->spool_dir, sizeof(d->spool_dir), "%s", v) >=
-				       (int)sizeof(d->spool_dir) ?
-			       -EINVAL :
-			       0;
-	if (!strcmp(key, "flush"))
-		return parse__ms(v, 10, &d->flush_ms);
-	if (!strcmp(key, "spool_max_mb"))
-		return parse__int(v, 1, 1 << 20, &d->spool_max_mb);
+		return *v ? str__set(d->spool_dir, sizeof(d->spool_dir), v) : -EINVAL;
+	if (!strcmp(key, "spool_max"))
+		return str__set(d->spool_max, sizeof(d->spool_max), v);
+	if (!strcmp(key, "mem_max"))
+		return str__set(d->mem_max, sizeof(d->mem_max), v);
+	if (!strcmp(key, "retention_days"))
+		return parse__int(v, 0, 36500, &d->retention_days);
+	if (!strcmp(key, "rollup_days"))
+		return parse__int(v, 1, 36500, &d->rollup_days);
+	if (!strcmp(key, "batch_rows"))
+		return parse__int(v, 1, 1000000, &d->batch_rows);
+	if (!strcmp(key, "flush_ms"))
+		return parse__int(v, 1, 60000, &d->flush_ms);
 	return -ENOENT;
 }
 
@@ -240,13 +254,9 @@ static int alerts_api__set(struct alert_config *a, const char *api, const char *
 static int slack__set(struct slack_config *s, const char *key, const char *v)
 {
 	if (!strcmp(key, "webhook"))
-		return snprintf(s->webhook, sizeof(s->webhook), "%s", v) >= (int)sizeof(s->webhook) ?
-			       -EINVAL :
-			       0;
+		return str__set(s->webhook, sizeof(s->webhook), v);
 	if (!strcmp(key, "channel"))
-		return snprintf(s->channel, sizeof(s->channel), "%s", v) >= (int)sizeof(s->channel) ?
-			       -EINVAL :
-			       0;
+		return str__set(s->channel, sizeof(s->channel), v);
 	if (!strcmp(key, "timeout"))
 		return parse__ms(v, 100, &s->timeout_ms);
 	if (!strcmp(key, "connect_timeout"))

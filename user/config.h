@@ -25,12 +25,17 @@ struct config_select {
 	int nroute;
 };
 
-/* [database]: where `run` writes (read by the PostgreSQL writer). */
+/* [database]: what `run` writes to; keys as its flags. Unset: "" or -1 (run's defaults). */
 struct config_database {
-	char db[1024];	      /* libpq conninfo or URI; "" = no database */
-	char spool_dir[PATH_MAX]; /* rows kept here while the database is away */
+	char db[1024];		  /* libpq conninfo or URL */
+	char host[256];		  /* host column */
+	char spool_dir[PATH_MAX]; /* "none" = no spool */
+	char spool_max[32];	  /* size such as 1G, checked by run */
+	char mem_max[32];
+	int retention_days;
+	int rollup_days;
+	int batch_rows;
 	int flush_ms;
-	int spool_max_mb;
 };
 
 /* A flag given on the command line, applied over the file as "[section] key = value". */

@@ -33,7 +33,8 @@ static const char full[] = "; httplat config\n"
 			   "[database]\n"
 			   "db = host=/run/postgresql dbname=httplat\n"
 			   "spool_dir = /var/spool/httplat\n"
-			   "flush = 500ms\n"
+			   "flush_ms = 500\n"
+			   "spool_max = 2G\n"
 			   "[alerts]\n"
 			   "warn_ms = 300\n"
 			   "crit_ms = 900\n"
@@ -78,6 +79,8 @@ static void test_parse_all_sections(void)
 	CHECK_STR(c.select.route[0], "/model/{id}/mesh");
 	CHECK_STR(c.database.db, "host=/run/postgresql dbname=httplat");
 	CHECK_INT(c.database.flush_ms, 500);
+	CHECK_STR(c.database.spool_max, "2G");
+	CHECK_INT(c.database.batch_rows, -1); /* not set: run's default */
 	CHECK(c.alerts.warn_ms == 300 && c.alerts.crit_ms == 900);
 	CHECK_INT(c.alerts.window_s, 120);
 	CHECK_INT(c.alerts.stat, ALERT_STAT_P99);
@@ -225,6 +228,45 @@ static void test_apply_selection(void)
 	selection__free(&sel);
 }
 
+/* The documented example, every setting uncommented, parses and shows the defaults. */
+static void test_example_file(void)
+{
+	struct httplat_config c, d;
+	char line[512], text[16384] = "", err[256] = "";
+	FILE *f = fopen("deploy/httplat.conf", "r");
+	size_t o = 0;
+
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		const char *l = line[0] == ';' && line[1] != ' ' && line[1] != '\n' ? line + 1 : line;
+
+		o += snprintf(text + o, sizeof(text) - o, "%s", l);
+	}
+	fclose(f);
+	CHECK(o < sizeof(text) - 1);
+	config__defaults(&c);
+	config__defaults(&d);
+	CHECK_INT(config__parse_string(&c, text, err, sizeof(err)), 0);
+	CHECK_STR(err, "");
+	CHECK(c.alerts.warn_ms == d.alerts.warn_ms && c.alerts.crit_ms == d.alerts.crit_ms);
+	CHECK_INT(c.alerts.rules, d.alerts.rules);
+	CHECK_INT(c.alerts.window_s, d.alerts.window_s);
+	CHECK_INT(c.alerts.repeat_s, d.alerts.repeat_s);
+	CHECK_INT(c.alerts.hold_s, d.alerts.hold_s);
+	CHECK(c.alerts.ratio_warn == d.alerts.ratio_warn && c.alerts.ratio_crit == d.alerts.ratio_crit);
+	CHECK_INT(c.slack.timeout_ms, d.slack.timeout_ms);
+	CHECK_INT(c.slack.min_interval_ms, d.slack.min_interval_ms);
+	CHECK_INT(c.slack.gather_ms, d.slack.gather_ms);
+	CHECK_INT(c.slack.backoff_max_ms, d.slack.backoff_max_ms);
+	CHECK_INT(c.slack.retry_after_max_s, d.slack.retry_after_max_s);
+	CHECK_INT(c.slack.queue_max, d.slack.queue_max);
+	CHECK_STR(c.slack.channel, d.slack.channel);
+	CHECK_INT(c.database.flush_ms, 200);
+	CHECK_INT(c.select.napi, 2);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -237,6 +279,7 @@ int main(void)
 	RUN(test_missing_file);
 	RUN(test_env_then_flags_override_file);
 	RUN(test_apply_selection);
+	RUN(test_example_file);
 	for (const char *const *n = (const char *const[]){"open.conf", "public.conf", "run.conf",
 							    NULL};
 	     *n; n++) {
