@@ -129,6 +129,10 @@ static void event__head(const struct alert_event *ev, char *out, size_t sz)
 		sev[i] = (char)(sev[i] >= 'a' && sev[i] <= 'z' ? sev[i] - 32 : sev[i]);
 	if (ev->state == ALERT_RESOLVED)
 		snprintf(out, sz, "RESOLVED %s", alert_severity__name(ev->severity));
+	else if (ev->from != ALERT_SEV_NONE)
+		snprintf(out, sz, "%s firing (%s %s)", sev,
+			 ev->severity > ev->from ? "escalated from" : "down from",
+			 alert_severity__name(ev->from));
 	else
 		snprintf(out, sz, "%s %s", sev, alert_state__name(ev->state));
 }
@@ -136,7 +140,7 @@ static void event__head(const struct alert_event *ev, char *out, size_t sz)
 /* Line without request text escaping; route passed in already made safe for the medium. */
 static void event__line(const struct alert_event *ev, const char *route, char *out, size_t outsz)
 {
-	char head[32], measure[96], window[48] = "";
+	char head[64], measure[96], window[48] = "";
 
 	event__head(ev, head, sizeof(head));
 	event__measure(ev, measure, sizeof(measure));

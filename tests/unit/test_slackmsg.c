@@ -63,6 +63,10 @@ static void test_line(void)
 	slackmsg__line(&ev, line, sizeof(line));
 	CHECK_STR(line, "CRITICAL firing: model response time p95 1234 ms > 1000 ms over 60 s "
 			"(12 requests) on /model/{id}");
+	ev.from = ALERT_SEV_WARNING;
+	slackmsg__line(&ev, line, sizeof(line));
+	CHECK_STR(line, "CRITICAL firing (escalated from warning): model response time p95 1234 ms "
+			"> 1000 ms over 60 s (12 requests) on /model/{id}");
 	event(&ev, ALERT_RULE_HTTP_500, ALERT_SEV_CRITICAL, ALERT_FIRING, "/model/crash");
 	slackmsg__line(&ev, line, sizeof(line));
 	CHECK_STR(line, "CRITICAL firing: model HTTP 500 x3 on /model/crash");
