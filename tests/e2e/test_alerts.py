@@ -128,5 +128,211 @@ def config_errors_are_clear():
     check(r.returncode == 0 and "p95 > 300/700 ms" in r.stdout, r.stdout + r.stderr)
 
 
+# ---- httplat run: a traced uvicorn app, alerts to the stand-in, history in PostgreSQL ----
+
+FAST = """[alerts]
+window = 4s
+hold = 3s
+min_samples = 3
+repeat = 0
+[slack]
+gather = 250ms
+backoff_min = 500ms
+backoff_max = 2s
+timeout = 2s
+"""
+
+_shared = {}
+
+
+def app():
+    if "app" not in _shared:
+        _shared["app"] = harness.Uvicorn()
+    return _shared["app"]
+
+
+def pg():
+    if "pg" not in _shared:
+        _shared["pg"] = harness.Postgres()
+    return _shared["pg"]
+
+
+def run(slack, conf=FAST):
+    a = app()
+    env = {"HTTPLAT_SLACK_WEBHOOK": slack.url if slack else ""}
+    return harness.Httplat("run", "--db", pg().conninfo, "--no-spool", "--stats-interval", "0",
+                           "--pid", str(a.proc.pid), "--port", str(a.port),
+                           "--config", conf_file(conf), env=env)
+
+
+def get(path, n=1):
+    for _ in range(n):
+        status, _, _ = harness.http(app().port, path=path)
+    return status
+
+
+def texts(bodies):
+    """Titles of every alert update in the bodies, in order."""
+    return [att.get("title", "") for b in bodies for att in b.get("attachments", [])]
+
+
+def wait_text(slack, needle, timeout=20, traffic=None):
+    """Waits for an accepted update whose title contains needle, sending traffic meanwhile."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(needle in t for t in texts(slack.accepted())):
+            return True
+        if traffic:
+            get(traffic)
+        time.sleep(0.2)
+    return False
+
+
+def alert_rows(where):
+    return pg().sql("select rule, api, route, severity, state, delivered, value, message "
+                    f"from alerts where {where} order by ts")
+
+
+def wait_rows(where, n, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = alert_rows(where)
+        if len(rows) >= n:
+            return rows
+        time.sleep(0.2)
+    return alert_rows(where)
+
+
+def count(titles, needle):
+    return sum(needle in t for t in titles)
+
+
+@test
+def run_slow_endpoint_warns_once_then_resolves():
+    slack = SlackStandin("200")
+    h = run(slack)
+    check("Slack #3d-model-generation" in h.stderr(), h.stderr())
+    get("/data/sleep?ms=600", 4)
+    check(wait_text(slack, "WARNING firing: data response time"), f"no warning: {slack.posts()}")
+    check(wait_text(slack, "RESOLVED warning: data", traffic="/data/sleep?ms=1", timeout=30),
+          f"no resolved: {texts(slack.accepted())}")
+    h.stop()
+    titles = texts(slack.accepted())
+    check(count(titles, "WARNING firing: data") == 1, f"warnings: {titles}")
+    check(count(titles, "CRITICAL") == 0, f"critical for a 600 ms endpoint: {titles}")
+    fire = [b for b in slack.accepted() if "WARNING firing: data" in texts([b])[0]][0]
+    att = fire["attachments"][0]
+    check(att["color"] == "#e8a317", att["color"])
+    check("#3d-model-generation" in att["footer"], att["footer"])
+    value = float(att["title"].split("p95 ")[1].split(" ms")[0])
+    check(570 <= value <= 680, f"p95 {value} for 600 ms requests")
+    samples = [f["value"] for f in att["fields"] if f["title"] == "Sample requests"]
+    check(samples and "GET /data/sleep → 200 in 6" in samples[0], f"samples {samples}")
+    check(SECRET not in h.stderr(), "webhook printed in full")
+    rows = wait_rows("api = 'data' and rule = 'latency'", 2)
+    check([r[3:6] for r in rows] == [["warning", "firing", "1"], ["warning", "resolved", "1"]],
+          f"alerts table: {rows}")
+
+
+@test
+def run_very_slow_endpoint_is_critical_at_once():
+    slack = SlackStandin("200")
+    h = run(slack)
+    get("/model/7/mesh?ms=1200", 4)
+    check(wait_text(slack, "CRITICAL firing: model response time"), f"no critical: {slack.posts()}")
+    h.stop()
+    titles = texts(slack.accepted())
+    check(count(titles, "CRITICAL firing: model response time") == 1, f"{titles}")
+    check(count(titles, "WARNING") == 0, f"warning before critical: {titles}")
+    check(any("on /model/{id}/mesh" in t for t in titles), f"route not named: {titles}")
+    att = slack.accepted()[0]["attachments"][0]
+    check(att["color"] == "#d40e0d", att["color"])
+
+
+@test
+def run_http_500_critical_once_counted_then_resolved():
+    slack = SlackStandin("200")
+    h = run(slack)
+    t0 = time.monotonic()
+    check(get("/model/crash") == 500, "the app did not answer 500")
+    check(wait_text(slack, "CRITICAL firing: model HTTP 500 x1 on /model/crash", timeout=10),
+          f"no 500 alert: {slack.posts()}")
+    check(time.monotonic() - t0 < 5, "the 500 alert was not sent at once")
+    get("/model/crash", 3)
+    check(wait_text(slack, "RESOLVED critical: model HTTP 500 x4", timeout=20),
+          f"no resolved with the count: {texts(slack.accepted())}")
+    h.stop()
+    titles = texts(slack.accepted())
+    check(count(titles, "HTTP 500") == 2, f"500s sent one by one: {titles}")
+    att = slack.accepted()[0]["attachments"][0]
+    samples = [f["value"] for f in att["fields"] if f["title"] == "Sample requests"]
+    check(samples and "GET /model/crash → 500" in samples[0], f"samples {samples}")
+    check("CRITICAL firing: model HTTP 500" in h.stderr(), "not logged on stderr")
+
+
+@test
+def run_slack_429_then_200_delivers_once_after_the_wait():
+    slack = SlackStandin("429:2,200")
+    h = run(slack)
+    get("/model/crash")
+    posts = slack.wait_posts(lambda p: len(p) >= 2, timeout=20)
+    check(len(posts) >= 2, f"posts: {posts}")
+    check(posts[0]["answer"] == "429:2" and posts[1]["answer"] == "200", f"{posts}")
+    check(posts[1]["t"] - posts[0]["t"] >= 2.0, f"retried after {posts[1]['t'] - posts[0]['t']:.2f}s")
+    check(texts([posts[0]["body"]]) == texts([posts[1]["body"]]), "retry changed the message")
+    h.stop()
+    titles = texts(slack.accepted())
+    check(count(titles, "CRITICAL firing: model HTTP 500") == 1, f"{titles}")
+    check("429" in h.stderr() and SECRET not in h.stderr(), h.stderr())
+
+
+@test
+def run_slack_down_delivers_in_order_when_back_none_twice():
+    slack = SlackStandin("500")
+    h = run(slack)
+    get("/model/crash")
+    slack.wait_posts(lambda p: len(p) >= 2, timeout=20)
+    get("/data/sleep?ms=600", 4)
+    slack.wait_posts(lambda p: len(p) >= 4, timeout=20)
+    check(slack.accepted() == [], "accepted while down")
+    slack.set_schedule("200")
+    check(wait_text(slack, "WARNING firing: data", timeout=20), f"{slack.posts()}")
+    h.stop()
+    titles = texts(slack.accepted())
+    first = [t for t in titles if "firing" in t]
+    check(len(first) >= 2 and "HTTP 500" in first[0] and "WARNING firing: data" in first[1],
+          f"order: {titles}")
+    check(count(titles, "CRITICAL firing: model HTTP 500") == 1, f"twice: {titles}")
+    check(count(titles, "WARNING firing: data") == 1, f"twice: {titles}")
+    rows = wait_rows("rule in ('http_500', 'latency') and state = 'firing' "
+                     "and ts > now() - interval '2 minutes' and delivered = 1", 2)
+    check(len(rows) >= 2, f"alerts table: {rows}")
+
+
+@test
+def run_without_webhook_logs_to_stderr():
+    h = run(None)
+    check("no Slack webhook configured" in h.stderr(), h.stderr())
+    before = len(alert_rows("delivered = -1"))
+    get("/model/crash")
+    h.wait_stderr("httplat: alert: CRITICAL firing: model HTTP 500", timeout=10)
+    rows = wait_rows("delivered = -1", before + 1)
+    check(len(rows) == before + 1 and rows[-1][:5] == ["http_500", "model", "/model/crash",
+                                                        "critical", "firing"], f"{rows}")
+    h.stop()
+
+
+@test
+def run_slack_404_reported_as_configuration_error():
+    slack = SlackStandin("404")
+    h = run(slack)
+    get("/model/crash")
+    h.wait_stderr("configuration error", timeout=10)
+    h.stop()
+    check(len(slack.posts()) >= 1 and all(p["answer"] == "404" for p in slack.posts()),
+          f"{slack.posts()}")
+    check(SECRET not in h.stderr(), "webhook printed in full")
+
+
 if __name__ == "__main__":
     raise SystemExit(harness.run_tests())
