@@ -166,11 +166,42 @@ void alerter__describe(struct alerter *a, char *out, size_t outsz)
 			 rules[0] ? rules : "none", stat);
 }
 
+/* Every loss is reported: what was not delivered, and why. */
+static void alerter__summary(struct alerter *a, const struct slack_stats *d, int slack)
+{
+	struct alert_engine_stats es;
+
+	alert_engine__stats(a->engine, &es);
+	if (!es.events && !es.late && !es.no_api)
+		return;
+	fprintf(stderr, "httplat: alerts: %llu state changes (%llu late records, %llu of untracked "
+			"APIs ignored)",
+		(unsigned long long)es.events, (unsigned long long)es.late,
+		(unsigned long long)es.no_api);
+	if (slack)
+		fprintf(stderr,
+			"; Slack: %llu delivered in %llu messages, %llu POSTs (%llu rate limited, "
+			"%llu server errors, %llu unreachable), lost: %llu rejected, %llu queue "
+			"full, %llu undelivered at exit",
+			(unsigned long long)d->delivered, (unsigned long long)d->messages,
+			(unsigned long long)d->attempts, (unsigned long long)d->rate_limited,
+			(unsigned long long)d->server_errors,
+			(unsigned long long)d->transport_errors, (unsigned long long)d->rejected,
+			(unsigned long long)d->dropped, (unsigned long long)d->undelivered);
+	fprintf(stderr, "\n");
+}
+
 void alerter__free(struct alerter *a, int deadline_ms)
 {
+	struct slack_stats d = {0};
+	int slack;
+
 	if (!a)
 		return;
-	slack__free(a->slack, deadline_ms, alerter__history, a);
+	slack = a->slack != NULL;
+	slack__free(a->slack, deadline_ms, alerter__history, a, &d);
+	a->slack = NULL;
+	alerter__summary(a, &d, slack);
 	alert_engine__free(a->engine);
 	free(a);
 }

@@ -409,7 +409,7 @@ struct slack *slack__new(const struct slack_config *c, const struct slackmsg_ori
 	s->started = 1;
 	return s;
 fail:
-	slack__free(s, 0, NULL, NULL);
+	slack__free(s, 0, NULL, NULL, NULL);
 	errno = ret;
 	return NULL;
 }
@@ -483,7 +483,8 @@ void slack__stats(struct slack *s, struct slack_stats *out)
 	pthread_mutex_unlock(&s->lock);
 }
 
-void slack__free(struct slack *s, int deadline_ms, slack_done_fn fn, void *ctx)
+void slack__free(struct slack *s, int deadline_ms, slack_done_fn fn, void *ctx,
+		 struct slack_stats *final)
 {
 	int64_t deadline;
 
@@ -503,6 +504,8 @@ void slack__free(struct slack *s, int deadline_ms, slack_done_fn fn, void *ctx)
 		pthread_join(s->thread, NULL);
 		slack__drain(s, fn, ctx);
 	}
+	if (final)
+		slack__stats(s, final);
 	pthread_cond_destroy(&s->idle);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);

@@ -81,8 +81,10 @@ int slack__wait_idle(struct slack *s, int timeout_ms);
 void slack__stats(struct slack *s, struct slack_stats *out);
 /*
  * Keeps delivering until the queue is empty or deadline_ms passed, stops the thread,
- * reports every event (undelivered ones with 0) to fn, frees. NULL-safe.
+ * reports every event (undelivered ones with 0) to fn, copies the final stats to final
+ * (may be NULL), frees. NULL-safe.
  */
-void slack__free(struct slack *s, int deadline_ms, slack_done_fn fn, void *ctx);
+void slack__free(struct slack *s, int deadline_ms, slack_done_fn fn, void *ctx,
+		 struct slack_stats *final);
 
 #endif

@@ -208,7 +208,7 @@ static void test_burst_coalesced_then_rate_limited(void)
 		CHECK_INT(d.value[i], i);
 		CHECK_INT(d.delivered[i], 1);
 	}
-	slack__free(s, 1000, NULL, NULL);
+	slack__free(s, 1000, NULL, NULL, NULL);
 }
 
 static void test_429_waits_retry_after(void)
@@ -231,7 +231,7 @@ static void test_429_waits_retry_after(void)
 	CHECK_INT(st.rate_limited, 1);
 	CHECK_INT(st.delivered, 1);
 	CHECK_INT(st.messages, 1);
-	slack__free(s, 1000, NULL, NULL);
+	slack__free(s, 1000, NULL, NULL, NULL);
 }
 
 static void test_down_then_back_in_order_once(void)
@@ -285,7 +285,7 @@ static void test_down_then_back_in_order_once(void)
 	CHECK_INT(d.n, 6);
 	for (int i = 0; i < 6; i++)
 		CHECK_INT(d.value[i], i);
-	slack__free(s, 1000, NULL, NULL);
+	slack__free(s, 1000, NULL, NULL, NULL);
 }
 
 static void test_4xx_is_config_error(void)
@@ -313,7 +313,7 @@ static void test_4xx_is_config_error(void)
 	CHECK_INT(d.n, 2);
 	CHECK_INT(d.delivered[0], 0);
 	CHECK_INT(d.delivered[1], 1);
-	slack__free(s, 1000, NULL, NULL);
+	slack__free(s, 1000, NULL, NULL, NULL);
 }
 
 static void test_queue_full_and_stop_counted(void)
@@ -338,7 +338,8 @@ static void test_queue_full_and_stop_counted(void)
 	slack__stats(s, &st);
 	CHECK_INT(st.dropped, 1);
 	CHECK_INT(st.pending, 2);
-	slack__free(s, 100, done__fn, &d);
+	slack__free(s, 100, done__fn, &d, &st);
+	CHECK_INT(st.undelivered, 2);
 	CHECK_INT(d.n, 2);
 	CHECK_INT(d.delivered[0], 0);
 	CHECK_INT(d.delivered[1], 0);
@@ -357,7 +358,7 @@ static void test_free_flushes_within_deadline(void)
 	c.gather_ms = 500; /* stopping skips the wait for more */
 	s = slack__new(&c, &origin, fake__post, &f);
 	push(s, 1);
-	slack__free(s, 2000, done__fn, &d);
+	slack__free(s, 2000, done__fn, &d, NULL);
 	CHECK_INT(d.n, 1);
 	CHECK_INT(d.delivered[0], 1);
 	CHECK_INT(f.nposts, 1);
