@@ -58,7 +58,7 @@ struct alert_engine {
 };
 
 static const char *const rule_names[ALERT_RULE_COUNT] = {"latency", "http_500", "error_ratio",
-							  "no_response"};
+							 "no_response"};
 static const char *const stat_names[] = {"p50", "p95", "p99", "max", "mean"};
 static const char *const sev_names[] = {"none", "warning", "critical"};
 static const char *const state_names[] = {"firing", "reminder", "resolved"};
@@ -136,8 +136,9 @@ static int levels__check(const char *what, double warn, double crit, char *err, 
 		return -EINVAL;
 	}
 	if (crit != 0 && !(crit > warn)) {
-		snprintf(err, errsz, "%s critical threshold (%g) must be above the warning one (%g)",
-			 what, crit, warn);
+		snprintf(err, errsz,
+			 "%s critical threshold (%g) must be above the warning one (%g)", what,
+			 crit, warn);
 		return -EINVAL;
 	}
 	return 0;
@@ -183,8 +184,7 @@ int alert_config__check(const struct alert_config *c, char *err, size_t errsz)
 	return 0;
 }
 
-void alert_config__limits(const struct alert_config *c, const char *api, double *warn,
-			  double *crit)
+void alert_config__limits(const struct alert_config *c, const char *api, double *warn, double *crit)
 {
 	*warn = c->warn_ms;
 	*crit = c->crit_ms;
@@ -293,7 +293,7 @@ static void event__samples(const struct alert_engine *e, struct alert_event *ev,
 
 	for (int k = 1; k <= ring->n; k++) {
 		const struct alert_sample *s =
-			&ring->s[(ring->next - k + ALERT_SAMPLES) % ALERT_SAMPLES];
+		    &ring->s[(ring->next - k + ALERT_SAMPLES) % ALERT_SAMPLES];
 
 		if (s->ts_ns < from && ev->state != ALERT_RESOLVED)
 			continue;
@@ -301,7 +301,8 @@ static void event__samples(const struct alert_engine *e, struct alert_event *ev,
 	}
 	if (slowest_first)
 		for (int i = 1; i < ev->nsamples; i++)
-			for (int j = i; j > 0 && ev->sample[j].duration_ms > ev->sample[j - 1].duration_ms;
+			for (int j = i;
+			     j > 0 && ev->sample[j].duration_ms > ev->sample[j - 1].duration_ms;
 			     j--) {
 				struct alert_sample t = ev->sample[j];
 
@@ -448,8 +449,7 @@ struct measure {
 	uint64_t answered;
 };
 
-static int level__on(const struct alert_engine *e, const struct measure *m, double thr,
-		     int firing)
+static int level__on(const struct alert_engine *e, const struct measure *m, double thr, int firing)
 {
 	if (!(thr > 0))
 		return 0;
@@ -548,32 +548,32 @@ void alert_engine__tick(struct alert_engine *e, int64_t now_ns)
 		api__window(e, a, &w);
 		if (e->c.rules & 1u << ALERT_RULE_LATENCY) {
 			m = (struct measure){
-				.have = w.answered >= (uint64_t)e->c.min_samples,
-				.value = window__stat(&w.h, e->c.stat),
-				.warn = a->warn_ms,
-				.crit = a->crit_ms,
-				.answered = w.answered,
+			    .have = w.answered >= (uint64_t)e->c.min_samples,
+			    .value = window__stat(&w.h, e->c.stat),
+			    .warn = a->warn_ms,
+			    .crit = a->crit_ms,
+			    .answered = w.answered,
 			};
 			slot__judge(e, a, ALERT_RULE_LATENCY, &m);
 		}
 		if (e->c.rules & 1u << ALERT_RULE_ERROR_RATIO) {
 			m = (struct measure){
-				.have = w.answered >= (uint64_t)e->c.min_samples,
-				.value = w.answered ? (double)w.err5xx / (double)w.answered : 0,
-				.warn = e->c.ratio_warn,
-				.crit = e->c.ratio_crit,
-				.answered = w.answered,
+			    .have = w.answered >= (uint64_t)e->c.min_samples,
+			    .value = w.answered ? (double)w.err5xx / (double)w.answered : 0,
+			    .warn = e->c.ratio_warn,
+			    .crit = e->c.ratio_crit,
+			    .answered = w.answered,
 			};
 			slot__judge(e, a, ALERT_RULE_ERROR_RATIO, &m);
 		}
 		if (e->c.rules & 1u << ALERT_RULE_NO_RESPONSE) {
 			m = (struct measure){
-				.have = 1,
-				.value = (double)w.noresp,
-				.warn = e->c.no_resp_warn,
-				.crit = e->c.no_resp_crit,
-				.inclusive = 1,
-				.answered = w.answered,
+			    .have = 1,
+			    .value = (double)w.noresp,
+			    .warn = e->c.no_resp_warn,
+			    .crit = e->c.no_resp_crit,
+			    .inclusive = 1,
+			    .answered = w.answered,
 			};
 			slot__judge(e, a, ALERT_RULE_NO_RESPONSE, &m);
 		}

@@ -31,19 +31,19 @@ struct alert_api_limits {
 };
 
 struct alert_config {
-	unsigned rules;		 /* bit (1 << enum alert_rule) per enabled rule */
-	double warn_ms;		 /* latency warning when the statistic is above this */
-	double crit_ms;		 /* latency critical above this; 0 = no critical level */
-	enum alert_stat stat;	 /* the latency statistic over the window */
-	int window_s;		 /* sliding window length */
-	int min_samples;	 /* answered requests needed in the window */
-	int repeat_s;		 /* reminder interval while firing; 0 = never */
-	int hold_s;		 /* condition must stay clear this long before "resolved" */
-	double hysteresis;	 /* clears only below threshold * (1 - hysteresis) */
-	double ratio_warn;	 /* 5xx share of answered requests, 0..1 */
-	double ratio_crit;	 /* 0 = no critical level */
-	double no_resp_warn;	 /* requests without response in the window (count) */
-	double no_resp_crit;	 /* 0 = no critical level */
+	unsigned rules;	      /* bit (1 << enum alert_rule) per enabled rule */
+	double warn_ms;	      /* latency warning when the statistic is above this */
+	double crit_ms;	      /* latency critical above this; 0 = no critical level */
+	enum alert_stat stat; /* the latency statistic over the window */
+	int window_s;	      /* sliding window length */
+	int min_samples;      /* answered requests needed in the window */
+	int repeat_s;	      /* reminder interval while firing; 0 = never */
+	int hold_s;	      /* condition must stay clear this long before "resolved" */
+	double hysteresis;    /* clears only below threshold * (1 - hysteresis) */
+	double ratio_warn;    /* 5xx share of answered requests, 0..1 */
+	double ratio_crit;    /* 0 = no critical level */
+	double no_resp_warn;  /* requests without response in the window (count) */
+	double no_resp_crit;  /* 0 = no critical level */
 	struct alert_api_limits api[ALERT_API_OVERRIDES];
 	int napi;
 };
@@ -81,11 +81,11 @@ struct alert_event {
 typedef void (*alert_emit_fn)(void *ctx, const struct alert_event *ev);
 
 struct alert_engine_stats {
-	uint64_t records;  /* records observed */
-	uint64_t late;	   /* records older than the window: not counted */
-	uint64_t no_api;   /* records of APIs beyond the engine's API table: not counted */
-	uint64_t events;   /* state changes emitted */
-	int firing;	   /* alerts firing now */
+	uint64_t records; /* records observed */
+	uint64_t late;	  /* records older than the window: not counted */
+	uint64_t no_api;  /* records of APIs beyond the engine's API table: not counted */
+	uint64_t events;  /* state changes emitted */
+	int firing;	  /* alerts firing now */
 };
 
 struct alert_engine;

@@ -153,17 +153,20 @@ void alerter__describe(struct alerter *a, char *out, size_t outsz)
 		if (a->rules.rules & 1u << r)
 			o += snprintf(rules + o, sizeof(rules) - o, "%s%s", o ? "," : "",
 				      alert_rule__name(r));
-	snprintf(stat, sizeof(stat), "%s > %g/%g ms over %d s, min %d", alert_stat__name(a->rules.stat),
-		 a->rules.warn_ms, a->rules.crit_ms, a->rules.window_s, a->rules.min_samples);
+	snprintf(stat, sizeof(stat), "%s > %g/%g ms over %d s, min %d",
+		 alert_stat__name(a->rules.stat), a->rules.warn_ms, a->rules.crit_ms,
+		 a->rules.window_s, a->rules.min_samples);
 	if (a->slack)
-		snprintf(out, outsz, "alerts: rules %s (latency %s) -> Slack %s %s (webhook from %s)",
+		snprintf(out, outsz,
+			 "alerts: rules %s (latency %s) -> Slack %s %s (webhook from %s)",
 			 rules[0] ? rules : "none", stat, a->channel, a->webhook_redacted,
 			 a->webhook_source[0] ? a->webhook_source : "config");
 	else
-		snprintf(out, outsz,
-			 "alerts: rules %s (latency %s) -> stderr only: no Slack webhook configured "
-			 "(set HTTPLAT_SLACK_WEBHOOK or [slack] webhook)",
-			 rules[0] ? rules : "none", stat);
+		snprintf(
+		    out, outsz,
+		    "alerts: rules %s (latency %s) -> stderr only: no Slack webhook configured "
+		    "(set HTTPLAT_SLACK_WEBHOOK or [slack] webhook)",
+		    rules[0] ? rules : "none", stat);
 }
 
 /* Every loss is reported: what was not delivered, and why. */
@@ -174,8 +177,9 @@ static void alerter__summary(struct alerter *a, const struct slack_stats *d, int
 	alert_engine__stats(a->engine, &es);
 	if (!es.events && !es.late && !es.no_api)
 		return;
-	fprintf(stderr, "httplat: alerts: %llu state changes (%llu late records, %llu of untracked "
-			"APIs ignored)",
+	fprintf(stderr,
+		"httplat: alerts: %llu state changes (%llu late records, %llu of untracked "
+		"APIs ignored)",
 		(unsigned long long)es.events, (unsigned long long)es.late,
 		(unsigned long long)es.no_api);
 	if (slack)

@@ -14,10 +14,10 @@ typedef void (*alerter_history_fn)(void *ctx, const struct alert_row *row);
 
 struct alerter_stats {
 	struct alert_engine_stats engine;
-	int slack;		/* a webhook is configured */
+	int slack;		     /* a webhook is configured */
 	struct slack_stats delivery; /* when slack */
-	uint64_t logged;	/* state changes written to stderr */
-	uint64_t history;	/* rows handed to the history callback */
+	uint64_t logged;	     /* state changes written to stderr */
+	uint64_t history;	     /* rows handed to the history callback */
 };
 
 struct alerter;

@@ -18,13 +18,13 @@ struct alert_env {
 };
 
 static const char doc[] =
-	"Checks Slack alerting.\n\n"
-	"  test   posts one test message to the webhook and says whether Slack accepted it\n"
-	"  check  validates the configuration and prints the rules and where alerts go\n\n"
-	"The webhook comes from HTTPLAT_SLACK_WEBHOOK or [slack] webhook in the config file.\n\n"
-	"EXAMPLES:\n"
-	"  HTTPLAT_SLACK_WEBHOOK=https://hooks.slack.com/services/... httplat alert test\n"
-	"  httplat alert check --config /etc/httplat.conf --warn-ms 300";
+    "Checks Slack alerting.\n\n"
+    "  test   posts one test message to the webhook and says whether Slack accepted it\n"
+    "  check  validates the configuration and prints the rules and where alerts go\n\n"
+    "The webhook comes from HTTPLAT_SLACK_WEBHOOK or [slack] webhook in the config file.\n\n"
+    "EXAMPLES:\n"
+    "  HTTPLAT_SLACK_WEBHOOK=https://hooks.slack.com/services/... httplat alert test\n"
+    "  httplat alert check --config /etc/httplat.conf --warn-ms 300";
 
 static error_t alert_parse(int key, char *arg, struct argp_state *state)
 {
@@ -59,8 +59,9 @@ static int alert__test(const struct httplat_config *cfg)
 	int delay_ms, ret = 1;
 
 	if (!cfg->slack.webhook[0]) {
-		fprintf(stderr, "httplat alert: no Slack webhook configured: set "
-				"HTTPLAT_SLACK_WEBHOOK or [slack] webhook in %s\n",
+		fprintf(stderr,
+			"httplat alert: no Slack webhook configured: set "
+			"HTTPLAT_SLACK_WEBHOOK or [slack] webhook in %s\n",
 			cfg->path[0] ? cfg->path : CONFIG_DEFAULT_PATH);
 		return 1;
 	}
@@ -128,8 +129,8 @@ static int alert__check(const struct httplat_config *cfg)
 		double warn, crit;
 
 		alert_config__limits(&cfg->alerts, cfg->alerts.api[i].api, &warn, &crit);
-		printf("  api %s: warning > %g ms, critical > %g ms\n", cfg->alerts.api[i].api, warn,
-		       crit);
+		printf("  api %s: warning > %g ms, critical > %g ms\n", cfg->alerts.api[i].api,
+		       warn, crit);
 	}
 	alerter__free(a, 0);
 	return 0;
@@ -138,14 +139,14 @@ static int alert__check(const struct httplat_config *cfg)
 int cmd_alert(int argc, char **argv)
 {
 	const struct argp_child children[] = {
-		{&config_argp, 0, "Configuration:", 0},
-		{},
+	    {&config_argp, 0, "Configuration:", 0},
+	    {},
 	};
 	const struct argp argp = {
-		.parser = alert_parse,
-		.args_doc = "test|check",
-		.doc = doc,
-		.children = children,
+	    .parser = alert_parse,
+	    .args_doc = "test|check",
+	    .doc = doc,
+	    .children = children,
 	};
 	struct alert_env env = {0};
 

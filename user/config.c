@@ -157,7 +157,7 @@ static int select__set(struct config_select *s, const char *key, const char *v)
 	if (!strcmp(key, "route")) {
 		if (s->nroute >= CONFIG_LIST_MAX || v[0] != '/' ||
 		    snprintf(s->route[s->nroute], sizeof(s->route[0]), "%s", v) >=
-			    (int)sizeof(s->route[0]))
+			(int)sizeof(s->route[0]))
 			return -EINVAL;
 		s->nroute++;
 		return 0;
@@ -227,8 +227,7 @@ static int alerts__set(struct alert_config *a, const char *key, const char *v)
 }
 
 /* [alerts.NAME]: latency thresholds for one API; unset ones follow [alerts]. */
-static int alerts_api__set(struct alert_config *a, const char *api, const char *key,
-			   const char *v)
+static int alerts_api__set(struct alert_config *a, const char *api, const char *key, const char *v)
 {
 	struct alert_api_limits *l = NULL;
 
@@ -276,8 +275,8 @@ static int slack__set(struct slack_config *s, const char *key, const char *v)
 	return -ENOENT;
 }
 
-int config__set(struct httplat_config *c, const char *section, const char *key,
-		const char *value, char *err, size_t errsz)
+int config__set(struct httplat_config *c, const char *section, const char *key, const char *value,
+		char *err, size_t errsz)
 {
 	int ret;
 
@@ -344,8 +343,7 @@ int config__parse_string(struct httplat_config *c, const char *text, char *err, 
 	return ini__result(&x, ini_parse_string(text, ini__handler, &x), "config", err, errsz);
 }
 
-int config__load(struct httplat_config *c, const char *path, int required, char *err,
-		 size_t errsz)
+int config__load(struct httplat_config *c, const char *path, int required, char *err, size_t errsz)
 {
 	struct ini_ctx x = {.c = c};
 	char old_hook[SLACK_URL_MAX];
@@ -435,7 +433,8 @@ int config__apply_selection(const struct httplat_config *c, struct selection *se
 	}
 	for (int i = 0; i < c->select.napi; i++)
 		if (classifier__add_api(sel->classifier, c->select.api[i])) {
-			snprintf(err, errsz, "[select] api '%s': want NAME=/prefix", c->select.api[i]);
+			snprintf(err, errsz, "[select] api '%s': want NAME=/prefix",
+				 c->select.api[i]);
 			return -EINVAL;
 		}
 	for (int i = 0; i < c->select.nroute; i++)
@@ -460,25 +459,24 @@ enum {
 };
 
 static const struct argp_option config_options[] = {
-	{"config", OPT_CONFIG, "FILE", 0,
-	 "Config file (default " CONFIG_DEFAULT_PATH " when it exists); flags override it", 2},
-	{"warn-ms", OPT_WARN, "MS", 0, "Latency warning threshold (default 500)", 2},
-	{"crit-ms", OPT_CRIT, "MS", 0, "Latency critical threshold (default 1000; 0 = none)", 2},
-	{"window", OPT_WINDOW, "DURATION", 0, "Sliding window of the rules (default 60s)", 2},
-	{"stat", OPT_STAT, "STAT", 0, "Latency statistic: p50, p95 (default), p99, max, mean", 2},
-	{"min-samples", OPT_MIN_SAMPLES, "N", 0, "Requests needed in the window (default 5)", 2},
-	{"repeat", OPT_REPEAT, "DURATION", 0, "Reminder interval while firing (default 1h; 0 = none)",
-	 2},
-	{"hold", OPT_HOLD, "DURATION", 0, "Clear this long before resolved (default 2m)", 2},
-	{"rules", OPT_RULES, "LIST", 0,
-	 "Enabled rules: latency, http_500, error_ratio, no_response (default latency,http_500)",
-	 2},
-	{},
+    {"config", OPT_CONFIG, "FILE", 0,
+     "Config file (default " CONFIG_DEFAULT_PATH " when it exists); flags override it", 2},
+    {"warn-ms", OPT_WARN, "MS", 0, "Latency warning threshold (default 500)", 2},
+    {"crit-ms", OPT_CRIT, "MS", 0, "Latency critical threshold (default 1000; 0 = none)", 2},
+    {"window", OPT_WINDOW, "DURATION", 0, "Sliding window of the rules (default 60s)", 2},
+    {"stat", OPT_STAT, "STAT", 0, "Latency statistic: p50, p95 (default), p99, max, mean", 2},
+    {"min-samples", OPT_MIN_SAMPLES, "N", 0, "Requests needed in the window (default 5)", 2},
+    {"repeat", OPT_REPEAT, "DURATION", 0, "Reminder interval while firing (default 1h; 0 = none)",
+     2},
+    {"hold", OPT_HOLD, "DURATION", 0, "Clear this long before resolved (default 2m)", 2},
+    {"rules", OPT_RULES, "LIST", 0,
+     "Enabled rules: latency, http_500, error_ratio, no_response (default latency,http_500)", 2},
+    {},
 };
 
 /* The [alerts] key each flag sets, by option key - OPT_WARN. */
 static const char *const option_keys[] = {
-	"warn_ms", "crit_ms", "window", "stat", "min_samples", "repeat", "hold", "rules",
+    "warn_ms", "crit_ms", "window", "stat", "min_samples", "repeat", "hold", "rules",
 };
 
 /* Defaults, then the file, then the environment, then the flags in the order given. */
@@ -518,11 +516,12 @@ static error_t config_parse(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--config path too long");
 		c->path_given = 1;
 		break;
-	case OPT_WARN... OPT_RULES:
+	case OPT_WARN ... OPT_RULES:
 		if (c->nover >= CONFIG_OVERRIDES_MAX)
 			argp_error(state, "too many alert options");
-		c->over[c->nover++] = (struct config_override){
-			"alerts", option_keys[key - OPT_WARN], arg, config_options[key - OPT_CONFIG].name};
+		c->over[c->nover++] =
+		    (struct config_override){"alerts", option_keys[key - OPT_WARN], arg,
+					     config_options[key - OPT_CONFIG].name};
 		break;
 	case ARGP_KEY_END:
 		if (config__finish(c, err, sizeof(err)))
@@ -535,6 +534,6 @@ static error_t config_parse(int key, char *arg, struct argp_state *state)
 }
 
 const struct argp config_argp = {
-	.options = config_options,
-	.parser = config_parse,
+    .options = config_options,
+    .parser = config_parse,
 };

@@ -19,7 +19,7 @@ struct config_select {
 	int npids;
 	unsigned short ports[SELECTION_MAX];
 	int nports;
-	char api[CONFIG_LIST_MAX][128];		      /* "NAME=/prefix" */
+	char api[CONFIG_LIST_MAX][128]; /* "NAME=/prefix" */
 	int napi;
 	char route[CONFIG_LIST_MAX][RECORD_PATH_MAX + 1]; /* "/model/{id}/mesh" */
 	int nroute;
@@ -68,11 +68,10 @@ int config__parse_string(struct httplat_config *c, const char *text, char *err, 
  * Reads the file at path over c. A file holding a webhook that group or others can read is
  * refused (-EACCES). A missing file is fine unless required (-ENOENT). 0 or -errno, err set.
  */
-int config__load(struct httplat_config *c, const char *path, int required, char *err,
-		 size_t errsz);
+int config__load(struct httplat_config *c, const char *path, int required, char *err, size_t errsz);
 /* One "[section] key = value" setting, as in the file. 0 or -EINVAL with err. */
-int config__set(struct httplat_config *c, const char *section, const char *key,
-		const char *value, char *err, size_t errsz);
+int config__set(struct httplat_config *c, const char *section, const char *key, const char *value,
+		char *err, size_t errsz);
 /* HTTPLAT_SLACK_WEBHOOK, when set, replaces the file's webhook. */
 int config__env(struct httplat_config *c, char *err, size_t errsz);
 /* Everything checked together (thresholds in order...). 0 or -EINVAL with err. */

@@ -60,7 +60,8 @@ void slack_config__defaults(struct slack_config *c)
 
 int slack_config__check(const struct slack_config *c, char *err, size_t errsz)
 {
-	if (c->webhook[0] && strncmp(c->webhook, "https://", 8) && strncmp(c->webhook, "http://", 7)) {
+	if (c->webhook[0] && strncmp(c->webhook, "https://", 8) &&
+	    strncmp(c->webhook, "http://", 7)) {
 		snprintf(err, errsz, "the Slack webhook must be an https:// URL");
 		return -EINVAL;
 	}
@@ -69,8 +70,7 @@ int slack_config__check(const struct slack_config *c, char *err, size_t errsz)
 		return -EINVAL;
 	}
 	if (c->min_interval_ms < 0 || c->gather_ms < 0 || c->backoff_min_ms < 1 ||
-	    c->backoff_max_ms < c->backoff_min_ms || c->retry_after_max_s < 1 ||
-	    c->queue_max < 1) {
+	    c->backoff_max_ms < c->backoff_min_ms || c->retry_after_max_s < 1 || c->queue_max < 1) {
 		snprintf(err, errsz, "invalid Slack rate/backoff/queue settings");
 		return -EINVAL;
 	}
@@ -289,8 +289,8 @@ static enum slack_verdict slack__send_batch(struct slack *s, struct alert_event 
 		snprintf(s->st.last_error, sizeof(s->st.last_error), "%s", what);
 	pthread_mutex_unlock(&s->lock);
 	if (v == SLACK_RETRY)
-		fprintf(stderr, "httplat: slack: %s from %s, retrying %d alert(s) in %.1f s\n", what,
-			url, n, *delay_ms / 1000.0);
+		fprintf(stderr, "httplat: slack: %s from %s, retrying %d alert(s) in %.1f s\n",
+			what, url, n, *delay_ms / 1000.0);
 	else if (v == SLACK_REJECTED)
 		fprintf(stderr,
 			"httplat: slack: %s refused the message: %s. This is a configuration "
@@ -324,10 +324,12 @@ static void *slack__thread(void *arg)
 			break;
 		if (!first_seen)
 			first_seen = now;
-		/* a burst's first event waits gather_ms so the rest joins it; no rate wait beyond */
+		/* a burst's first event waits gather_ms so the rest joins it; no rate wait beyond
+		 */
 		if (now < next_ms || (!attempt && !s->stop && now < first_seen + s->c.gather_ms)) {
-			wait__until(s, next_ms > first_seen + s->c.gather_ms ?
-					       next_ms : first_seen + s->c.gather_ms);
+			wait__until(s, next_ms > first_seen + s->c.gather_ms
+					   ? next_ms
+					   : first_seen + s->c.gather_ms);
 			continue;
 		}
 		n = (int)(s->tail - s->done);

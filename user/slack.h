@@ -14,12 +14,12 @@ struct slack_config {
 	char channel[64];	     /* label shown in messages */
 	int timeout_ms;		     /* whole POST */
 	int connect_timeout_ms;
-	int min_interval_ms;	/* at most one message per this interval */
-	int gather_ms;		/* wait after the first event of a burst, to coalesce it */
-	int backoff_min_ms;	/* 5xx/timeouts: first retry delay, doubled each time */
+	int min_interval_ms; /* at most one message per this interval */
+	int gather_ms;	     /* wait after the first event of a burst, to coalesce it */
+	int backoff_min_ms;  /* 5xx/timeouts: first retry delay, doubled each time */
 	int backoff_max_ms;
-	int retry_after_max_s;	/* clamp for 429 Retry-After */
-	int queue_max;		/* events waiting at most; more are dropped and counted */
+	int retry_after_max_s; /* clamp for 429 Retry-After */
+	int queue_max;	       /* events waiting at most; more are dropped and counted */
 };
 
 /* What one POST came back with. */
@@ -40,17 +40,17 @@ typedef int (*slack_post_fn)(void *ctx, const struct slack_config *c, const char
 typedef void (*slack_done_fn)(void *ctx, const struct alert_event *ev, int delivered);
 
 struct slack_stats {
-	uint64_t queued;       /* events accepted */
-	uint64_t delivered;    /* events Slack accepted */
-	uint64_t messages;     /* messages Slack accepted (coalesced events) */
-	uint64_t attempts;     /* POSTs made */
-	uint64_t rate_limited; /* 429 answers */
-	uint64_t server_errors;/* 5xx answers */
+	uint64_t queued;	   /* events accepted */
+	uint64_t delivered;	   /* events Slack accepted */
+	uint64_t messages;	   /* messages Slack accepted (coalesced events) */
+	uint64_t attempts;	   /* POSTs made */
+	uint64_t rate_limited;	   /* 429 answers */
+	uint64_t server_errors;	   /* 5xx answers */
 	uint64_t transport_errors; /* timeouts, refused connections... */
-	uint64_t rejected;     /* events lost to a configuration error (other 4xx) */
-	uint64_t dropped;      /* events lost because the queue was full */
-	uint64_t undelivered;  /* events still queued when stopped */
-	int pending;	       /* events waiting now */
+	uint64_t rejected;	   /* events lost to a configuration error (other 4xx) */
+	uint64_t dropped;	   /* events lost because the queue was full */
+	uint64_t undelivered;	   /* events still queued when stopped */
+	int pending;		   /* events waiting now */
 	long last_status;
 	char last_error[240];
 };

@@ -113,9 +113,8 @@ static void event__measure(const struct alert_event *ev, char *out, size_t sz)
 			 ev->threshold * 100);
 		break;
 	default:
-		snprintf(out, sz, "%.0f without response %s %.0f",
-			 ev->value, ev->state == ALERT_RESOLVED ? "now, threshold" : ">=",
-			 ev->threshold);
+		snprintf(out, sz, "%.0f without response %s %.0f", ev->value,
+			 ev->state == ALERT_RESOLVED ? "now, threshold" : ">=", ev->threshold);
 	}
 }
 
@@ -198,8 +197,8 @@ static void samples__text(const struct alert_event *ev, char *out, size_t sz)
 			n = snprintf(out + o, sz - o, "%s %s → %u in %.0f ms\n", method, path,
 				     s->status, s->duration_ms);
 		else
-			n = snprintf(out + o, sz - o, "%s %s → no response after %.0f ms\n",
-				     method, path, s->duration_ms);
+			n = snprintf(out + o, sz - o, "%s %s → no response after %.0f ms\n", method,
+				     path, s->duration_ms);
 		if (n < 0 || (size_t)n >= sz - o)
 			break;
 		o += n;
@@ -222,7 +221,8 @@ static json_t *event__attachment(const struct alert_event *ev, const struct slac
 		return NULL;
 	if (field__add(fields, "API", ev->api, 1) ||
 	    field__add(fields, "Route", route[0] ? route : "-", 1) ||
-	    field__add(fields, ev->rule == ALERT_RULE_HTTP_500 ? "500s so far" : "Value vs threshold",
+	    field__add(fields,
+		       ev->rule == ALERT_RULE_HTTP_500 ? "500s so far" : "Value vs threshold",
 		       measure, 1))
 		goto fail;
 	if (ev->rule != ALERT_RULE_HTTP_500) {
@@ -283,8 +283,8 @@ char *slackmsg__payload(const struct alert_event *ev, int n, const struct slackm
 	if (shown < n) {
 		snprintf(text, sizeof(text), "…and %d more alert updates (see the httplat log)",
 			 n - shown);
-		if (json_array_append_new(atts, json_pack("{s:s, s:s}", "color", "#888888", "text",
-							  text)))
+		if (json_array_append_new(
+			atts, json_pack("{s:s, s:s}", "color", "#888888", "text", text)))
 			goto fail;
 	}
 	if (n == 1) {
@@ -305,8 +305,9 @@ char *slackmsg__test_payload(const struct slackmsg_origin *o)
 	char text[512], footer[256];
 	json_t *atts;
 
-	snprintf(text, sizeof(text), "httplat test message from %s for %s: alerts will arrive here.",
-		 o->host, o->channel);
+	snprintf(text, sizeof(text),
+		 "httplat test message from %s for %s: alerts will arrive here.", o->host,
+		 o->channel);
 	snprintf(footer, sizeof(footer), "httplat on %s · %s", o->host, o->channel);
 	atts = json_pack("[{s:s, s:s, s:s}]", "color", "#2eb67d", "text", text, "footer", footer);
 	if (!atts)

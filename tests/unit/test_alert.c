@@ -5,7 +5,7 @@
 #include "check.h"
 #include "../../user/alert.h"
 
-#define S(x) ((int64_t)(x) * 1000000000LL)
+#define S(x) ((int64_t)(x)*1000000000LL)
 #define T0 S(1700000000)
 #define MAXEV 64
 
@@ -296,7 +296,7 @@ static void test_http_500(void)
 		feed(e, t, "model", "/model/crash", 3, 500);
 		alert_engine__tick(e, t);
 	}
-	CHECK_INT(k.n, 1); /* counted into it, not sent one by one */
+	CHECK_INT(k.n, 1);			     /* counted into it, not sent one by one */
 	feed(e, t, "model", "/model/crash", 3, 502); /* other 5xx are not this rule */
 	alert_engine__tick(e, t + S(59));
 	CHECK_INT(k.n, 1);

@@ -88,7 +88,7 @@ static void test_parse_all_sections(void)
 	CHECK_INT(c.alerts.repeat_s, 1800);
 	CHECK_INT(c.alerts.hold_s, 90);
 	CHECK_INT(c.alerts.rules, 1u << ALERT_RULE_LATENCY | 1u << ALERT_RULE_HTTP_500 |
-					   1u << ALERT_RULE_ERROR_RATIO);
+				      1u << ALERT_RULE_ERROR_RATIO);
 	CHECK(c.alerts.ratio_warn == 0.02);
 	alert_config__limits(&c.alerts, "model", &warn, &crit);
 	CHECK(warn == 2000 && crit == 900); /* crit not set for model: the default applies */
@@ -116,8 +116,11 @@ static void test_errors_name_line_and_key(void)
 		  -EINVAL);
 	CHECK_INT(config__parse_string(&c, "[alerts]\nwindow = -5s\n", err, sizeof(err)), -EINVAL);
 	CHECK_INT(config__parse_string(&c, "[select]\npids = 1, x\n", err, sizeof(err)), -EINVAL);
-	CHECK_INT(config__parse_string(&c, "[slack]\nwebhook = https://h/" "\x01secret\n" "bogus\n", err,
-				       sizeof(err)),
+	CHECK_INT(config__parse_string(&c,
+				       "[slack]\nwebhook = https://h/"
+				       "\x01secret\n"
+				       "bogus\n",
+				       err, sizeof(err)),
 		  -EINVAL);
 	CHECK(strstr(err, "secret") == NULL);
 	CHECK_INT(config__parse_string(&c, "just text\n", err, sizeof(err)), -EINVAL);
@@ -150,8 +153,8 @@ static void test_webhook_file_permissions(void)
 	const char *path;
 	char err[512];
 
-	path = write_file("open.conf", "[slack]\nwebhook = https://hooks.slack.com/services/T/B/x\n",
-			  0644);
+	path = write_file("open.conf",
+			  "[slack]\nwebhook = https://hooks.slack.com/services/T/B/x\n", 0644);
 	config__defaults(&c);
 	CHECK_INT(config__load(&c, path, 1, err, sizeof(err)), -EACCES);
 	CHECK(strstr(err, "chmod 600") != NULL);
@@ -194,13 +197,13 @@ static void test_env_then_flags_override_file(void)
 				      "[alerts]\nwarn_ms = 300\ncrit_ms = 800\nstat = max\n"
 				      "[slack]\nwebhook = https://file.example/hook\n",
 				      0600);
-	char *argv[] = {"t", "--config", (char *)path, "--crit-ms", "1200", "--window", "30s",
-			NULL};
+	char *argv[] = {"t",	"--config", (char *)path, "--crit-ms",
+			"1200", "--window", "30s",	  NULL};
 
 	setenv("HTTPLAT_SLACK_WEBHOOK", "https://env.example/hook", 1);
 	CHECK_INT(argp_parse(&argp, 7, argv, ARGP_NO_EXIT, NULL, &c), 0);
 	unsetenv("HTTPLAT_SLACK_WEBHOOK");
-	CHECK(c.alerts.warn_ms == 300); /* file */
+	CHECK(c.alerts.warn_ms == 300);	 /* file */
 	CHECK(c.alerts.crit_ms == 1200); /* flag over file */
 	CHECK_INT(c.alerts.stat, ALERT_STAT_MAX);
 	CHECK_INT(c.alerts.window_s, 30);
@@ -240,7 +243,8 @@ static void test_example_file(void)
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
-		const char *l = line[0] == ';' && line[1] != ' ' && line[1] != '\n' ? line + 1 : line;
+		const char *l =
+		    line[0] == ';' && line[1] != ' ' && line[1] != '\n' ? line + 1 : line;
 
 		o += snprintf(text + o, sizeof(text) - o, "%s", l);
 	}
@@ -255,7 +259,8 @@ static void test_example_file(void)
 	CHECK_INT(c.alerts.window_s, d.alerts.window_s);
 	CHECK_INT(c.alerts.repeat_s, d.alerts.repeat_s);
 	CHECK_INT(c.alerts.hold_s, d.alerts.hold_s);
-	CHECK(c.alerts.ratio_warn == d.alerts.ratio_warn && c.alerts.ratio_crit == d.alerts.ratio_crit);
+	CHECK(c.alerts.ratio_warn == d.alerts.ratio_warn &&
+	      c.alerts.ratio_crit == d.alerts.ratio_crit);
 	CHECK_INT(c.slack.timeout_ms, d.slack.timeout_ms);
 	CHECK_INT(c.slack.min_interval_ms, d.slack.min_interval_ms);
 	CHECK_INT(c.slack.gather_ms, d.slack.gather_ms);
@@ -280,8 +285,8 @@ int main(void)
 	RUN(test_env_then_flags_override_file);
 	RUN(test_apply_selection);
 	RUN(test_example_file);
-	for (const char *const *n = (const char *const[]){"open.conf", "public.conf", "run.conf",
-							    NULL};
+	for (const char *const *n =
+		 (const char *const[]){"open.conf", "public.conf", "run.conf", NULL};
 	     *n; n++) {
 		char p[512];
 

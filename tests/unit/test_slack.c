@@ -55,10 +55,11 @@ static int fake__post(void *ctx, const struct slack_config *c, const char *json,
 		f->answered[f->nposts] = resp->status;
 		for (size_t k = 0; k < json_array_size(atts); k++) {
 			json_t *fields = json_object_get(json_array_get(atts, k), "fields");
-			const char *r = json_string_value(
-				json_object_get(json_array_get(fields, 1), "value"));
+			const char *r =
+			    json_string_value(json_object_get(json_array_get(fields, 1), "value"));
 
-			snprintf(o + strlen(o), sizeof(f->routes[0]) - strlen(o), "%s ", r ? r : "?");
+			snprintf(o + strlen(o), sizeof(f->routes[0]) - strlen(o), "%s ",
+				 r ? r : "?");
 		}
 	}
 	f->nposts++;
@@ -135,7 +136,7 @@ static void test_judge(void)
 	CHECK_INT(d, 40);
 	CHECK_INT(slack__judge(&c, &r, 30, &d), SLACK_RETRY);
 	CHECK_INT(d, 80); /* capped */
-	r.status = 0; /* timeout, refused connection */
+	r.status = 0;	  /* timeout, refused connection */
 	CHECK_INT(slack__judge(&c, &r, 1, &d), SLACK_RETRY);
 	r.status = 429;
 	r.retry_after = 7;
@@ -270,7 +271,8 @@ static void test_down_then_back_in_order_once(void)
 
 		if (f.answered[p] != 200)
 			continue;
-		for (tok = strtok_r(f.routes[p], " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		for (tok = strtok_r(f.routes[p], " ", &save); tok;
+		     tok = strtok_r(NULL, " ", &save)) {
 			int v = atoi(tok + 3);
 
 			CHECK(v > last);

@@ -40,9 +40,14 @@ static void test_escape(void)
 	slackmsg__escape("/caf\xc3\xa9", out, sizeof(out));
 	CHECK_STR(out, "/caf\xc3\xa9");
 	slackmsg__escape("/a\xff\xc3(\x01\x7f", out, sizeof(out));
-	CHECK_STR(out, "/a?" "?(?" "?");
+	CHECK_STR(out, "/a?"
+		       "?(?"
+		       "?");
 	slackmsg__escape("/\xed\xa0\x80/\xc0\xaf", out, sizeof(out)); /* surrogate, overlong */
-	CHECK_STR(out, "/?" "?" "?/?" "?");
+	CHECK_STR(out, "/?"
+		       "?"
+		       "?/?"
+		       "?");
 	slackmsg__escape("/\xe2\x82", out, sizeof(out)); /* cut sequence */
 	CHECK_STR(out, "/??");
 	/* never split an entity or a character at the end of the buffer */
@@ -120,7 +125,7 @@ static void test_payload_one(void)
 	CHECK_STR(json_string_value(json_object_get(json_array_get(fields, 1), "value")),
 		  "/user/&lt;!channel&gt;");
 	text = json_string_value(
-		json_object_get(json_array_get(fields, json_array_size(fields) - 1), "value"));
+	    json_object_get(json_array_get(fields, json_array_size(fields) - 1), "value"));
 	CHECK(text && strstr(text, "GET /user/&lt;!channel&gt; → 500 in 1234 ms"));
 	json_decref(j);
 }
@@ -160,7 +165,7 @@ static void test_payload_coalesced_and_colours(void)
 	atts = json_object_get(j, "attachments");
 	CHECK_INT(json_array_size(atts), SLACKMSG_MAX_ATTACHMENTS);
 	text = json_string_value(
-		json_object_get(json_array_get(atts, SLACKMSG_MAX_ATTACHMENTS - 1), "text"));
+	    json_object_get(json_array_get(atts, SLACKMSG_MAX_ATTACHMENTS - 1), "text"));
 	CHECK(text && strstr(text, "6 more"));
 	json_decref(j);
 	CHECK(slackmsg__payload(ev, 0, &origin) == NULL);
