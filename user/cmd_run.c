@@ -195,11 +195,12 @@ static void on_alert_row(void *arg, const struct alert_row *row)
 static int run_apply_config(struct run_env *env)
 {
 	const struct config_database *d = &env->cfg.database;
+	const char *db_env = getenv("HTTPLAT_DB");
 	char err[256];
 
 	if (config__apply_selection(&env->cfg, &env->sel, err, sizeof(err)))
 		goto fail;
-	if (!env->db && !getenv("HTTPLAT_DB") && d->db[0])
+	if (!env->db && (!db_env || !*db_env) && d->db[0])
 		env->db = d->db;
 	if (!*env->host && d->host[0])
 		snprintf(env->host, sizeof(env->host), "%s", d->host);

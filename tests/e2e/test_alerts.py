@@ -334,5 +334,20 @@ def run_slack_404_reported_as_configuration_error():
     check(SECRET not in h.stderr(), "webhook printed in full")
 
 
+@test
+def run_takes_database_and_selection_from_config_file():
+    a = app()
+    conf = FAST + f"[database]\ndb = {pg().conninfo}\n[select]\npids = {a.proc.pid}\n" \
+        f"ports = {a.port}\n"
+    before = len(alert_rows("rule = 'http_500' and delivered = -1"))
+    h = harness.Httplat("run", "--no-spool", "--stats-interval", "0", "--config",
+                        conf_file(conf), env={"HTTPLAT_SLACK_WEBHOOK": "", "HTTPLAT_DB": ""})
+    get("/model/crash")
+    h.wait_stderr("httplat: alert: CRITICAL firing: model HTTP 500", timeout=10)
+    rows = wait_rows("rule = 'http_500' and delivered = -1", before + 1)
+    h.stop()
+    check(len(rows) == before + 1, f"no row through the config's database: {rows}")
+
+
 if __name__ == "__main__":
     raise SystemExit(harness.run_tests())
