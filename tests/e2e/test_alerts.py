@@ -335,6 +335,24 @@ def run_slack_404_reported_as_configuration_error():
 
 
 @test
+def run_error_ratio_and_reminder():
+    slack = SlackStandin("200")
+    h = run(slack, FAST.replace("repeat = 0", "repeat = 2s").replace("hold = 3s", "hold = 30s")
+            + "[alerts]\nrules = error_ratio\n")
+    get("/model/unavailable", 3)  # 503s: not the http_500 rule, but 100 % 5xx
+    check(wait_text(slack, "CRITICAL firing: model 5xx ratio 100.0 % 5xx > 25.0 %"),
+          f"no error ratio alert: {texts(slack.accepted())}")
+    check(wait_text(slack, "CRITICAL reminder: model 5xx ratio", timeout=10),
+          f"no reminder: {texts(slack.accepted())}")
+    h.stop()
+    titles = texts(slack.accepted())
+    check(count(titles, "HTTP 500") == 0, f"http_500 is off: {titles}")
+    att = slack.accepted()[0]["attachments"][0]
+    samples = [f["value"] for f in att["fields"] if f["title"] == "Sample requests"]
+    check(samples and "GET /model/unavailable → 503" in samples[0], f"samples {samples}")
+
+
+@test
 def run_takes_database_and_selection_from_config_file():
     a = app()
     conf = FAST + f"[database]\ndb = {pg().conninfo}\n[select]\npids = {a.proc.pid}\n" \
