@@ -178,8 +178,8 @@ static void alerter__summary(struct alerter *a, const struct slack_stats *d, int
 	if (!es.events && !es.late && !es.no_api)
 		return;
 	fprintf(stderr,
-		"httplat: alerts: %llu state changes (%llu late records, %llu of untracked "
-		"APIs ignored)",
+		"httplat: alerts: %llu state changes; records ignored: %llu late, %llu beyond "
+		"the API table",
 		(unsigned long long)es.events, (unsigned long long)es.late,
 		(unsigned long long)es.no_api);
 	if (slack)

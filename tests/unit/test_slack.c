@@ -174,6 +174,13 @@ static void test_redact_and_check(void)
 	CHECK_INT(slack_config__check(&c, err, sizeof(err)), 0);
 	snprintf(c.webhook, sizeof(c.webhook), "ftp://x/y");
 	CHECK_INT(slack_config__check(&c, err, sizeof(err)), -EINVAL);
+	snprintf(c.webhook, sizeof(c.webhook), "http://hooks.slack.com/services/T/B/x");
+	CHECK_INT(slack_config__check(&c, err, sizeof(err)), -EINVAL); /* secret in clear */
+	CHECK(strstr(err, "https://") != NULL);
+	snprintf(c.webhook, sizeof(c.webhook), "http://127.0.0.1.evil.example/x");
+	CHECK_INT(slack_config__check(&c, err, sizeof(err)), -EINVAL);
+	snprintf(c.webhook, sizeof(c.webhook), "http://127.0.0.1:8080/x");
+	CHECK_INT(slack_config__check(&c, err, sizeof(err)), 0);
 	config(&c);
 	c.webhook[0] = 0;
 	CHECK(slack__new(&c, &origin, NULL, NULL) == NULL);
