@@ -287,6 +287,21 @@ def run_slack_429_then_200_delivers_once_after_the_wait():
 
 
 @test
+def run_slack_hanging_times_out_then_retries():
+    slack = SlackStandin("hang,200")
+    h = run(slack)
+    get("/model/crash")
+    posts = slack.wait_posts(lambda p: len(p) >= 2, timeout=20)
+    check(len(posts) >= 2 and posts[0]["answer"] == "hang" and posts[1]["answer"] == "200",
+          f"{posts}")
+    check(posts[1]["t"] - posts[0]["t"] >= 2.0, "retried before the 2 s timeout")
+    h.stop()
+    check(count(texts(slack.accepted()), "CRITICAL firing: model HTTP 500") == 1,
+          f"{texts(slack.accepted())}")
+    check("timed out" in h.stderr(), h.stderr())
+
+
+@test
 def run_slack_down_delivers_in_order_when_back_none_twice():
     slack = SlackStandin("500")
     h = run(slack)
