@@ -370,10 +370,11 @@ int config__load(struct httplat_config *c, const char *path, int required, char 
 	if (ret)
 		goto cleanup;
 	if (c->slack.webhook[0] && (st.st_mode & (S_IRGRP | S_IROTH | S_IWGRP | S_IWOTH))) {
-		snprintf(err, errsz,
-			 "%s holds the Slack webhook but other users can read it (mode %04o); "
-			 "refusing to use it: run 'chmod 600 %s'",
-			 path, (unsigned)(st.st_mode & 07777), path);
+		snprintf(
+		    err, errsz,
+		    "%s holds the Slack webhook but other users can read or change it (mode %04o); "
+		    "refusing to use it: run 'chmod 600 %s'",
+		    path, (unsigned)(st.st_mode & 07777), path);
 		ret = -EACCES;
 		goto cleanup;
 	}
