@@ -113,7 +113,7 @@ static void event__measure(const struct alert_event *ev, char *out, size_t sz)
 			 ev->threshold * 100);
 		break;
 	default:
-		snprintf(out, sz, "%.0f without response %s %.0f", ev->value,
+		snprintf(out, sz, "%.0f %s %.0f", ev->value,
 			 ev->state == ALERT_RESOLVED ? "now, threshold" : ">=", ev->threshold);
 	}
 }

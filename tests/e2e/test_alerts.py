@@ -3,8 +3,10 @@
 `httplat run`) alerts from a traced uvicorn app delivered to a Slack stand-in.
 """
 import os
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 
 import harness
@@ -158,8 +160,8 @@ def pg():
     return _shared["pg"]
 
 
-def run(slack, conf=FAST):
-    a = app()
+def run(slack, conf=FAST, target=None):
+    a = target or app()
     env = {"HTTPLAT_SLACK_WEBHOOK": slack.url if slack else ""}
     return harness.Httplat("run", "--db", pg().conninfo, "--no-spool", "--stats-interval", "0",
                            "--pid", str(a.proc.pid), "--port", str(a.port),
@@ -374,6 +376,35 @@ def run_error_ratio_and_reminder():
     att = slack.accepted()[0]["attachments"][0]
     samples = [f["value"] for f in att["fields"] if f["title"] == "Sample requests"]
     check(samples and "GET /model/unavailable → 503" in samples[0], f"samples {samples}")
+
+
+@test
+def run_no_response_rule_and_not_a_latency():
+    """The app dies while answering: a no_response alert, and no latency alert from it."""
+    doomed_app = harness.Uvicorn()
+    slack = SlackStandin("200")
+    h = run(slack, FAST + "[alerts]\nrules = latency, no_response\nstat = max\n"
+            "min_samples = 1\n", target=doomed_app)
+    check(harness.http(doomed_app.port, path="/data/items/1")[0] == 200, "app not answering")
+
+    def doomed():
+        try:
+            harness.http(doomed_app.port, path="/data/sleep?ms=5000", timeout=10)
+        except OSError:
+            pass
+    t = threading.Thread(target=doomed)
+    t.start()
+    time.sleep(0.7)  # let the request reach the app before it dies
+    harness.stop_pid(doomed_app.proc, signal.SIGKILL)
+    t.join(15)
+    check(wait_text(slack, "WARNING firing: data requests without response 1"),
+          f"no no_response alert: {texts(slack.accepted())}")
+    h.stop()
+    titles = texts(slack.accepted())
+    check(count(titles, "response time") == 0, f"abandoned request used as latency: {titles}")
+    att = slack.accepted()[0]["attachments"][0]
+    samples = [f["value"] for f in att["fields"] if f["title"] == "Sample requests"]
+    check(samples and "GET /data/sleep → no response after" in samples[0], f"samples {samples}")
 
 
 @test

@@ -81,6 +81,12 @@ static void test_line(void)
 	slackmsg__line(&ev, line, sizeof(line));
 	CHECK_STR(line, "RESOLVED warning: model response time p95 120 ms now, threshold 500 ms "
 			"over 60 s (12 requests)");
+	event(&ev, ALERT_RULE_NO_RESPONSE, ALERT_SEV_WARNING, ALERT_FIRING, "/x");
+	ev.value = 2;
+	ev.threshold = 1;
+	slackmsg__line(&ev, line, sizeof(line));
+	CHECK_STR(line, "WARNING firing: model requests without response 2 >= 1 over 60 s "
+			"(12 requests) on /x");
 	event(&ev, ALERT_RULE_ERROR_RATIO, ALERT_SEV_WARNING, ALERT_REMINDER, "/x");
 	ev.value = 0.125;
 	ev.threshold = 0.05;
