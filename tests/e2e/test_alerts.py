@@ -211,6 +211,11 @@ def wait_rows(where, n, timeout=15):
     return alert_rows(where)
 
 
+def sample_field(attachment):
+    """The "Sample requests" field of an attachment, as a list of 0 or 1 values."""
+    return [f["value"] for f in attachment["fields"] if f["title"] == "Sample requests"]
+
+
 def count(titles, needle):
     return sum(needle in t for t in titles)
 
@@ -235,7 +240,7 @@ def run_slow_endpoint_warns_once_then_resolves():
     check("#3d-model-generation" in att["footer"], att["footer"])
     value = float(att["title"].split("p95 ")[1].split(" ms")[0])
     check(570 <= value <= 680, f"p95 {value} for 600 ms requests")
-    samples = [f["value"] for f in att["fields"] if f["title"] == "Sample requests"]
+    samples = sample_field(att)
     check(samples and "GET /data/sleep → 200 in 6" in samples[0], f"samples {samples}")
     check(SECRET not in h.stderr(), "webhook printed in full")
     rows = wait_rows(f"api = 'data' and rule = 'latency' and ts >= '{since}'", 2)
@@ -273,8 +278,7 @@ def run_http_500_critical_once_counted_then_resolved():
     h.stop()
     titles = texts(slack.accepted())
     check(count(titles, "HTTP 500") == 2, f"500s sent one by one: {titles}")
-    att = slack.accepted()[0]["attachments"][0]
-    samples = [f["value"] for f in att["fields"] if f["title"] == "Sample requests"]
+    samples = sample_field(slack.accepted()[0]["attachments"][0])
     check(samples and "GET /model/crash → 500" in samples[0], f"samples {samples}")
     check("CRITICAL firing: model HTTP 500" in h.stderr(), "not logged on stderr")
 
@@ -373,8 +377,7 @@ def run_error_ratio_and_reminder():
     h.stop()
     titles = texts(slack.accepted())
     check(count(titles, "HTTP 500") == 0, f"http_500 is off: {titles}")
-    att = slack.accepted()[0]["attachments"][0]
-    samples = [f["value"] for f in att["fields"] if f["title"] == "Sample requests"]
+    samples = sample_field(slack.accepted()[0]["attachments"][0])
     check(samples and "GET /model/unavailable → 503" in samples[0], f"samples {samples}")
 
 
@@ -402,8 +405,7 @@ def run_no_response_rule_and_not_a_latency():
     h.stop()
     titles = texts(slack.accepted())
     check(count(titles, "response time") == 0, f"abandoned request used as latency: {titles}")
-    att = slack.accepted()[0]["attachments"][0]
-    samples = [f["value"] for f in att["fields"] if f["title"] == "Sample requests"]
+    samples = sample_field(slack.accepted()[0]["attachments"][0])
     check(samples and "GET /data/sleep → no response after" in samples[0], f"samples {samples}")
 
 
