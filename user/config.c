@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -375,6 +376,14 @@ int config__load(struct httplat_config *c, const char *path, int required, char 
 		    "%s holds the Slack webhook but other users can read or change it (mode %04o); "
 		    "refusing to use it: run 'chmod 600 %s'",
 		    path, (unsigned)(st.st_mode & 07777), path);
+		ret = -EACCES;
+		goto cleanup;
+	}
+	if (c->slack.webhook[0] && st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(err, errsz,
+			 "%s holds the Slack webhook but belongs to another user (uid %u), who can "
+			 "read or change it; refusing to use it: run 'chown %u %s'",
+			 path, (unsigned)st.st_uid, (unsigned)geteuid(), path);
 		ret = -EACCES;
 		goto cleanup;
 	}

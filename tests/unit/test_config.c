@@ -168,6 +168,13 @@ static void test_webhook_file_permissions(void)
 	CHECK_INT(config__load(&c, path, 1, err, sizeof(err)), 0);
 	CHECK_STR(c.slack.webhook, "https://hooks.slack.com/services/T/B/x");
 	CHECK_STR(c.path, path);
+	/* another user's file: that user can read it (root runs the tests: it can chown) */
+	if (geteuid() == 0 && !chown(path, 65534, 65534)) {
+		config__defaults(&c);
+		CHECK_INT(config__load(&c, path, 1, err, sizeof(err)), -EACCES);
+		CHECK(strstr(err, "another user (uid 65534)") != NULL);
+		CHECK_STR(c.slack.webhook, "");
+	}
 	/* a readable file without a secret is fine */
 	path = write_file("public.conf", "[alerts]\nwarn_ms = 250\n", 0644);
 	config__defaults(&c);
