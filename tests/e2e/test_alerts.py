@@ -333,6 +333,9 @@ def run_slack_down_delivers_in_order_when_back_none_twice():
           f"order: {titles}")
     check(count(titles, "CRITICAL firing: model HTTP 500") == 1, f"twice: {titles}")
     check(count(titles, "WARNING firing: data") == 1, f"twice: {titles}")
+    first_ok = slack.accepted()[0]
+    check(len(first_ok["attachments"]) >= 2 and "alert updates" in first_ok["text"],
+          f"the backlog was not coalesced into one message: {first_ok['text']}")
     rows = wait_rows("rule in ('http_500', 'latency') and state = 'firing' "
                      f"and ts >= '{since}'", 2)
     check([r[0] for r in rows] == ["http_500", "latency"] and all(r[5] == "1" for r in rows),
