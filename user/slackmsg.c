@@ -136,26 +136,36 @@ static void event__head(const struct alert_event *ev, char *out, size_t sz)
 		snprintf(out, sz, "%s %s", sev, alert_state__name(ev->state));
 }
 
-/* Line without request text escaping; route passed in already made safe for the medium. */
-static void event__line(const struct alert_event *ev, const char *route, char *out, size_t outsz)
+/* The one-line text; slack: escaped for Slack, else only sanitized (for logs). */
+static void event__line(const struct alert_event *ev, int slack, char *out, size_t outsz)
 {
-	char head[64], measure[96], window[48] = "";
+	char head[64], measure[96], window[48] = "", route[RECORD_PATH_MAX * 5 + 1];
+	char api[RECORD_API_MAX * 5];
 
+	text__copy(ev->route, route, sizeof(route), slack);
+	text__copy(ev->api, api, sizeof(api), slack);
 	event__head(ev, head, sizeof(head));
 	event__measure(ev, measure, sizeof(measure));
 	if (ev->rule != ALERT_RULE_HTTP_500)
 		snprintf(window, sizeof(window), " over %d s (%llu requests)", ev->window_s,
 			 (unsigned long long)ev->samples_in_window);
-	snprintf(out, outsz, "%s: %s %s %s%s%s%s", head, ev->api, rule__what(ev->rule), measure,
-		 window, route[0] ? " on " : "", route);
+	snprintf(out, outsz, "%s: %s %s %s%s%s%s", head, api, rule__what(ev->rule), measure, window,
+		 route[0] ? " on " : "", route);
 }
 
 void slackmsg__line(const struct alert_event *ev, char *out, size_t outsz)
 {
-	char route[RECORD_PATH_MAX + 1];
+	event__line(ev, 0, out, outsz);
+}
 
-	slackmsg__sanitize(ev->route, route, sizeof(route));
-	event__line(ev, route, out, outsz);
+/* "httplat on HOST · #channel": both from the configuration, escaped all the same. */
+static void origin__footer(const struct slackmsg_origin *o, char *out, size_t sz)
+{
+	char host[256 * 5], channel[64 * 5];
+
+	slackmsg__escape(o->host, host, sizeof(host));
+	slackmsg__escape(o->channel, channel, sizeof(channel));
+	snprintf(out, sz, "httplat on %.300s · %.300s", host, channel);
 }
 
 const char *slackmsg__colour(const struct alert_event *ev)
@@ -207,19 +217,20 @@ static void samples__text(const struct alert_event *ev, char *out, size_t sz)
 
 static json_t *event__attachment(const struct alert_event *ev, const struct slackmsg_origin *o)
 {
-	char route[RECORD_PATH_MAX * 5 + 1], title[RECORD_PATH_MAX * 5 + 256];
-	char measure[96], buf[64], when[48], footer[256];
+	char route[RECORD_PATH_MAX * 5 + 1], title[RECORD_PATH_MAX * 10 + 256];
+	char measure[96], buf[64], when[48], footer[640], api[RECORD_API_MAX * 5];
 	char samples[ALERT_SAMPLES * (RECORD_PATH_MAX * 5 + 128)];
 	json_t *a, *fields;
 
 	slackmsg__escape(ev->route, route, sizeof(route));
-	event__line(ev, route, title, sizeof(title));
+	slackmsg__escape(ev->api, api, sizeof(api));
+	event__line(ev, 1, title, sizeof(title));
 	event__measure(ev, measure, sizeof(measure));
-	snprintf(footer, sizeof(footer), "httplat on %s · %s", o->host, o->channel);
+	origin__footer(o, footer, sizeof(footer));
 	fields = json_array();
 	if (!fields)
 		return NULL;
-	if (field__add(fields, "API", ev->api, 1) ||
+	if (field__add(fields, "API", api, 1) ||
 	    field__add(fields, "Route", route[0] ? route : "-", 1) ||
 	    field__add(fields,
 		       ev->rule == ALERT_RULE_HTTP_500 ? "500s so far" : "Value vs threshold",
@@ -234,6 +245,13 @@ static json_t *event__attachment(const struct alert_event *ev, const struct slac
 	ts__iso(ev->since_ns, when, sizeof(when));
 	if (field__add(fields, "Firing since", when, 1))
 		goto fail;
+	if (ev->state == ALERT_RESOLVED) {
+		long long s = (ev->ts_ns - ev->since_ns) / 1000000000LL;
+
+		snprintf(buf, sizeof(buf), "%lldh %02lldm %02llds", s / 3600, s / 60 % 60, s % 60);
+		if (field__add(fields, "Fired for", buf, 1))
+			goto fail;
+	}
 	samples__text(ev, samples, sizeof(samples));
 	if (samples[0] && field__add(fields, "Sample requests", samples, 0))
 		goto fail;
@@ -261,7 +279,7 @@ static char *payload__dump(const char *text, json_t *attachments)
 
 char *slackmsg__payload(const struct alert_event *ev, int n, const struct slackmsg_origin *o)
 {
-	char text[1024], route[RECORD_PATH_MAX * 5 + 1];
+	char text[RECORD_PATH_MAX * 10 + 256], channel[64 * 5];
 	int firing = 0, resolved = 0, shown = n;
 	json_t *atts = json_array();
 
@@ -287,13 +305,12 @@ char *slackmsg__payload(const struct alert_event *ev, int n, const struct slackm
 			atts, json_pack("{s:s, s:s}", "color", "#888888", "text", text)))
 			goto fail;
 	}
-	if (n == 1) {
-		slackmsg__escape(ev->route, route, sizeof(route));
-		event__line(ev, route, text, sizeof(text));
-	} else {
+	slackmsg__escape(o->channel, channel, sizeof(channel));
+	if (n == 1)
+		event__line(ev, 1, text, sizeof(text));
+	else
 		snprintf(text, sizeof(text), "%d alert updates for %s: %d firing, %d resolved", n,
-			 o->channel, firing, resolved);
-	}
+			 channel, firing, resolved);
 	return payload__dump(text, atts);
 fail:
 	json_decref(atts);
@@ -302,13 +319,12 @@ fail:
 
 char *slackmsg__test_payload(const struct slackmsg_origin *o)
 {
-	char text[512], footer[256];
+	char text[512], footer[640];
 	json_t *atts;
 
-	snprintf(text, sizeof(text),
-		 "httplat test message from %s for %s: alerts will arrive here.", o->host,
-		 o->channel);
-	snprintf(footer, sizeof(footer), "httplat on %s · %s", o->host, o->channel);
+	origin__footer(o, footer, sizeof(footer));
+	snprintf(text, sizeof(text), "httplat test message (%.400s): alerts will arrive here.",
+		 footer);
 	atts = json_pack("[{s:s, s:s, s:s}]", "color", "#2eb67d", "text", text, "footer", footer);
 	if (!atts)
 		return NULL;

@@ -147,15 +147,37 @@ static void test_payload_invalid_utf8_path(void)
 	json_decref(j);
 }
 
+/* Names from the configuration (API labels, host, channel) cannot break the JSON either. */
+static void test_payload_odd_config_names(void)
+{
+	const struct slackmsg_origin odd = {"h\xff<st", "#ch\xfe&"};
+	struct alert_event ev[2];
+	json_t *j;
+	char *raw;
+
+	event(&ev[0], ALERT_RULE_LATENCY, ALERT_SEV_WARNING, ALERT_FIRING, "/x");
+	snprintf(ev[0].api, sizeof(ev[0].api), "caf\xe9<b>");
+	ev[1] = ev[0];
+	raw = slackmsg__payload(ev, 2, &odd);
+	CHECK(raw && !strstr(raw, "<b>") && !strstr(raw, "<st"));
+	j = parse(raw);
+	CHECK(j != NULL);
+	json_decref(j);
+	j = parse(slackmsg__test_payload(&odd));
+	CHECK(j != NULL);
+	json_decref(j);
+}
+
 static void test_payload_coalesced_and_colours(void)
 {
 	struct alert_event ev[25];
-	json_t *j, *atts;
+	json_t *j, *atts, *fields, *last;
 	const char *text;
 
 	for (int i = 0; i < 25; i++)
 		event(&ev[i], ALERT_RULE_LATENCY, i % 2 ? ALERT_SEV_WARNING : ALERT_SEV_CRITICAL,
 		      i == 2 ? ALERT_RESOLVED : ALERT_FIRING, "/data/sleep");
+	ev[2].since_ns = ev[2].ts_ns - 3665LL * 1000000000LL;
 	j = parse(slackmsg__payload(ev, 3, &origin));
 	CHECK(j != NULL);
 	text = json_string_value(json_object_get(j, "text"));
@@ -165,6 +187,10 @@ static void test_payload_coalesced_and_colours(void)
 	CHECK_STR(json_string_value(json_object_get(json_array_get(atts, 0), "color")), "#d40e0d");
 	CHECK_STR(json_string_value(json_object_get(json_array_get(atts, 1), "color")), "#e8a317");
 	CHECK_STR(json_string_value(json_object_get(json_array_get(atts, 2), "color")), "#2eb67d");
+	fields = json_object_get(json_array_get(atts, 2), "fields");
+	last = json_array_get(fields, json_array_size(fields) - 2); /* before the samples */
+	CHECK_STR(json_string_value(json_object_get(last, "title")), "Fired for");
+	CHECK_STR(json_string_value(json_object_get(last, "value")), "1h 01m 05s");
 	json_decref(j);
 
 	j = parse(slackmsg__payload(ev, 25, &origin));
@@ -192,6 +218,7 @@ int main(void)
 	RUN(test_line);
 	RUN(test_payload_one);
 	RUN(test_payload_invalid_utf8_path);
+	RUN(test_payload_odd_config_names);
 	RUN(test_payload_coalesced_and_colours);
 	RUN(test_test_payload);
 	return CHECK_DONE();
