@@ -373,5 +373,20 @@ def bad_options():
         check(p.returncode != 0 and words in p.stderr, f"{args}: rc={p.returncode} {p.stderr!r}")
 
 
+@test
+def make_install_destdir():
+    """`make install` puts the binary in $(DESTDIR)/usr/local/sbin, and it runs from there."""
+    import tempfile
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    with tempfile.TemporaryDirectory() as d:
+        r = subprocess.run(["make", "-s", "-C", root, "install", f"DESTDIR={d}"],
+                           capture_output=True, text=True, timeout=300)
+        check(r.returncode == 0, f"make install failed: {r.stderr[-400:]}")
+        binary = os.path.join(d, "usr", "local", "sbin", "httplat")
+        check(os.access(binary, os.X_OK), f"{binary} missing or not executable")
+        r = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=10)
+        check(r.returncode == 0 and "trace" in r.stdout, f"installed binary: {r.stdout!r}")
+
+
 if __name__ == "__main__":
     sys.exit(run_tests())
