@@ -9,19 +9,21 @@
 
 const volatile __u64 targ_wakeup_bytes = HTTPLAT_WAKEUP_BYTES;
 
-/* ---- scanning a window with a DFA ---- */
+/* ---- scanning with a DFA: a request/response head, or a chunked body ---- */
 
 /*
- * Each steps a DFA across the window from pos to len; returns the new
- * position, with SCAN_DONE set once the DFA finished. bpf_loop keeps the
- * verifier's work constant (a plain loop over the DFA is too rich for it);
- * its indirect call costs about 25 ns here, so each call takes several steps.
+ * bpf_loop keeps the verifier's work constant (a plain loop over the DFA
+ * is too rich for it); its indirect call costs about 25 ns here, so each
+ * call takes several head steps.
  */
 #define SCAN_DONE 0x80000000u
 #define STEPS_PER_CALL 8
 
-struct head_loop {
-	struct http_head *h;
+enum dfa_which { DFA_REQ_HEAD, DFA_RESP_HEAD, DFA_CHUNKS };
+
+struct dfa_loop {
+	struct http_head *h; /* NULL: the chunk DFA */
+	struct http_chunk *k;
 	struct scratch *s;
 	__u32 pos;
 	__u32 len;
@@ -29,10 +31,16 @@ struct head_loop {
 	__u32 _pad;
 };
 
-static long head_cb(__u32 i, void *vctx)
+static long dfa_cb(__u32 i, void *vctx)
 {
-	struct head_loop *x = vctx;
+	struct dfa_loop *x = vctx;
 
+	if (!x->h) {
+		if (x->pos >= x->len)
+			return 1;
+		x->done = http_chunk__step(x->k, x->s->win, &x->pos, x->len);
+		return x->done;
+	}
 #pragma unroll
 	for (int j = 0; j < STEPS_PER_CALL; j++) {
 		if (x->pos >= x->len)
@@ -45,90 +53,39 @@ static long head_cb(__u32 i, void *vctx)
 	return 0;
 }
 
-__noinline __u32 scan_head_window(struct http_head *h, __u32 pos, __u32 len)
+/* Steps a DFA of c over the window from pos to len: the new position, | SCAN_DONE when done. */
+__noinline __u32 scan_window(struct hconn *c, int which, __u32 pos, __u32 len)
 {
-	struct head_loop x = {.h = h, .s = scratch_get(), .pos = pos, .len = len};
+	struct dfa_loop x = {.s = scratch_get(), .pos = pos, .len = len};
 
-	if (!h || !x.s)
+	if (!c || !x.s)
 		return len;
-	bpf_loop(HP_WIN / STEPS_PER_CALL + 1, head_cb, &x, 0);
-	return x.done ? x.pos | SCAN_DONE : x.pos;
-}
-
-/* Chunked bodies are rarer and their DFA's state is too rich for a plain loop: bpf_loop. */
-struct chunk_loop {
-	struct http_chunk *k;
-	struct scratch *s;
-	__u32 pos;
-	__u32 len;
-	__u32 done;
-	__u32 _pad;
-};
-
-static long chunk_cb(__u32 i, void *vctx)
-{
-	struct chunk_loop *x = vctx;
-
-	if (x->pos >= x->len)
-		return 1;
-	if (http_chunk__step(x->k, x->s->win, &x->pos, x->len)) {
-		x->done = 1;
-		return 1;
-	}
-	return 0;
-}
-
-__noinline __u32 scan_chunk_window(struct http_chunk *k, __u32 pos, __u32 len)
-{
-	struct chunk_loop x = {.k = k, .s = scratch_get(), .pos = pos, .len = len};
-
-	if (!k || !x.s)
-		return len;
-	bpf_loop(HP_WIN, chunk_cb, &x, 0);
+	if (which == DFA_CHUNKS)
+		x.k = &c->chunk;
+	else
+		x.h = which == DFA_REQ_HEAD ? &c->rhead : &c->shead;
+	bpf_loop(x.h ? HP_WIN / STEPS_PER_CALL + 1 : HP_WIN, dfa_cb, &x, 0);
 	return x.done ? x.pos | SCAN_DONE : x.pos;
 }
 
 /*
- * Runs the head DFA from data offset *off across windows. Returns 1 when
- * the head completed (then *off is just past it), 0 when the data ran out
- * first (all of it consumed), -1 when the scan budget ran out.
+ * Runs a DFA of c from data offset io->off across windows (chunk data is
+ * skipped without copying it). Returns 1 when the head or body completed
+ * (io->off just past it), 0 when the data ran out first (all consumed),
+ * -1 when the scan budget ran out or the chunk framing is broken.
  */
-__noinline int scan_head(struct io_ctx *io, struct http_head *h)
+__noinline int scan(struct io_ctx *io, struct hconn *c, int which)
 {
-	struct scratch *s = scratch_get();
+	struct http_chunk *k;
 
-	if (!io || !h || !s)
+	if (!io || !c)
 		return -1;
+	k = &c->chunk;
 	for (int i = 0; i < SCAN_WINDOWS; i++) {
 		__u32 r;
 		int at;
 
-		if (io->off >= io->total)
-			return 0;
-		at = io__at(io, io->off);
-		if (at < 0)
-			return -1;
-		r = scan_head_window(h, (__u32)at, io->win_len);
-		io->off = io->win_off + (r & ~SCAN_DONE);
-		if (r & SCAN_DONE)
-			return 1;
-	}
-	return io->off >= io->total ? 0 : -1;
-}
-
-/* Same for chunked bodies; chunk data is skipped without copying it. */
-__noinline int scan_chunks(struct io_ctx *io, struct http_chunk *k)
-{
-	struct scratch *s = scratch_get();
-
-	if (!io || !k || !s)
-		return -1;
-	for (int i = 0; i < SCAN_WINDOWS; i++) {
-		__u32 r;
-		int at;
-
-		if (k->state == CK_DATA) {
-			/* skip data without copying it */
+		if (which == DFA_CHUNKS && k->state == CK_DATA) {
 			__u64 avail = io->total - io->off;
 
 			if (k->left >= avail) {
@@ -145,10 +102,10 @@ __noinline int scan_chunks(struct io_ctx *io, struct http_chunk *k)
 		at = io__at(io, io->off);
 		if (at < 0)
 			return -1;
-		r = scan_chunk_window(k, (__u32)at, io->win_len);
+		r = scan_window(c, which, (__u32)at, io->win_len);
 		io->off = io->win_off + (r & ~SCAN_DONE);
 		if (r & SCAN_DONE)
-			return k->state == CK_DONE ? 1 : -1;
+			return which != DFA_CHUNKS || k->state == CK_DONE ? 1 : -1;
 	}
 	return io->off >= io->total ? 0 : -1;
 }
@@ -374,7 +331,7 @@ static __always_inline void req_start(struct hconn *c, struct conn_key *k, struc
 	r->line_len = r->raw_len;
 
 	__builtin_memset(&c->rhead, 0, sizeof(c->rhead));
-	req_scanned(c, scan_head(io, &c->rhead));
+	req_scanned(c, scan(io, c, DFA_REQ_HEAD));
 	c->line_open = 0;
 	if (c->rhead.state != HH_FIRST)
 		req_line_done(r, c->rhead.first_len);
@@ -431,7 +388,7 @@ __noinline int on_read(struct hconn *c, struct conn_key *k, struct io_ctx *io)
 					return 0;
 				req_line_append(c, io, s);
 			}
-			req_scanned(c, scan_head(io, &c->rhead));
+			req_scanned(c, scan(io, c, DFA_REQ_HEAD));
 			if (c->line_open && c->rhead.state != HH_FIRST) {
 				c->line_open = 0;
 				req_line_done(&c->cur, c->rhead.first_len);
@@ -560,7 +517,7 @@ __noinline int on_write(struct hconn *c, struct conn_key *k, struct io_ctx *io, 
 			return 0;
 		}
 		if (c->resp_state == RS_CHUNKED) {
-			done = scan_chunks(io, &c->chunk);
+			done = scan(io, c, DFA_CHUNKS);
 			c->bytes_out += io->off - start;
 			if (done == 1) {
 				complete(c, k, io->now, 0);
@@ -586,7 +543,7 @@ __noinline int on_write(struct hconn *c, struct conn_key *k, struct io_ctx *io, 
 			__builtin_memset(&c->shead, 0, sizeof(c->shead));
 			if (st >= 100 && st < 200 && st != 101) {
 				/* interim (100 Continue): skip its head, keep waiting */
-				done = scan_head(io, &c->shead);
+				done = scan(io, c, DFA_RESP_HEAD);
 				c->bytes_out += io->off - start;
 				if (done != 1)
 					return 0;
@@ -598,7 +555,7 @@ __noinline int on_write(struct hconn *c, struct conn_key *k, struct io_ctx *io, 
 			c->resp_state = RS_HEAD;
 		}
 		/* RS_HEAD */
-		done = scan_head(io, &c->shead);
+		done = scan(io, c, DFA_RESP_HEAD);
 		c->bytes_out += io->off - start;
 		if (done < 0) {
 			count(HTTPLAT_C_PARSE_GIVEUP);
