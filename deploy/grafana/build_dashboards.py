@@ -85,12 +85,17 @@ def status_class_sql(where):
 FAILED = "(status >= 500 OR status = 0)"
 
 
+def count_if(cond):
+    """Rollup requests matching cond; 0, not NULL, when none do."""
+    return f"coalesce(sum(count) FILTER (WHERE {cond}), 0)"
+
+
 def error_ratio_sql(where):
     return split_source(
         f"$__timeGroupAlias(ts, $__interval), avg(CASE WHEN {FAILED} THEN 1.0 ELSE 0.0 END) "
         "AS \"error ratio\"",
-        f"$__timeGroupAlias(minute, $__interval), sum(count) FILTER (WHERE {FAILED})::float8 "
-        "/ sum(count) AS \"error ratio\"",
+        f"$__timeGroupAlias(minute, $__interval), {count_if(FAILED)}::float8 / sum(count) "
+        "AS \"error ratio\"",
         where, where)
 
 
@@ -110,10 +115,10 @@ def routes_sql(where, order):
         "  httplat_quantile(httplat_hist_sum(hist), 0.95, max(max_ms)) AS p95,\n"
         "  httplat_quantile(httplat_hist_sum(hist), 0.99, max(max_ms)) AS p99,\n"
         "  max(max_ms) AS max,\n"
-        "  sum(count) FILTER (WHERE status BETWEEN 400 AND 499) AS \"4xx\",\n"
-        "  sum(count) FILTER (WHERE status = 500) AS \"500\",\n"
-        f"  sum(count) FILTER (WHERE {FAILED}) AS failed,\n"
-        f"  sum(count) FILTER (WHERE {FAILED})::float8 / sum(count) AS \"error ratio\"\n"
+        f"  {count_if('status BETWEEN 400 AND 499')} AS \"4xx\",\n"
+        f"  {count_if('status = 500')} AS \"500\",\n"
+        f"  {count_if(FAILED)} AS failed,\n"
+        f"  {count_if(FAILED)}::float8 / sum(count) AS \"error ratio\"\n"
         "FROM http_requests_1m\n"
         f"WHERE $__timeFilter(minute) AND {where}\n"
         f"GROUP BY api, route\n{order}\nLIMIT 20")
@@ -318,7 +323,7 @@ def overview():
                   "Top 20 routes by p95 response time over the time range (rollup).",
                   ROUTE_UNITS), 12, 10)
     lay.add(table("Most failing routes",
-                  routes_sql(w, "HAVING sum(count) FILTER (WHERE " + FAILED + ") > 0\n"
+                  routes_sql(w, f"HAVING {count_if(FAILED)} > 0\n"
                              "ORDER BY failed DESC, \"error ratio\" DESC"),
                   "Routes with 5xx or unanswered requests in the time range, most first.",
                   ROUTE_UNITS), 12, 10)
