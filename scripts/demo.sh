@@ -50,12 +50,25 @@ stop() {
 	[ -n "$pid" ] || return 0
 	kill -"$sig" -- "-$pid" 2>/dev/null || return 0
 	for _ in $(seq $((secs * 10))); do
-		kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	say "$name did not stop within ${secs}s; killing it"
-	kill -KILL -- "-$pid" 2>/dev/null || true
+	if kill -0 "$pid" 2>/dev/null; then
+		say "$name did not stop within ${secs}s; killing it"
+		kill -KILL -- "-$pid" 2>/dev/null || true
+	fi
 	wait "$pid" 2>/dev/null || true
+	# the rest of its process group (uvicorn workers, ...) goes too
+	kill -KILL -- "-$pid" 2>/dev/null || true
+}
+
+# wait_gone PID SECONDS: until PID has exited (a zombie awaiting its parent counts as exited).
+wait_gone() {
+	for _ in $(seq $(($2 * 10))); do
+		case $(ps -o stat= -p "$1" 2>/dev/null) in '' | Z*) return 0 ;; esac
+		sleep 0.1
+	done
+	say "process $1 still running"
 }
 
 wait_for() { # wait_for SECONDS PID DESCRIPTION CMD...: until CMD succeeds or PID dies
@@ -87,6 +100,8 @@ cleanup() {
 	stop slack TERM 5
 	if [ -f "$DIR/pg/postmaster.pid" ]; then
 		pg stop -m fast -t 30 >/dev/null 2>&1 || say "PostgreSQL did not stop cleanly"
+		# pg_ctl returns once the pid file is gone; the postmaster exits just after
+		wait_gone "$(pid_of postgres)" 10
 	fi
 	if [ "${DEMO_KEEP:-1}" = 0 ]; then
 		rm -rf "$DIR"

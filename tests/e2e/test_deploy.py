@@ -298,9 +298,9 @@ def test_compose_file():
             h.check(":" in img and re.fullmatch(r"\d+(\.\d+)+(-\w+)?", tag),
                     f"{name}: image {img!r} is not pinned to a version")
     h.check(s["grafana"]["image"].startswith("grafana/grafana:"), "Grafana image")
-    for v in s["grafana"]["volumes"] + s["postgres"]["volumes"]:
+    for v in s["grafana"]["volumes"] + s["postgres"]["volumes"] + agent["volumes"]:
         src = v.split(":")[0] if isinstance(v, str) else v["source"]
-        if src.startswith("/"):
+        if src.startswith(h.ROOT):
             h.check(os.path.exists(src), f"mounted path {src} does not exist in the repo")
     # Dockerfile stages the Compose targets name, and files it copies
     with open(os.path.join(DEPLOY, "Dockerfile")) as f:
@@ -690,6 +690,61 @@ def test_alert_rules_quiet_without_traffic():
             h.check(r["noDataState"] == "OK", f"{r['uid']}: noDataState")
             h.check(evaluate(r, quiet, quiet + dt.timedelta(minutes=5)) == [],
                     f"{r['uid']} fires on an empty window")
+
+
+# --------------------------------------------------------------- after a real traced load
+
+
+@h.test
+def test_every_query_after_traced_load():
+    """httplat run traces the demo app under traffic.py into a fresh database; then every
+    dashboard and alert query must succeed on what the daemon wrote, and return rows."""
+    h.check(os.path.exists(h.HTTPLAT), "httplat is not built")
+    pg = h.Postgres()
+    app = h.Uvicorn()
+    t0 = dt.datetime.now(dt.timezone.utc)
+    run = h.Httplat("run", "--db", pg.conninfo, "--pid", str(app.proc.pid), "--spool-dir",
+                    tempfile.mkdtemp(prefix="httplat-spool-"), "--host", "traced-host")
+    traffic = subprocess.run([h.PY, os.path.join(h.ROOT, "scripts", "traffic.py"), "--url",
+                              f"http://127.0.0.1:{app.port}", "--rate", "30", "--seconds",
+                              "25", "--json"], capture_output=True, text=True, timeout=120)
+    sent = json.loads(traffic.stdout)
+    h.check(run.stop() == 0, f"httplat run exit status: {run.stderr()[-2000:]}")
+    app.stop()
+    t1 = dt.datetime.now(dt.timezone.utc)
+    conn = f"host={pg.dir} port={pg.port} user=postgres dbname=postgres"
+    # Grafana's role, as Compose makes it (the daemon created the schema as a superuser)
+    r = subprocess.run(["sh", os.path.join(h.ROOT, "scripts", "pg-roles.sh"), conn],
+                       capture_output=True, text=True)
+    h.check(r.returncode == 0, f"pg-roles.sh: {r.stderr}")
+    global _db
+    saved, _db = _db, Db.__new__(Db)
+    _db.pg = pg
+    try:
+        n = int(db().query("SELECT count(*) FROM http_requests")[1][0][0])
+        h.check(n == sent["requests"], f"{n} rows stored, {sent['requests']} answered")
+        frm, to = t0 - dt.timedelta(minutes=1), t1 + dt.timedelta(minutes=1)
+        count = 0
+        for name, dash in dashboards().items():
+            g = Grafana(dash, frm, to)
+            for where, sql, fmt, panel, repeat in queries(dash):
+                for iv in (5, 60):
+                    cols, rows = g.run(sql, iv)
+                    count += 1
+                    label = f"{name} {where} (interval {iv}s)"
+                    # the alert history may be empty: that depends on the daemon's rules
+                    h.check(rows or "FROM alerts" in sql, f"{label}: no rows")
+                    if rows and fmt == "time_series":
+                        check_series(label, cols, rows, frm, to, iv)
+        rules = [r for grp in alert_file()["groups"] for r in grp["rules"]]
+        fired = {r["uid"]: evaluate(r, t1 - dt.timedelta(minutes=5), t1) for r in rules}
+        h.check(fired["httplat-p95-critical"] == [{"api": "model"}],
+                f"critical rule on traced data: {fired['httplat-p95-critical']}")
+        h.check({"api": "model", "route": "/model/crash"} in fired["httplat-http-500"],
+                f"500 rule on traced data: {fired['httplat-http-500']}")
+        print(f"   {count} queries on {n} traced rows", flush=True)
+    finally:
+        _db = saved
 
 
 if __name__ == "__main__":
