@@ -20,7 +20,7 @@ enum io_kind {
 	IO_CLOSE,    /* close: handled at enter */
 };
 
-/* Syscall arguments saved at enter, used at exit (keyed by pid_tgid). */
+/* Syscall arguments saved at enter, used at exit (per-thread storage; kind 0 = none). */
 struct inflight {
 	__u64 ptr;	/* buffer, or iovec array */
 	__u32 iovcnt;	/* iovec entries, 0 for a plain buffer */
@@ -87,9 +87,10 @@ struct hconn {
 	__u8 active;	   /* cur holds a request not yet answered */
 	__u8 upgraded;	   /* 101: no more HTTP on this connection */
 	__u32 flags;	   /* HTTPLAT_F_* for the connection (PREEXISTING...) */
-	__u8 pending_fin;  /* closing flags to apply when the current request ends */
+	__u8 line_open;	   /* the current request's line is still arriving */
 	__u8 _pad[3];
 	struct hreq cur;	   /* the oldest request without a complete response */
+	__u8 _slack[64];   /* lets the verifier see a 64-byte append to cur.raw fits */
 };
 
 struct pipe_key {
@@ -135,10 +136,11 @@ struct {
 	__type(value, __u64);
 } skip SEC(".maps");
 
+/* per-thread: no hashing, no locks, freed with the thread */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, HTTPLAT_MAX_INFLIGHT);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct inflight);
 } inflight SEC(".maps");
 
