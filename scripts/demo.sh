@@ -103,13 +103,13 @@ cleanup() {
 		# pg_ctl returns once the pid file is gone; the postmaster exits just after
 		wait_gone "$(pid_of postgres)" 10
 	fi
+	say "stopped everything it started (pids in $DIR/pids)"
 	if [ "${DEMO_KEEP:-1}" = 0 ]; then
 		rm -rf "$DIR"
 		say "removed $DIR"
 	elif [ -d "$DIR/pg" ]; then
 		where
 	fi
-	say "stopped everything it started (pids in $DIR/pids)"
 	exit "$rc"
 }
 
