@@ -322,6 +322,71 @@ def test_compose_file():
             h.check("HTTPLAT_READER_PASSWORD" in str(e), f"unclear error: {e}")
 
 
+def dockerfile_stages():
+    """{stage: [Debian packages its apt-get install names]} from deploy/Dockerfile."""
+    with open(os.path.join(DEPLOY, "Dockerfile")) as f:
+        text = f.read().replace("\\\n", " ")
+    stages, name = {}, None
+    for line in text.splitlines():
+        m = re.match(r"FROM \S+(?: AS (\S+))?", line)
+        if m:
+            name = m.group(1)
+            stages.setdefault(name, [])
+        m = re.search(r"apt-get install -y --no-install-recommends ([^&]+)", line)
+        if m:
+            stages[name] += m.group(1).split()
+    return stages
+
+
+def dpkg_field(pkg, field):
+    r = subprocess.run(["dpkg-query", "-W", "-f", "${" + field + "}", pkg],
+                       capture_output=True, text=True)
+    return r.stdout if r.returncode == 0 else None
+
+
+def closure(pkgs):
+    """The packages apt installs for pkgs: them and their Depends/Pre-Depends, recursively."""
+    seen, todo = set(), list(pkgs)
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        deps = (dpkg_field(p, "Depends") or "") + "," + (dpkg_field(p, "Pre-Depends") or "")
+        for alt in deps.split(","):
+            for choice in alt.split("|"):
+                dep = choice.strip().split(" ")[0].split(":")[0]
+                if dep and dpkg_field(dep, "Status") and "installed" in dpkg_field(dep, "Status"):
+                    todo.append(dep)
+                    break
+    return seen
+
+
+@h.test
+def test_dockerfile_packages():
+    """The image is Debian 12 like this host: every package the Dockerfile installs is one
+    this host has installed for the same job, and the agent stage provides every shared
+    library ./httplat links (or the base image does: priority required)."""
+    stages = dockerfile_stages()
+    h.check({"build", "agent", "demo-app"} <= set(stages), f"stages {set(stages)}")
+    for stage, pkgs in stages.items():
+        for p in pkgs:
+            st = dpkg_field(p, "Status") or ""
+            h.check("install ok installed" in st, f"{stage}: package {p} unknown here ({st!r})")
+    h.check(os.path.exists(h.HTTPLAT), "httplat is not built")
+    ldd = subprocess.run(["ldd", h.HTTPLAT], capture_output=True, text=True).stdout
+    libs = re.findall(r"=> (/\S+)", ldd)
+    have = closure(stages["agent"])
+    for lib in libs:
+        r = subprocess.run(["dpkg", "-S", os.path.realpath(lib)], capture_output=True, text=True)
+        if r.returncode != 0:
+            r = subprocess.run(["dpkg", "-S", lib], capture_output=True, text=True)
+        h.check(r.returncode == 0, f"no package owns {lib}")
+        pkg = r.stdout.split(":")[0]
+        h.check(pkg in have or dpkg_field(pkg, "Priority") == "required",
+                f"{lib} ({pkg}) is not installed by the agent stage")
+
+
 @h.test
 def test_systemd_unit():
     src = os.path.join(DEPLOY, "systemd", "httplat.service")
