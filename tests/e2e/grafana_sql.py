@@ -42,12 +42,13 @@ def parse_interval(text):
 
 
 def format_interval(seconds):
-    """Grafana's FormatInterval: the largest unit that divides evenly, e.g. 60 -> '1m'."""
-    ms = round(seconds * 1000)
-    for unit, size in (("d", 86400000), ("h", 3600000), ("m", 60000), ("s", 1000)):
-        if ms >= size and ms % size == 0:
+    """Grafana's gtime.FormatInterval: the largest unit that fits, truncated (90 s -> '1m')."""
+    ms = int(round(seconds * 1000))
+    for unit, size in (("y", 31536000000), ("d", 86400000), ("h", 3600000), ("m", 60000),
+                       ("s", 1000), ("ms", 1)):
+        if ms >= size:
             return f"{ms // size}{unit}"
-    return f"{ms}ms"
+    return "1ms"
 
 
 def _num(x):

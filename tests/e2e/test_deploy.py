@@ -115,6 +115,41 @@ def compose_config(env_file, profile="demo"):
 
 
 @h.test
+def test_macro_expansion_matches_grafana():
+    """grafana_sql.py against the expansions Grafana's PostgreSQL macro engine documents."""
+    frm = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.timezone.utc)
+    to = dt.datetime(2026, 11, 25, 11, 0, tzinfo=dt.timezone.utc)
+    cases = [
+        ("$__timeFilter(ts)", 60, "ts BETWEEN '2026-11-25T10:00:00Z' AND '2026-11-25T11:00:00Z'"),
+        ("$__timeGroupAlias(ts, $__interval)", 60, 'floor(extract(epoch from ts)/60)*60 AS "time"'),
+        ("$__timeGroup(minute, '5m')", 1, "floor(extract(epoch from minute)/300)*300"),
+        ("$__timeGroup(ts, 500ms)", 1, "floor(extract(epoch from ts)/0.5)*0.5"),
+        ("$__interval_ms / $__interval", 90, "90000 / 1m"),
+        ("$__interval", 0.5, "500ms"),
+        ("$__time(ts), $__timeEpoch(ts)", 1, 'ts AS "time", extract(epoch from ts) as "time"'),
+        ("$__timeFrom() $__timeTo()", 1, "'2026-11-25T10:00:00Z' '2026-11-25T11:00:00Z'"),
+        ("$__unixEpochFilter(t)", 1, "t >= 1795600800 AND t <= 1795604400"),
+        ("$__unixEpochFrom() -- comment $__bogus(x)\n", 1, "1795600800 \n"),
+    ]
+    for sql, iv, want in cases:
+        got = gs.macros(sql, frm, to, iv)
+        h.check(got == want, f"{sql!r} -> {got!r}, Grafana gives {want!r}")
+    for bad in ("$__nosuch(ts)", "$__timeGroup(ts)", "$api"):
+        try:
+            gs.macros(bad, frm, to, 60)
+            raise h.CheckFailed(f"{bad!r} expanded without error")
+        except gs.MacroError:
+            pass
+    v = gs.template_vars("a IN ($api) AND r IN (${route}) AND h = [[host]] AND $__x(1)",
+                         {"api": ["data", "o'k"], "route": ["/x"], "host": ["web"]},
+                         multi={"api", "route"})
+    h.check(v == "a IN ('data','o''k') AND r IN ('/x') AND h = web AND $__x(1)", v)
+    env = {"PW": "s3cr$t", "EMPTY": ""}
+    h.check(gs.provisioning_env("$PW ${PW} $$PW $EMPTY$NONE x", env) == "s3cr$t s3cr$t $PW  x",
+            "provisioning env expansion")
+
+
+@h.test
 def test_dashboards_match_generator():
     want = build_dashboards.render()
     d = os.path.join(GRAFANA, "dashboards")
