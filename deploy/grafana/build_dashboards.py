@@ -54,7 +54,8 @@ def latency_sql(where, quantiles=(("p50", 0.5), ("p95", 0.95), ("p99", 0.99))):
 def rate_sql(where):
     return split_source(
         "$__timeGroupAlias(ts, $__interval), count(*) / ($__interval_ms / 1000.0) AS \"req/s\"",
-        "$__timeGroupAlias(minute, $__interval), sum(count) / ($__interval_ms / 1000.0) AS \"req/s\"",
+        "$__timeGroupAlias(minute, $__interval), sum(count) / ($__interval_ms / 1000.0) "
+        "AS \"req/s\"",
         where, where)
 
 
@@ -273,6 +274,11 @@ LAT_DESC = (f"Response time (first request byte read to last response byte writt
             f"thresholds as the alert rules. Requests without a response are excluded.")
 
 
+BUILTIN_ANNOTATION = {"builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+                      "enable": True, "hide": True, "iconColor": "rgba(0, 211, 255, 1)",
+                      "name": "Annotations & Alerts", "type": "dashboard"}
+
+
 def dashboard(uid, title, desc, layout, variables, annotations=()):
     return {"uid": uid, "title": title, "description": desc, "tags": TAGS,
             "editable": True, "schemaVersion": 39, "version": 1, "graphTooltip": 1,
@@ -282,11 +288,7 @@ def dashboard(uid, title, desc, layout, variables, annotations=()):
             "links": [{"type": "dashboards", "tags": TAGS, "asDropdown": True,
                        "title": "httplat", "includeVars": True, "keepTime": True}],
             "templating": {"list": list(variables)},
-            "annotations": {"list": [{"builtIn": 1, "datasource": {"type": "grafana",
-                                                                   "uid": "-- Grafana --"},
-                                      "enable": True, "hide": True, "iconColor": "rgba(0, 211, 255, 1)",
-                                      "name": "Annotations & Alerts", "type": "dashboard"}]
-                            + list(annotations)},
+            "annotations": {"list": [BUILTIN_ANNOTATION] + list(annotations)},
             "panels": layout.panels}
 
 

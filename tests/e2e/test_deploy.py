@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""test_deploy.py: the Grafana, Compose and systemd files under deploy/, checked as far as this host allows.
+"""test_deploy.py: deploy/ (Grafana, Compose, systemd), checked as far as this host allows.
 
 Grafana and Docker do not run here. What is checked instead:
   - structure: JSON/YAML parse, unique uids and ids, every data source reference is the
@@ -19,7 +19,6 @@ import csv
 import datetime as dt
 import io
 import json
-import math
 import os
 import re
 import shutil
@@ -531,7 +530,8 @@ FROM generate_series(TIMESTAMPTZ '{t0}', TIMESTAMPTZ '{t1}' - interval '1 minute
 -- user: 20/min, fast, with 201 301 400 401 403 404
 INSERT INTO http_requests (ts, host, api, method, route, path, status, duration_ms, ttfb_ms,
                            bytes_in, bytes_out, pid)
-SELECT m + i * interval '3 s', '{host}', 'user', 'GET', '/user/x' || (i % 10), '/user/x' || (i % 10),
+SELECT m + i * interval '3 s', '{host}', 'user', 'GET', '/user/x' || (i % 10),
+       '/user/x' || (i % 10),
        (ARRAY[200,200,200,201,301,400,401,403,404,200])[i % 10 + 1], 2 + i, 1 + i, 80, 90, 103
 FROM generate_series(TIMESTAMPTZ '{t0}', TIMESTAMPTZ '{t1}' - interval '1 minute',
                      interval '1 minute') AS m,
