@@ -400,9 +400,8 @@ static int draw_detail(struct console *c, int y, int lines)
 		 (unsigned long long)h.count);
 	for (int i = 0; i < nb && used < lines; i++) {
 		int bar = (int)((bins[i].count * BAR_MAX + most - 1) / (most ? most : 1));
-		enum top_level l = bins[i].lo >= c->t.crit_ms	? TOP_CRIT
-				   : bins[i].lo >= c->t.warn_ms ? TOP_WARN
-								: TOP_NORMAL;
+		/* a bin takes the colour of its lower edge, as a cell with that value would */
+		enum top_level l = topfmt__level(&c->t, r->api, bins[i].lo);
 
 		topfmt__ms(bins[i].lo, 1, lo, sizeof(lo));
 		topfmt__ms(bins[i].hi, 1, hi, sizeof(hi));
