@@ -412,7 +412,7 @@ def test_top_beside_run_and_trace():
     at_exit(lambda: shutil.rmtree(spool, ignore_errors=True))
     run = Httplat("run", "--db", pg.conninfo, "--spool-dir", spool, "--pid", str(app.proc.pid))
     trace = Httplat("trace", "--pid", str(app.proc.pid))
-    top = Httplat("top", "--batch", "-d", "1", "--pid", str(app.proc.pid))
+    top = Httplat("top", "-d", "1", "--pid", str(app.proc.pid))  # no --batch: stdout is a file
     drive(app.port, [("GET", f"/data/items/{i}", 200, 0, "data", "/data/items/{id}")
                      for i in range(12)])
     snap = wait_snapshot(top, lambda s: s["apis"].get("data", {}).get("REQS") == "12")
