@@ -252,6 +252,7 @@ class Tmux:
         shell = f"{cmd}; echo $? > {self.rc_file}; sleep 30"
         self.tmux("new-session", "-d", "-s", "top", "-x", str(width), "-y", str(height),
                   "/bin/sh", "-c", shell)
+        self.path = self.tmux("display-message", "-p", "#{socket_path}").stdout.strip()
         at_exit(self.stop)
 
     def tmux(self, *args):
@@ -295,6 +296,11 @@ class Tmux:
                 except ProcessLookupError:
                     pass
         self.tmux("kill-server")
+        if self.path.endswith(self.sock):
+            try:
+                os.unlink(self.path)  # the server leaves its socket file behind
+            except OSError:
+                pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
