@@ -31,9 +31,12 @@ CREATE TABLE IF NOT EXISTS http_requests (
 	flags integer NOT NULL DEFAULT 0
 ) PARTITION BY RANGE (ts);
 
--- "last N minutes per api" and "per route over a day" (partition pruning picks the day).
+-- "last N minutes per api": (api, ts). Time ranges: partition pruning, then BRIN on ts (rows
+-- arrive in time order, so it stays tight and costs almost nothing to maintain). "Per route
+-- over a day" is answered by the rollup's (route, minute) index; raw rows of one route over a
+-- day are found through (api, ts) with the route's api. Every btree on this table costs
+-- ingest speed (see docs/postgres.md), so there is only one.
 CREATE INDEX IF NOT EXISTS http_requests_api_ts ON http_requests (api, ts);
-CREATE INDEX IF NOT EXISTS http_requests_route_ts ON http_requests (route, ts);
 CREATE INDEX IF NOT EXISTS http_requests_ts_brin ON http_requests USING brin (ts);
 
 -- Per-minute rollup per (host, api, route, status); kept longer than raw rows.
@@ -52,6 +55,7 @@ CREATE TABLE IF NOT EXISTS http_requests_1m (
 	PRIMARY KEY (minute, host, api, route, status)
 );
 CREATE INDEX IF NOT EXISTS http_requests_1m_api_minute ON http_requests_1m (api, minute);
+CREATE INDEX IF NOT EXISTS http_requests_1m_route_minute ON http_requests_1m (route, minute);
 
 -- Alert state changes (user/alert_row.h).
 CREATE TABLE IF NOT EXISTS alerts (

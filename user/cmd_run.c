@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "httplat.h"
+#include "pgcli.h"
 #include "pgwriter.h"
 #include "tracer.h"
 
@@ -18,9 +19,7 @@
 
 struct run_env {
 	struct selection sel;
-	struct pgwriter_opts pg;
-	const char *db;
-	char host[256];
+	struct pgcli pgc;
 	long stats_s;
 };
 
@@ -36,38 +35,17 @@ struct run_ctx {
 	uint64_t push_dropped; /* rows pgwriter__push refused (also in its rows_dropped) */
 };
 
-enum {
-	OPT_DB = 2000,
-	OPT_HOST,
-	OPT_SPOOL_DIR,
-	OPT_SPOOL_MAX,
-	OPT_NO_SPOOL,
-	OPT_MEM_MAX,
-	OPT_RETENTION,
-	OPT_ROLLUP_DAYS,
-	OPT_BATCH_ROWS,
-	OPT_FLUSH_MS,
-	OPT_STATS,
-};
+enum { OPT_SPOOL_DIR = 2000, OPT_SPOOL_MAX, OPT_NO_SPOOL, OPT_RETENTION, OPT_ROLLUP_DAYS, OPT_STATS };
 
 static const struct argp_option options[] = {
-	{"db", OPT_DB, "CONNINFO", 0,
-	 "PostgreSQL conninfo or URL (default: $HTTPLAT_DB, else libpq's PG* variables and "
-	 "~/.pgpass)",
-	 0},
-	{"host", OPT_HOST, "NAME", 0, "Value of the host column (default: this machine's hostname)", 0},
 	{"spool-dir", OPT_SPOOL_DIR, "DIR", 0,
 	 "Keep batches here while the database is away (default /var/spool/httplat)", 0},
 	{"spool-max", OPT_SPOOL_MAX, "SIZE", 0, "Spool size bound, e.g. 512M, 2G (default 1G)", 0},
 	{"no-spool", OPT_NO_SPOOL, NULL, 0, "No spool: rows beyond --mem-max are dropped", 0},
-	{"mem-max", OPT_MEM_MAX, "SIZE", 0, "Memory bound for queued rows (default 64M)", 0},
 	{"retention-days", OPT_RETENTION, "DAYS", 0,
 	 "Drop raw daily partitions older than this (default 14; 0 keeps them)", 0},
 	{"rollup-days", OPT_ROLLUP_DAYS, "DAYS", 0,
 	 "Keep per-minute rollup, alerts and health rows this long (default 90)", 0},
-	{"batch-rows", OPT_BATCH_ROWS, "N", 0, "Rows per COPY batch at most (default 20000)", 0},
-	{"flush-ms", OPT_FLUSH_MS, "MS", 0,
-	 "Write a batch when its first row is this old (default 200; rows visible within 1 s)", 0},
 	{"stats-interval", OPT_STATS, "SECONDS", 0, "Log counters this often (default 60; 0 = off)",
 	 0},
 	{},
@@ -76,57 +54,37 @@ static const struct argp_option options[] = {
 static error_t run_parse(int key, char *arg, struct argp_state *state)
 {
 	struct run_env *env = state->input;
+	struct pgwriter_opts *pg = &env->pgc.pg;
 	uint64_t size;
 	long v;
 
 	switch (key) {
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &env->sel;
-		break;
-	case OPT_DB:
-		env->db = arg;
-		break;
-	case OPT_HOST:
-		if (!*arg || strlen(arg) >= sizeof(env->host))
-			argp_error(state, "invalid --host: want 1-%zu characters", sizeof(env->host) - 1);
-		snprintf(env->host, sizeof(env->host), "%s", arg);
+		state->child_inputs[1] = &env->pgc;
 		break;
 	case OPT_SPOOL_DIR:
-		env->pg.spool_dir = arg;
+		pg->spool_dir = arg;
 		break;
 	case OPT_NO_SPOOL:
-		env->pg.spool_dir = "";
+		pg->spool_dir = "";
 		break;
 	case OPT_SPOOL_MAX:
-	case OPT_MEM_MAX:
 		if (pgwriter__parse_size(arg, &size) || size < 65536)
-			argp_error(state, "invalid size '%s': want bytes with an optional K, M or G "
-					  "suffix, at least 64K",
+			argp_error(state, "invalid --spool-max '%s': want bytes with an optional K, M "
+					  "or G suffix, at least 64K",
 				   arg);
-		if (key == OPT_SPOOL_MAX)
-			env->pg.spool_max = size;
-		else
-			env->pg.mem_max = size;
+		pg->spool_max = size;
 		break;
 	case OPT_RETENTION:
 		if (cli__parse_long(arg, 0, 36500, &v))
 			argp_error(state, "invalid --retention-days '%s': want 0-36500", arg);
-		env->pg.retention_days = v ? (int)v : -1;
+		pg->retention_days = v ? (int)v : -1;
 		break;
 	case OPT_ROLLUP_DAYS:
 		if (cli__parse_long(arg, 1, 36500, &v))
 			argp_error(state, "invalid --rollup-days '%s': want 1-36500", arg);
-		env->pg.rollup_days = (int)v;
-		break;
-	case OPT_BATCH_ROWS:
-		if (cli__parse_long(arg, 1, 1000000, &v))
-			argp_error(state, "invalid --batch-rows '%s': want 1-1000000", arg);
-		env->pg.batch_rows = (uint32_t)v;
-		break;
-	case OPT_FLUSH_MS:
-		if (cli__parse_long(arg, 1, 60000, &v))
-			argp_error(state, "invalid --flush-ms '%s': want 1-60000", arg);
-		env->pg.flush_ms = (uint32_t)v;
+		pg->rollup_days = (int)v;
 		break;
 	case OPT_STATS:
 		if (cli__parse_long(arg, 0, 86400, &v))
@@ -144,6 +102,7 @@ static error_t run_parse(int key, char *arg, struct argp_state *state)
 
 static const struct argp_child children[] = {
 	{&selection_argp, 0, "Process selection and labelling:", 1},
+	{&pgcli_argp, 0, "Database:", 2},
 	{},
 };
 
@@ -259,31 +218,27 @@ int cmd_run(int argc, char **argv)
 {
 	struct run_env env = {.stats_s = 60};
 	struct run_ctx ctx = {.env = &env};
-	const char *db;
+	struct pgwriter_opts *pg = &env.pgc.pg;
 	int err = 0, n;
 
-	env.pg.spool_dir = "/var/spool/httplat";
-	env.pg.retention_days = 14;
+	pg->spool_dir = "/var/spool/httplat";
+	pg->retention_days = 14;
 	err = argp_parse(&run_argp, argc, argv, 0, NULL, &env);
 	if (err)
 		goto cleanup;
-	if (env.pg.retention_days < 0)
-		env.pg.retention_days = 0;
-	db = env.db ? env.db : getenv("HTTPLAT_DB");
-	env.pg.conninfo = db && *db ? db : NULL;
-	if (!*env.host && gethostname(env.host, sizeof(env.host) - 1))
-		snprintf(env.host, sizeof(env.host), "unknown");
-	env.pg.host = env.host;
-	env.pg.verbose = env.sel.verbose;
+	if (pg->retention_days < 0)
+		pg->retention_days = 0;
+	pgcli__finish(&env.pgc, NULL);
+	pg->verbose = env.sel.verbose;
 	ctx.started_ns = real_ns();
 
-	ctx.writer = pgwriter__new(&env.pg);
+	ctx.writer = pgwriter__new(pg);
 	if (!ctx.writer) {
 		err = -errno;
 		fprintf(stderr, "httplat: run: cannot start the PostgreSQL writer: %s%s%s\n",
-			strerror(errno), *env.pg.spool_dir ? " (spool directory " : "",
-			*env.pg.spool_dir ? env.pg.spool_dir : "");
-		if (*env.pg.spool_dir)
+			strerror(errno), *pg->spool_dir ? " (spool directory " : "",
+			*pg->spool_dir ? pg->spool_dir : "");
+		if (*pg->spool_dir)
 			fprintf(stderr, "httplat: run: use --spool-dir DIR or --no-spool\n");
 		goto cleanup;
 	}
@@ -294,8 +249,8 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "httplat: run: cannot start tracing: %s\n", strerror(errno));
 		goto cleanup;
 	}
-	fprintf(stderr, "httplat: run: tracing; writing rows as host '%s'%s%s\n", env.host,
-		*env.pg.spool_dir ? ", spool " : ", no spool", env.pg.spool_dir);
+	fprintf(stderr, "httplat: run: tracing; writing rows as host '%s'%s%s\n", env.pgc.host,
+		*pg->spool_dir ? ", spool " : ", no spool", pg->spool_dir);
 	ctx.next_stats_ms = mono_ms() + env.stats_s * 1000;
 	ctx.next_health_ms = mono_ms();
 	while (!httplat_exiting()) {

@@ -74,6 +74,7 @@ struct pgwriter {
 	PGconn *conn;
 	int attempt;
 	int ever_connected; /* under mu */
+	int announced;	    /* "connected" logged since the last logged failure */
 	int64_t next_connect_ms;
 	int64_t next_maint_ms;
 	int64_t ens_lo, ens_hi; /* days (since epoch) known to have partitions */
@@ -388,6 +389,16 @@ int pgwriter__flush(struct pgwriter *w, int timeout_ms)
 	return err;
 }
 
+int pgwriter__pressure(struct pgwriter *w)
+{
+	int full;
+
+	pthread_mutex_lock(&w->mu);
+	full = w->mem_bytes >= w->o.mem_max / 10 * 9;
+	pthread_mutex_unlock(&w->mu);
+	return full;
+}
+
 void pgwriter__stats(struct pgwriter *w, struct pgwriter_stats *out)
 {
 	pthread_mutex_lock(&w->mu);
@@ -646,6 +657,7 @@ static void log_failure(struct pgwriter *w, const char *what)
 		return;
 	snprintf(w->logged_err, sizeof(w->logged_err), "%s", w->err_msg);
 	w->logged_at_ms = now;
+	w->announced = 0; /* say so when it works again */
 	wlog("%s: %s%s%s; rows are kept and retried", what, w->err_state, *w->err_state ? " " : "",
 	     w->err_msg);
 }
@@ -686,10 +698,10 @@ static int connect_db(struct pgwriter *w)
 	if (w->attempt)
 		w->st.reconnects++;
 	pthread_mutex_unlock(&w->mu);
-	wlog("connected to %s:%s database %s as %s", PQhost(w->conn), PQport(w->conn),
-	     PQdb(w->conn), PQuser(w->conn));
-	w->attempt = 0;
-	w->logged_err[0] = 0;
+	if (!w->announced)
+		wlog("connected to %s:%s database %s as %s", PQhost(w->conn), PQport(w->conn),
+		     PQdb(w->conn), PQuser(w->conn));
+	w->announced = 1;
 	return 0;
 fail:
 	log_failure(w, "cannot connect");
@@ -826,6 +838,8 @@ again:
 	switch (r) {
 	case TXN_OK:
 	case TXN_DUP:
+		w->attempt = 0; /* healthy again: the next failure backs off from the start */
+		w->logged_err[0] = 0;
 		count_rows(w, PGB_REQUESTS, r, b->rows[PGB_REQUESTS]);
 		count_rows(w, PGB_ALERTS, r, b->rows[PGB_ALERTS]);
 		count_rows(w, PGB_HEALTH, r, b->rows[PGB_HEALTH]);
@@ -885,9 +899,8 @@ static void spool_excess(struct pgwriter *w, uint64_t keep, int drop_rest)
 		if (err) {
 			w->st.rows_dropped += b->rows[PGB_REQUESTS];
 			w->st.other_dropped += b->rows[PGB_ALERTS] + b->rows[PGB_HEALTH];
-			fprintf(stderr, "httplat: pg: dropped %u rows at exit: database and spool "
-					"unavailable (%s)\n",
-				b->rows[PGB_REQUESTS], strerror(-err));
+			wlog("dropped %u rows at exit: database away and %s", b->rows[PGB_REQUESTS],
+			     w->spool ? "spool full or failing" : "no spool");
 		}
 		w->st.rows_queued -= b->rows[PGB_REQUESTS];
 		w->mem_bytes -= bytes;

@@ -57,6 +57,8 @@ int pgwriter__push_alert(struct pgwriter *w, const struct alert_row *a);
 int pgwriter__push_health(struct pgwriter *w, const struct health_row *h);
 /* Waits until everything queued so far is committed or spooled, up to timeout_ms. 0 or -ETIMEDOUT. */
 int pgwriter__flush(struct pgwriter *w, int timeout_ms);
+/* True when the memory queue is nearly full (for producers that can wait: the benchmark). */
+int pgwriter__pressure(struct pgwriter *w);
 void pgwriter__stats(struct pgwriter *w, struct pgwriter_stats *out);
 /*
  * Stops the thread: writes what is left (up to stop_timeout_ms, not at all
