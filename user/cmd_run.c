@@ -193,19 +193,25 @@ static void log_counters(struct run_ctx *ctx, const char *when)
 		*ws.last_error ? ", last error: " : "", ws.last_error);
 }
 
-/* Periodic work of the loop; extend here. */
-static void run_tick(struct run_ctx *ctx, int64_t now_ms)
+/* One httplat_health row with the counters as they are now. */
+static void push_health(struct run_ctx *ctx)
 {
 	struct tracer_stats ts;
 	struct pgwriter_stats ws;
 	struct health_row h;
 
+	tracer__stats(ctx->tracer, &ts);
+	pgwriter__stats(ctx->writer, &ws);
+	fill_health(ctx, &ts, &ws, &h);
+	pgwriter__push_health(ctx->writer, &h);
+}
+
+/* Periodic work of the loop; extend here. */
+static void run_tick(struct run_ctx *ctx, int64_t now_ms)
+{
 	/* ALERTING: alerter__tick(ctx->alerter, now_ms); */
 	if (now_ms >= ctx->next_health_ms) {
-		tracer__stats(ctx->tracer, &ts);
-		pgwriter__stats(ctx->writer, &ws);
-		fill_health(ctx, &ts, &ws, &h);
-		pgwriter__push_health(ctx->writer, &h);
+		push_health(ctx);
 		ctx->next_health_ms = now_ms + HEALTH_EVERY_MS;
 	}
 	if (ctx->env->stats_s && now_ms >= ctx->next_stats_ms) {
@@ -265,7 +271,7 @@ int cmd_run(int argc, char **argv)
 cleanup:
 	if (ctx.tracer) {
 		tracer__poll(ctx.tracer, 0); /* what the kernel already handed over */
-		run_tick(&ctx, INT64_MAX / 2);
+		push_health(&ctx);	     /* the final counters */
 	}
 	/* ALERTING: alerter__free(ctx.alerter); (before the writer: it may push a last row) */
 	if (ctx.writer) {

@@ -1009,7 +1009,10 @@ static void *writer_main(void *arg)
 			pthread_mutex_lock(&w->mu);
 			continue;
 		}
-		wait_ms(w, w->head && !w->conn ? w->next_connect_ms - now : 50);
+		/* wake often: open batches are sealed (and spooled) by age even while backing off */
+		wait_ms(w, w->head && !w->conn && w->next_connect_ms - now < 50
+				   ? w->next_connect_ms - now
+				   : 50);
 	}
 	seal(w);
 	spool_excess(w, 0, 1);
