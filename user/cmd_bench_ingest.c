@@ -20,12 +20,15 @@ struct bench_env {
 	long n;
 	struct pgcli pgc; /* --host defaults to bench-PID, --mem-max to 256M here */
 	int verify;
+	long bad_every;
 };
 
-enum { OPT_NO_VERIFY = 3000 };
+enum { OPT_NO_VERIFY = 3000, OPT_BAD_EVERY };
 
 static const struct argp_option options[] = {
 	{"no-verify", OPT_NO_VERIFY, NULL, 0, "Do not count the rows in the database afterwards", 0},
+	{"bad-every", OPT_BAD_EVERY, "K", 0,
+	 "Make every K-th row unstorable (a timestamp in 2200) to exercise row isolation", 0},
 	{},
 };
 
@@ -39,6 +42,10 @@ static error_t bench_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_NO_VERIFY:
 		env->verify = 0;
+		break;
+	case OPT_BAD_EVERY:
+		if (cli__parse_long(arg, 2, 1000000000, &env->bad_every))
+			argp_error(state, "invalid --bad-every '%s': want 2 or more", arg);
 		break;
 	case ARGP_KEY_ARG:
 		if (state->arg_num || cli__parse_long(arg, 1, 2000000000, &env->n))
@@ -140,6 +147,7 @@ int cmd_bench_ingest(int argc, char **argv)
 	struct pgwriter *w = NULL;
 	double t0, c0, t1, c1;
 	uint64_t waits = 0;
+	long bad;
 	int64_t base_ns;
 	struct pgwriter_opts *pg = &env.pgc.pg;
 	char host[64];
@@ -180,6 +188,8 @@ int cmd_bench_ingest(int argc, char **argv)
 		struct record *r = &t[i % TEMPLATES];
 
 		r->ts_ns = base_ns + i * 1000; /* one request per microsecond */
+		if (env.bad_every && i % env.bad_every == env.bad_every / 2)
+			r->ts_ns = 7258118400LL * 1000000000; /* 2200-01-01: no partition */
 		r->duration_ms = 0.2 + (double)((i * 2654435761u) % 50000) / 100.0;
 		r->ttfb_ms = r->duration_ms * 0.9;
 		while (pgwriter__pressure(w)) { /* the benchmark waits; the daemon would drop */
@@ -201,15 +211,17 @@ int cmd_bench_ingest(int argc, char **argv)
 	       env.n, t1 - t0, (double)env.n / (t1 - t0), c1 - c0, (double)env.n / (c1 - c0),
 	       (unsigned long long)ws.batches, (unsigned long long)waits,
 	       (unsigned long long)ws.rows_dropped, (unsigned long long)ws.rows_rejected);
-	if (err || ws.rows_written != (uint64_t)env.n) {
-		fprintf(stderr, "httplat: bench-ingest: wrote %llu of %ld rows (%s)\n",
-			(unsigned long long)ws.rows_written, env.n, ws.last_error);
+	bad = env.bad_every ? env.n / env.bad_every + (env.n % env.bad_every > env.bad_every / 2) : 0;
+	if (err || ws.rows_written != (uint64_t)(env.n - bad) || ws.rows_rejected != (uint64_t)bad) {
+		fprintf(stderr, "httplat: bench-ingest: wrote %llu of %ld rows, %llu rejected (%s)\n",
+			(unsigned long long)ws.rows_written, env.n - bad,
+			(unsigned long long)ws.rows_rejected, ws.last_error);
 		return 1;
 	}
 	if (env.verify) {
 		got = count_rows(pg->conninfo, pg->host);
 		printf("verified: %ld rows with host '%s' in http_requests\n", got, pg->host);
-		if (got != env.n)
+		if (got != env.n - bad)
 			return 1;
 	}
 	return 0;

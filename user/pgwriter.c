@@ -557,23 +557,40 @@ static int64_t day_of(int64_t ts_ns)
 	return ts_ns / DAY_NS - (ts_ns % DAY_NS < 0);
 }
 
-/* Makes sure partitions exist for days [lo, hi]; TXN_OK or an error kind. */
+static int64_t today(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return day_of((int64_t)now.tv_sec * 1000000000);
+}
+
+/*
+ * Makes sure partitions exist for days [lo, hi], clipped to the days a real
+ * row can have: from the retention horizon (10 years without retention) to the
+ * day after tomorrow. Rows outside find no partition and are rejected, counted,
+ * rather than a wrong clock creating partitions. TXN_OK or an error kind.
+ */
 static enum txn_result ensure_days(struct pgwriter *w, int64_t lo, int64_t hi)
 {
+	int64_t t = today();
+	int64_t min = t - (w->o.retention_days > 0 ? w->o.retention_days + 1 : 3660);
 	char day[40], n[16];
 	const char *params[] = {day, n};
 	enum txn_result r;
 
-	if (lo >= w->ens_lo && hi <= w->ens_hi)
+	lo = lo < min ? min : lo;
+	hi = hi > t + 2 ? t + 2 : hi;
+	if (lo > hi || (lo >= w->ens_lo && hi <= w->ens_hi))
 		return TXN_OK;
-	if (hi - lo > 61)
-		lo = hi - 61; /* rows older than that find no partition and are rejected */
-	pgcopy__ts(day, sizeof(day), lo * DAY_NS);
-	day[10] = 0;
-	snprintf(n, sizeof(n), "%d", (int)(hi - lo + 1));
-	r = exec_cmd(w, "SELECT httplat_ensure_partitions($1::date, $2::integer)", 2, params);
-	if (r != TXN_OK)
-		return r;
+	for (int64_t d = lo; d <= hi; d += 62) { /* the SQL function makes 62 at most */
+		pgcopy__ts(day, sizeof(day), d * DAY_NS);
+		day[10] = 0;
+		snprintf(n, sizeof(n), "%d", (int)(hi - d + 1 > 62 ? 62 : hi - d + 1));
+		r = exec_cmd(w, "SELECT httplat_ensure_partitions($1::date, $2::integer)", 2, params);
+		if (r != TXN_OK)
+			return r;
+	}
 	if (w->ens_hi >= w->ens_lo && lo <= w->ens_hi + 1 && hi >= w->ens_lo - 1) {
 		w->ens_lo = lo < w->ens_lo ? lo : w->ens_lo;
 		w->ens_hi = hi > w->ens_hi ? hi : w->ens_hi;
@@ -587,18 +604,15 @@ static enum txn_result ensure_days(struct pgwriter *w, int64_t lo, int64_t hi)
 /* Partitions for yesterday..the day after tomorrow, and retention. */
 static enum txn_result maintain(struct pgwriter *w)
 {
-	struct timespec now;
 	char raw[16], roll[16];
 	const char *params[] = {raw, roll};
-	int64_t today;
+	int64_t t = today();
 	PGresult *res;
 	enum txn_result r;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	today = day_of((int64_t)now.tv_sec * 1000000000);
 	w->ens_lo = 1;
 	w->ens_hi = 0; /* forget: retention may have dropped some */
-	r = ensure_days(w, today - 1, today + 2);
+	r = ensure_days(w, t - 1, t + 2);
 	if (r != TXN_OK || w->o.retention_days <= 0)
 		return r;
 	snprintf(raw, sizeof(raw), "%d", w->o.retention_days);
@@ -777,7 +791,8 @@ static int send_range(struct pgwriter *w, const struct pgbatch *b, enum pgbatch_
 		return 0;
 	case TXN_DATA:
 		if (hi - lo == 1) {
-			wlog("row rejected (%s %s): %.200s", w->err_state, w->err_msg, seg.data);
+			wlog("row rejected (%s %s): %.*s", w->err_state, w->err_msg,
+			     (int)(seg.len - 1 > 300 ? 300 : seg.len - 1), seg.data);
 			count_rows(w, part, r, 1);
 			return 0;
 		}

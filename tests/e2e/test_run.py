@@ -282,5 +282,21 @@ def test_bench_ingest_writes_every_row():
     print("  " + r.stdout.splitlines()[0], flush=True)
 
 
+@h.test
+def test_bad_rows_isolated():
+    """Rows the database refuses are rejected one by one; their batch neighbours are stored."""
+    r = subprocess.run([h.HTTPLAT, "bench-ingest", "30000", "--bad-every", "7000", "--db",
+                        pg().conninfo, "--host", "e2e-bad-rows"], capture_output=True, text=True,
+                       timeout=300)
+    h.check(r.returncode == 0, r.stdout + r.stderr[-1000:])
+    h.check("rejected 4" in r.stdout, r.stdout)
+    h.check(r.stderr.count("row rejected (23514") == 4, r.stderr[-1000:])
+    h.check(count("e2e-bad-rows") == 30000 - 4, "neighbours of bad rows lost")
+    roll = int(pg().sql("SELECT sum(count) FROM http_requests_1m WHERE host = 'e2e-bad-rows'")[0][0])
+    h.check(roll == 30000 - 4, f"rollup counts {roll} (re-rolled without the rejected rows)")
+    far = pg().sql("SELECT count(*) FROM pg_class WHERE relname LIKE 'http_requests_p22%'")
+    h.check(far[0][0] == "0", "a bad timestamp created partitions")
+
+
 if __name__ == "__main__":
     sys.exit(h.run_tests())
