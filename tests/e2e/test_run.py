@@ -298,5 +298,60 @@ def test_bad_rows_isolated():
     h.check(far[0][0] == "0", "a bad timestamp created partitions")
 
 
+@h.test
+def test_least_privilege_writer_and_retention():
+    """scripts/pg-roles.sh roles suffice for `httplat run`; retention drops whole partitions."""
+    db = pg()
+    db.sql("CREATE DATABASE roles_test")
+    admin = db.conninfo.replace("dbname=postgres", "dbname=roles_test")
+    r = subprocess.run([os.path.join(h.ROOT, "scripts", "pg-roles.sh"), admin],
+                       capture_output=True, text=True)
+    h.check(r.returncode == 0, r.stderr)
+    r = subprocess.run([os.path.join(h.ROOT, "scripts", "pg-roles.sh"), admin],
+                       capture_output=True, text=True)
+    h.check(r.returncode == 0, "second run: " + r.stderr)  # idempotent
+
+    def sql(q, conn=admin, check=True):
+        p = subprocess.run(["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", q, conn],
+                           capture_output=True, text=True)
+        if check and p.returncode:
+            raise RuntimeError(p.stderr)
+        return p
+
+    # an old day of data, as if left from weeks ago
+    sql("SELECT httplat_ensure_partitions(current_date - 30, 1)")
+    sql("INSERT INTO http_requests_1m (minute, host, api, route, status, count) "
+        "VALUES (now() - interval '100 days', 'old', 'data', '/x', 200, 1)")
+    writer = admin.replace("user=postgres", "user=httplat_writer")
+    reader = admin.replace("user=postgres", "user=httplat_reader")
+    h.check(sql("DELETE FROM alerts", writer, check=False).returncode != 0, "writer may delete")
+    h.check(sql("INSERT INTO alerts (ts, host, rule, api, severity, state, delivered) VALUES "
+                "(now(), 'x', 'r', 'a', 's', 'firing', 0)", reader, check=False).returncode != 0,
+            "reader may insert")
+    app = h.Uvicorn()
+    spool = tempfile.mkdtemp(prefix="httplat-spool-")
+    h.at_exit(lambda: subprocess.run(["rm", "-rf", spool]))
+    hl = h.Httplat("run", "--pid", str(app.proc.pid), "--db", writer, "--host", "e2e-roles",
+                   "--spool-dir", spool, "--retention-days", "7", "--rollup-days", "90")
+    for i in range(20):
+        h.http(app.port, "GET", f"/data/items/{i}")
+    deadline = time.monotonic() + 10
+    n = 0
+    while n < 20 and time.monotonic() < deadline:
+        n = int(sql("SELECT count(*) FROM http_requests WHERE host = 'e2e-roles'", reader)
+                .stdout.strip())
+        time.sleep(0.05)
+    h.check(n == 20, f"{n} rows written by httplat_writer")
+    h.check("permission denied" not in hl.stderr(), hl.stderr())
+    old = sql("SELECT count(*) FROM pg_class WHERE relname = 'http_requests_p' || "
+              "to_char(current_date - 30, 'YYYYMMDD')").stdout.strip()
+    h.check(old == "0", "partition older than --retention-days not dropped")
+    h.check(sql("SELECT count(*) FROM http_requests_1m WHERE host = 'old'").stdout.strip() == "0",
+            "rollup older than --rollup-days not deleted")
+    roll = sql("SELECT sum(count) FROM http_requests_1m WHERE host = 'e2e-roles'", reader)
+    h.check(roll.stdout.strip() == "20", f"rollup via the writer role: {roll.stdout}")
+    h.check(hl.stop() == 0, "exit status")
+
+
 if __name__ == "__main__":
     sys.exit(h.run_tests())
