@@ -157,15 +157,14 @@ def check_exactly_once(host, done):
     h.check(roll == len(done), f"rollup counts {roll}, want {len(done)}")
 
 
-@h.test
-def test_outage_loses_nothing():
+def outage(host, first_id, take_down):
     app = h.Uvicorn()
     # a small memory bound makes the outage go through the spool files as well
-    hl, spool = run_httplat(app, "e2e-outage", "--mem-max", "64K", "--flush-ms", "100")
-    load = Load(app.port, 100000)
+    hl, spool = run_httplat(app, host, "--mem-max", "64K", "--flush-ms", "100")
+    load = Load(app.port, first_id)
     load.start()
     time.sleep(1.0)
-    pg().stop()
+    take_down()
     down_from = len(load.done)
     time.sleep(4.0)  # down for a while, under load
     spooled = [f for f in os.listdir(spool) if f.endswith(".batch")]
@@ -175,11 +174,21 @@ def test_outage_loses_nothing():
     done = load.finish()
     h.check(down_n > 100, f"only {down_n} requests while the database was down")
     h.check(spooled, "nothing was spooled while the database was down")
-    check_exactly_once("e2e-outage", done)
+    check_exactly_once(host, done)
     h.check(all(s == 200 for _, s in done), "the app failed requests")  # it never needed the DB
     h.check(hl.stop() == 0, "httplat run exit status")
     err = hl.stderr()
     h.check("dropped 0," in err.split("exit:")[-1], err[-800:])
+
+
+@h.test
+def test_outage_loses_nothing():
+    outage("e2e-outage", 100000, pg().stop)  # fast shutdown (SIGINT)
+
+
+@h.test
+def test_crash_loses_nothing():
+    outage("e2e-crash", 300000, pg().kill)  # SIGKILL: connections cut mid-batch, crash recovery
 
 
 @h.test
