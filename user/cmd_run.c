@@ -185,11 +185,12 @@ static void log_counters(struct run_ctx *ctx, const char *when)
 	pgwriter__stats(ctx->writer, &ws);
 	fprintf(stderr,
 		"httplat: run: %s: requests %llu, rows written %llu, queued %llu, spooled %llu, "
-		"dropped %llu, rejected %llu, kernel dropped %llu, db %s%s%s\n",
+		"dropped %llu, rejected %llu, duplicates skipped %llu, kernel dropped %llu, "
+		"db %s%s%s\n",
 		when, (unsigned long long)ts.requests, (unsigned long long)ws.rows_written,
 		(unsigned long long)ws.rows_queued, (unsigned long long)ws.rows_spooled,
 		(unsigned long long)ws.rows_dropped, (unsigned long long)ws.rows_rejected,
-		(unsigned long long)ts.dropped, ws.connected ? "connected" : "disconnected",
+		(unsigned long long)ws.rows_dup, (unsigned long long)ts.dropped, ws.connected ? "connected" : "disconnected",
 		*ws.last_error ? ", last error: " : "", ws.last_error);
 }
 
@@ -235,7 +236,6 @@ int cmd_run(int argc, char **argv)
 	if (pg->retention_days < 0)
 		pg->retention_days = 0;
 	pgcli__finish(&env.pgc, NULL);
-	pg->verbose = env.sel.verbose;
 	ctx.started_ns = real_ns();
 
 	ctx.writer = pgwriter__new(pg);

@@ -84,7 +84,9 @@ struct pgwriter {
 	char err_msg[256];
 	char logged_err[256];
 	int64_t logged_at_ms;
-	size_t *lines; /* line offsets while splitting */
+	uint64_t replayed; /* rows replayed from the spool since it was last empty */
+	int spool_logged;  /* "spooling" said since the spool was last empty */
+	size_t *lines;	   /* line offsets while splitting */
 	size_t lines_cap;
 };
 
@@ -265,10 +267,13 @@ static void seal(struct pgwriter *w)
 		return;
 	}
 	before = b->part[PGB_ROLLUP].len;
-	if (pgrollup__copy(w->rollup, &b->part[PGB_ROLLUP], w->host) == 0)
+	if (pgrollup__copy(w->rollup, &b->part[PGB_ROLLUP], w->host) == 0) {
 		b->rows[PGB_ROLLUP] = (uint32_t)pgrollup__groups(w->rollup);
-	else /* no memory for the rollup lines: the SQL re-roll rebuilds them */
-		b->rows[PGB_ROLLUP] = 0, b->part[PGB_ROLLUP].len = 0;
+	} else { /* out of memory: the raw rows still go; the rollup misses them */
+		b->rows[PGB_ROLLUP] = 0;
+		b->part[PGB_ROLLUP].len = 0;
+		w->st.rollup_lost += b->rows[PGB_REQUESTS];
+	}
 	w->mem_bytes += b->part[PGB_ROLLUP].len - before;
 	pgrollup__reset(w->rollup);
 	b->writer = w->writer_id;
@@ -911,6 +916,10 @@ static void spool_excess(struct pgwriter *w, uint64_t keep, int drop_rest)
 			enqueue_head(w, b);
 			return;
 		}
+		if (!err && !w->spool_logged) {
+			wlog("database away: spooling batches to %s", w->o.spool_dir);
+			w->spool_logged = 1;
+		}
 		if (err) {
 			w->st.rows_dropped += b->rows[PGB_REQUESTS];
 			w->st.other_dropped += b->rows[PGB_ALERTS] + b->rows[PGB_HEALTH];
@@ -923,21 +932,6 @@ static void spool_excess(struct pgwriter *w, uint64_t keep, int drop_rest)
 	}
 }
 
-/* Connected and idle: writes the oldest spool file. Not under mu. */
-static void replay_one(struct pgwriter *w)
-{
-	int err;
-
-	if (!w->replay && !(w->replay = calloc(1, sizeof(*w->replay))))
-		return;
-	err = spool__read_oldest(w->spool, w->replay);
-	if (!err && !deliver(w, w->replay))
-		err = spool__remove_oldest(w->spool);
-	else if (err && err != -ENOENT)
-		wlog("spool: cannot read: %s", strerror(-err));
-	update_spool_stats(w);
-}
-
 static int spool_pending(struct pgwriter *w)
 {
 	struct spool_stats ss;
@@ -946,6 +940,28 @@ static int spool_pending(struct pgwriter *w)
 		return 0;
 	spool__stats(w->spool, &ss);
 	return ss.files > 0;
+}
+
+/* Connected and idle: writes the oldest spool file. Not under mu. */
+static void replay_one(struct pgwriter *w)
+{
+	int err;
+
+	if (!w->replay && !(w->replay = calloc(1, sizeof(*w->replay))))
+		return;
+	err = spool__read_oldest(w->spool, w->replay);
+	if (!err && !deliver(w, w->replay)) {
+		err = spool__remove_oldest(w->spool);
+		w->replayed += w->replay->rows[PGB_REQUESTS];
+	} else if (err && err != -ENOENT) {
+		wlog("spool: cannot read: %s", strerror(-err));
+	}
+	update_spool_stats(w);
+	if (!spool_pending(w) && w->replayed) {
+		wlog("spool replayed: %llu rows", (unsigned long long)w->replayed);
+		w->replayed = 0;
+		w->spool_logged = 0;
+	}
 }
 
 static void wait_ms(struct pgwriter *w, int64_t ms)

@@ -19,7 +19,6 @@ struct pgwriter_opts {
 	int retention_days;	/* raw partitions; 0 = never drop */
 	int rollup_days;	/* rollup, alerts, health rows */
 	int stop_timeout_ms;	/* on free: time to write what is left before spooling it */
-	int verbose;
 };
 
 /* Defaults for every field the caller leaves 0. */
@@ -33,6 +32,7 @@ struct pgwriter_stats {
 	uint64_t rows_rejected;	 /* refused by the database one by one (data errors) */
 	uint64_t rows_dup;	 /* retried rows the database already had (not written twice) */
 	uint64_t alerts_written, health_written, other_dropped;
+	uint64_t rollup_lost; /* rows the rollup misses (out of memory while sealing) */
 	uint64_t batches, db_errors, reconnects;
 	uint64_t spool_bytes, spool_files, spool_bad_files;
 	int connected;
