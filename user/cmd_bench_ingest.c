@@ -26,10 +26,10 @@ struct bench_env {
 enum { OPT_NO_VERIFY = 3000, OPT_BAD_EVERY };
 
 static const struct argp_option options[] = {
-	{"no-verify", OPT_NO_VERIFY, NULL, 0, "Do not count the rows in the database afterwards", 0},
-	{"bad-every", OPT_BAD_EVERY, "K", 0,
-	 "Make every K-th row unstorable (a timestamp in 2200) to exercise row isolation", 0},
-	{},
+    {"no-verify", OPT_NO_VERIFY, NULL, 0, "Do not count the rows in the database afterwards", 0},
+    {"bad-every", OPT_BAD_EVERY, "K", 0,
+     "Make every K-th row unstorable (a timestamp in 2200) to exercise row isolation", 0},
+    {},
 };
 
 static error_t bench_parse(int key, char *arg, struct argp_state *state)
@@ -58,19 +58,19 @@ static error_t bench_parse(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp_child children[] = {
-	{&pgcli_argp, 0, "Database:", 2},
-	{},
+    {&pgcli_argp, 0, "Database:", 2},
+    {},
 };
 
 static const struct argp bench_argp = {
-	.children = children,
-	.options = options,
-	.parser = bench_parse,
-	.args_doc = "[N]",
-	.doc = "Push N synthetic requests (default 1000000) through the PostgreSQL writer "
-	       "(formatting, batching, COPY, rollup) and report rows/s.\v"
-	       "The rows go into the given database under their own host name; use a scratch "
-	       "database.\n\nEXAMPLE:\n  httplat bench-ingest 2000000 --db 'host=/tmp dbname=bench'",
+    .children = children,
+    .options = options,
+    .parser = bench_parse,
+    .args_doc = "[N]",
+    .doc = "Push N synthetic requests (default 1000000) through the PostgreSQL writer "
+	   "(formatting, batching, COPY, rollup) and report rows/s.\v"
+	   "The rows go into the given database under their own host name; use a scratch "
+	   "database.\n\nEXAMPLE:\n  httplat bench-ingest 2000000 --db 'host=/tmp dbname=bench'",
 };
 
 static double now_s(clockid_t clk)
@@ -106,7 +106,7 @@ static void make_templates(struct record *t, int n)
 		snprintf(r->method, sizeof(r->method), "%s", methods[i % 4]);
 		snprintf(r->route, sizeof(r->route), "/%s/items/{id}/part%d", api, i % 8);
 		r->path_len = (uint16_t)snprintf(r->path, sizeof(r->path), "/%s/items/%d/part%d",
-						  api, 1000 + i * 7919, i % 8);
+						 api, 1000 + i * 7919, i % 8);
 		if (i % 5 == 0)
 			snprintf(r->query, sizeof(r->query), "ms=%d&q=x", i);
 		r->status = statuses[i % 7];
@@ -177,7 +177,8 @@ int cmd_bench_ingest(int argc, char **argv)
 		usleep(50000);
 	}
 	if (!ws.connected) {
-		fprintf(stderr, "httplat: bench-ingest: no database connection: %s\n", ws.last_error);
+		fprintf(stderr, "httplat: bench-ingest: no database connection: %s\n",
+			ws.last_error);
 		pgwriter__free(w);
 		return 1;
 	}
@@ -211,9 +212,12 @@ int cmd_bench_ingest(int argc, char **argv)
 	       env.n, t1 - t0, (double)env.n / (t1 - t0), c1 - c0, (double)env.n / (c1 - c0),
 	       (unsigned long long)ws.batches, (unsigned long long)waits,
 	       (unsigned long long)ws.rows_dropped, (unsigned long long)ws.rows_rejected);
-	bad = env.bad_every ? env.n / env.bad_every + (env.n % env.bad_every > env.bad_every / 2) : 0;
-	if (err || ws.rows_written != (uint64_t)(env.n - bad) || ws.rows_rejected != (uint64_t)bad) {
-		fprintf(stderr, "httplat: bench-ingest: wrote %llu of %ld rows, %llu rejected (%s)\n",
+	bad =
+	    env.bad_every ? env.n / env.bad_every + (env.n % env.bad_every > env.bad_every / 2) : 0;
+	if (err || ws.rows_written != (uint64_t)(env.n - bad) ||
+	    ws.rows_rejected != (uint64_t)bad) {
+		fprintf(stderr,
+			"httplat: bench-ingest: wrote %llu of %ld rows, %llu rejected (%s)\n",
 			(unsigned long long)ws.rows_written, env.n - bad,
 			(unsigned long long)ws.rows_rejected, ws.last_error);
 		return 1;

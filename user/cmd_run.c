@@ -1,4 +1,4 @@
-/* cmd_run.c: `httplat run`: the daemon: trace uvicorn processes, write every request to PostgreSQL. */
+/* cmd_run.c: `httplat run`, the daemon: traces uvicorn, writes every request to PostgreSQL. */
 #include <argp.h>
 #include <errno.h>
 #include <linux/types.h>
@@ -35,20 +35,26 @@ struct run_ctx {
 	uint64_t push_dropped; /* rows pgwriter__push refused (also in its rows_dropped) */
 };
 
-enum { OPT_SPOOL_DIR = 2000, OPT_SPOOL_MAX, OPT_NO_SPOOL, OPT_RETENTION, OPT_ROLLUP_DAYS, OPT_STATS };
+enum {
+	OPT_SPOOL_DIR = 2000,
+	OPT_SPOOL_MAX,
+	OPT_NO_SPOOL,
+	OPT_RETENTION,
+	OPT_ROLLUP_DAYS,
+	OPT_STATS
+};
 
 static const struct argp_option options[] = {
-	{"spool-dir", OPT_SPOOL_DIR, "DIR", 0,
-	 "Keep batches here while the database is away (default /var/spool/httplat)", 0},
-	{"spool-max", OPT_SPOOL_MAX, "SIZE", 0, "Spool size bound, e.g. 512M, 2G (default 1G)", 0},
-	{"no-spool", OPT_NO_SPOOL, NULL, 0, "No spool: rows beyond --mem-max are dropped", 0},
-	{"retention-days", OPT_RETENTION, "DAYS", 0,
-	 "Drop raw daily partitions older than this (default 14; 0 keeps them)", 0},
-	{"rollup-days", OPT_ROLLUP_DAYS, "DAYS", 0,
-	 "Keep per-minute rollup, alerts and health rows this long (default 90)", 0},
-	{"stats-interval", OPT_STATS, "SECONDS", 0, "Log counters this often (default 60; 0 = off)",
-	 0},
-	{},
+    {"spool-dir", OPT_SPOOL_DIR, "DIR", 0,
+     "Keep batches here while the database is away (default /var/spool/httplat)", 0},
+    {"spool-max", OPT_SPOOL_MAX, "SIZE", 0, "Spool size bound, e.g. 512M, 2G (default 1G)", 0},
+    {"no-spool", OPT_NO_SPOOL, NULL, 0, "No spool: rows beyond --mem-max are dropped", 0},
+    {"retention-days", OPT_RETENTION, "DAYS", 0,
+     "Drop raw daily partitions older than this (default 14; 0 keeps them)", 0},
+    {"rollup-days", OPT_ROLLUP_DAYS, "DAYS", 0,
+     "Keep per-minute rollup, alerts and health rows this long (default 90)", 0},
+    {"stats-interval", OPT_STATS, "SECONDS", 0, "Log counters this often (default 60; 0 = off)", 0},
+    {},
 };
 
 static error_t run_parse(int key, char *arg, struct argp_state *state)
@@ -71,8 +77,9 @@ static error_t run_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_SPOOL_MAX:
 		if (pgwriter__parse_size(arg, &size) || size < 65536)
-			argp_error(state, "invalid --spool-max '%s': want bytes with an optional K, M "
-					  "or G suffix, at least 64K",
+			argp_error(state,
+				   "invalid --spool-max '%s': want bytes with an optional K, M "
+				   "or G suffix, at least 64K",
 				   arg);
 		pg->spool_max = size;
 		break;
@@ -101,22 +108,22 @@ static error_t run_parse(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp_child children[] = {
-	{&selection_argp, 0, "Process selection and labelling:", 1},
-	{&pgcli_argp, 0, "Database:", 2},
-	{},
+    {&selection_argp, 0, "Process selection and labelling:", 1},
+    {&pgcli_argp, 0, "Database:", 2},
+    {},
 };
 
 static const struct argp run_argp = {
-	.options = options,
-	.parser = run_parse,
-	.doc = "Trace uvicorn processes and write one row per HTTP request to PostgreSQL.\v"
-	       "Runs in the foreground, logs to stderr, stops cleanly on SIGINT/SIGTERM after "
-	       "writing (or spooling) every queued row. Applies the schema on start.\n\n"
-	       "EXAMPLES:\n"
-	       "  httplat run --db 'postgresql://httplat_writer@localhost/metrics'\n"
-	       "  HTTPLAT_DB='host=/run/postgresql dbname=metrics' httplat run --pid 1234\n"
-	       "  httplat run --spool-dir /var/spool/httplat --spool-max 4G --retention-days 30",
-	.children = children,
+    .options = options,
+    .parser = run_parse,
+    .doc = "Trace uvicorn processes and write one row per HTTP request to PostgreSQL.\v"
+	   "Runs in the foreground, logs to stderr, stops cleanly on SIGINT/SIGTERM after "
+	   "writing (or spooling) every queued row. Applies the schema on start.\n\n"
+	   "EXAMPLES:\n"
+	   "  httplat run --db 'postgresql://httplat_writer@localhost/metrics'\n"
+	   "  HTTPLAT_DB='host=/run/postgresql dbname=metrics' httplat run --pid 1234\n"
+	   "  httplat run --spool-dir /var/spool/httplat --spool-max 4G --retention-days 30",
+    .children = children,
 };
 
 static int64_t mono_ms(void)
@@ -190,8 +197,9 @@ static void log_counters(struct run_ctx *ctx, const char *when)
 		when, (unsigned long long)ts.requests, (unsigned long long)ws.rows_written,
 		(unsigned long long)ws.rows_queued, (unsigned long long)ws.rows_spooled,
 		(unsigned long long)ws.rows_dropped, (unsigned long long)ws.rows_rejected,
-		(unsigned long long)ws.rows_dup, (unsigned long long)ts.dropped, ws.connected ? "connected" : "disconnected",
-		*ws.last_error ? ", last error: " : "", ws.last_error);
+		(unsigned long long)ws.rows_dup, (unsigned long long)ts.dropped,
+		ws.connected ? "connected" : "disconnected", *ws.last_error ? ", last error: " : "",
+		ws.last_error);
 }
 
 /* One httplat_health row with the counters as they are now. */

@@ -10,17 +10,16 @@
 enum { OPT_DB = 2100, OPT_HOST, OPT_MEM_MAX, OPT_BATCH_ROWS, OPT_FLUSH_MS };
 
 static const struct argp_option options[] = {
-	{"db", OPT_DB, "CONNINFO", 0,
-	 "PostgreSQL conninfo or URL (default: $HTTPLAT_DB, else libpq's PG* variables and "
-	 "~/.pgpass)",
-	 2},
-	{"host", OPT_HOST, "NAME", 0, "Value of the host column (default: this machine's hostname)",
-	 2},
-	{"mem-max", OPT_MEM_MAX, "SIZE", 0, "Memory bound for queued rows, e.g. 64M (default 64M)", 2},
-	{"batch-rows", OPT_BATCH_ROWS, "N", 0, "Rows per COPY batch at most (default 20000)", 2},
-	{"flush-ms", OPT_FLUSH_MS, "MS", 0,
-	 "Write a batch when its first row is this old (default 200; rows visible within 1 s)", 2},
-	{},
+    {"db", OPT_DB, "CONNINFO", 0,
+     "PostgreSQL conninfo or URL (default: $HTTPLAT_DB, else libpq's PG* variables and "
+     "~/.pgpass)",
+     2},
+    {"host", OPT_HOST, "NAME", 0, "Value of the host column (default: this machine's hostname)", 2},
+    {"mem-max", OPT_MEM_MAX, "SIZE", 0, "Memory bound for queued rows, e.g. 64M (default 64M)", 2},
+    {"batch-rows", OPT_BATCH_ROWS, "N", 0, "Rows per COPY batch at most (default 20000)", 2},
+    {"flush-ms", OPT_FLUSH_MS, "MS", 0,
+     "Write a batch when its first row is this old (default 200; rows visible within 1 s)", 2},
+    {},
 };
 
 static error_t pgcli_parse(int key, char *arg, struct argp_state *state)
@@ -35,13 +34,15 @@ static error_t pgcli_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_HOST:
 		if (!*arg || strlen(arg) >= sizeof(c->host))
-			argp_error(state, "invalid --host: want 1-%zu characters", sizeof(c->host) - 1);
+			argp_error(state, "invalid --host: want 1-%zu characters",
+				   sizeof(c->host) - 1);
 		snprintf(c->host, sizeof(c->host), "%s", arg);
 		break;
 	case OPT_MEM_MAX:
 		if (pgwriter__parse_size(arg, &size) || size < 65536)
-			argp_error(state, "invalid --mem-max '%s': want bytes with an optional K, M or G "
-					  "suffix, at least 64K",
+			argp_error(state,
+				   "invalid --mem-max '%s': want bytes with an optional K, M or G "
+				   "suffix, at least 64K",
 				   arg);
 		c->pg.mem_max = size;
 		break;
@@ -62,8 +63,8 @@ static error_t pgcli_parse(int key, char *arg, struct argp_state *state)
 }
 
 const struct argp pgcli_argp = {
-	.options = options,
-	.parser = pgcli_parse,
+    .options = options,
+    .parser = pgcli_parse,
 };
 
 void pgcli__finish(struct pgcli *c, const char *default_host)

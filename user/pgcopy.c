@@ -346,7 +346,12 @@ int pgcopy__alert(struct pgbuf *b, const struct alert_row *a, const char *host)
 	err = err ?: field_text(b, a->state, sizeof(a->state), '\t', NULL);
 	err = err ?: field_ms(b, a->value, 0, '\t');
 	err = err ?: field_ms(b, a->threshold, 0, '\t');
-	err = err ?: field_int(b, a->delivered < -1 ? -1 : a->delivered > 1 ? 1 : a->delivered, '\t');
+	err = err
+		  ?: field_int(b,
+			       a->delivered < -1  ? -1
+			       : a->delivered > 1 ? 1
+						  : a->delivered,
+			       '\t');
 	err = err ?: field_text(b, a->message, sizeof(a->message), '\n', NULL);
 	if (err)
 		b->len = start;
@@ -356,11 +361,11 @@ int pgcopy__alert(struct pgbuf *b, const struct alert_row *a, const char *host)
 int pgcopy__health(struct pgbuf *b, const struct health_row *h, const char *host)
 {
 	const uint64_t counters[] = {
-		h->events,	    h->requests,       h->decode_errors,      h->drop_ringbuf_full,
-		h->drop_conn_full,  h->drop_inflight_full, h->drop_pipe_full, h->parse_giveup,
-		h->non_http,	    h->orphan_response,  h->kernel_dropped,   h->rows_written,
-		h->rows_queued,	    h->rows_spooled,     h->rows_dropped,     h->rows_rejected,
-		h->spool_bytes,	    h->db_errors,        h->alerts_sent,      h->alerts_failed,
+	    h->events,	       h->requests,	      h->decode_errors,	 h->drop_ringbuf_full,
+	    h->drop_conn_full, h->drop_inflight_full, h->drop_pipe_full, h->parse_giveup,
+	    h->non_http,       h->orphan_response,    h->kernel_dropped, h->rows_written,
+	    h->rows_queued,    h->rows_spooled,	      h->rows_dropped,	 h->rows_rejected,
+	    h->spool_bytes,    h->db_errors,	      h->alerts_sent,	 h->alerts_failed,
 	};
 	size_t start = b->len;
 	int err = 0;

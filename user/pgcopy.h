@@ -16,10 +16,10 @@ struct pgbuf {
 };
 
 /* Column lists, in the order the pgcopy__* row functions write fields. */
-#define PGCOPY_REQUESTS_COLS                                                                   \
-	"ts, host, api, method, route, path, query, status, duration_ms, ttfb_ms, bytes_in, "  \
+#define PGCOPY_REQUESTS_COLS                                                                       \
+	"ts, host, api, method, route, path, query, status, duration_ms, ttfb_ms, bytes_in, "      \
 	"bytes_out, pid, flags"
-#define PGCOPY_ALERTS_COLS                                                                     \
+#define PGCOPY_ALERTS_COLS                                                                         \
 	"ts, host, rule, api, route, severity, state, value, threshold, delivered, message"
 #define PGCOPY_ROLLUP_COLS "minute, host, api, route, status, count, sum_ms, max_ms, hist"
 
@@ -37,11 +37,11 @@ struct health_row {
 	char last_error[256];
 };
 
-#define PGCOPY_HEALTH_COLS                                                                     \
-	"ts, host, started, daemon_pid, targets, events, requests, decode_errors, "             \
-	"drop_ringbuf_full, drop_conn_full, drop_inflight_full, drop_pipe_full, parse_giveup, " \
-	"non_http, orphan_response, kernel_dropped, rows_written, rows_queued, rows_spooled, "  \
-	"rows_dropped, rows_rejected, spool_bytes, db_errors, alerts_sent, alerts_failed, "     \
+#define PGCOPY_HEALTH_COLS                                                                         \
+	"ts, host, started, daemon_pid, targets, events, requests, decode_errors, "                \
+	"drop_ringbuf_full, drop_conn_full, drop_inflight_full, drop_pipe_full, parse_giveup, "    \
+	"non_http, orphan_response, kernel_dropped, rows_written, rows_queued, rows_spooled, "     \
+	"rows_dropped, rows_rejected, spool_bytes, db_errors, alerts_sent, alerts_failed, "        \
 	"last_error"
 
 /* 0 or -ENOMEM; grows so that at least n more bytes fit. */

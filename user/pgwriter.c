@@ -1,4 +1,4 @@
-/* pgwriter.c: a writer thread that COPYs sealed batches in one transaction each, spooling when the DB is away. */
+/* pgwriter.c: a writer thread COPYs each batch in one transaction; spools while the DB is away. */
 #include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -26,20 +26,20 @@
 #define SCHEMA_LOCK 0x68747470 /* advisory lock key while migrating */
 
 static const char *const part_table[PGB__COUNT] = {
-	"http_requests (" PGCOPY_REQUESTS_COLS ")",
-	"pg_temp.httplat_stage_1m (" PGCOPY_ROLLUP_COLS ")",
-	"alerts (" PGCOPY_ALERTS_COLS ")",
-	"httplat_health (" PGCOPY_HEALTH_COLS ")",
+    "http_requests (" PGCOPY_REQUESTS_COLS ")",
+    "pg_temp.httplat_stage_1m (" PGCOPY_ROLLUP_COLS ")",
+    "alerts (" PGCOPY_ALERTS_COLS ")",
+    "httplat_health (" PGCOPY_HEALTH_COLS ")",
 };
 
 static const char *const merge_rollup_sql =
-	"INSERT INTO http_requests_1m AS t (" PGCOPY_ROLLUP_COLS ") "
-	"SELECT " PGCOPY_ROLLUP_COLS " FROM pg_temp.httplat_stage_1m "
-	"ON CONFLICT (minute, host, api, route, status) DO UPDATE SET "
-	"count = t.count + excluded.count, "
-	"sum_ms = coalesce(t.sum_ms + excluded.sum_ms, t.sum_ms, excluded.sum_ms), "
-	"max_ms = greatest(t.max_ms, excluded.max_ms), "
-	"hist = httplat_hist_add(t.hist, excluded.hist)";
+    "INSERT INTO http_requests_1m AS t (" PGCOPY_ROLLUP_COLS ") "
+    "SELECT " PGCOPY_ROLLUP_COLS " FROM pg_temp.httplat_stage_1m "
+    "ON CONFLICT (minute, host, api, route, status) DO UPDATE SET "
+    "count = t.count + excluded.count, "
+    "sum_ms = coalesce(t.sum_ms + excluded.sum_ms, t.sum_ms, excluded.sum_ms), "
+    "max_ms = greatest(t.max_ms, excluded.max_ms), "
+    "hist = httplat_hist_add(t.hist, excluded.hist)";
 
 /* Outcome of one transaction. */
 enum txn_result { TXN_OK, TXN_DUP, TXN_CONN, TXN_DATA, TXN_RETRY };
@@ -167,7 +167,7 @@ enum pgerr_kind pgwriter__classify(const char *sqlstate, int connection_bad)
 	if (connection_bad || !sqlstate || strlen(sqlstate) != 5)
 		return PGERR_CONN;
 	if (!strncmp(sqlstate, "08", 2) || !strncmp(sqlstate, "57P", 3))
-		return PGERR_CONN; /* connection exception, admin/crash shutdown, cannot connect now */
+		return PGERR_CONN; /* connection exception; server shutting down */
 	if (!strncmp(sqlstate, "22", 2) || !strncmp(sqlstate, "23", 2))
 		return PGERR_DATA; /* data exception, integrity constraint violation */
 	return PGERR_RETRY;
@@ -469,8 +469,7 @@ static enum txn_result exec_cmd(struct pgwriter *w, const char *sql, int nparams
 	return result_error(w, res);
 }
 
-static enum txn_result copy_in(struct pgwriter *w, const char *table, const char *data,
-			       size_t len)
+static enum txn_result copy_in(struct pgwriter *w, const char *table, const char *data, size_t len)
 {
 	char sql[1024];
 	PGresult *res;
@@ -507,8 +506,8 @@ struct segment {
  * segments, merges rollup rows, commits. TXN_DUP when the id was already
  * committed (a retry after the connection broke around COMMIT).
  */
-static enum txn_result txn(struct pgwriter *w, const struct pgbatch *b, uint64_t sub,
-			   uint32_t rows, const struct segment *seg, int nseg)
+static enum txn_result txn(struct pgwriter *w, const struct pgbatch *b, uint64_t sub, uint32_t rows,
+			   const struct segment *seg, int nseg)
 {
 	char writer[24], seq[24], subs[24], nrows[16];
 	const char *params[] = {w->host, writer, seq, subs, nrows};
@@ -592,7 +591,8 @@ static enum txn_result ensure_days(struct pgwriter *w, int64_t lo, int64_t hi)
 		pgcopy__ts(day, sizeof(day), d * DAY_NS);
 		day[10] = 0;
 		snprintf(n, sizeof(n), "%d", (int)(hi - d + 1 > 62 ? 62 : hi - d + 1));
-		r = exec_cmd(w, "SELECT httplat_ensure_partitions($1::date, $2::integer)", 2, params);
+		r = exec_cmd(w, "SELECT httplat_ensure_partitions($1::date, $2::integer)", 2,
+			     params);
 		if (r != TXN_OK)
 			return r;
 	}
@@ -647,7 +647,8 @@ static enum txn_result apply_schema(struct pgwriter *w)
 	PQclear(res);
 	if (have >= pgschema__latest())
 		return TXN_OK;
-	exec_cmd(w, "SELECT pg_advisory_lock(" /* one migrator at a time */
+	exec_cmd(w,
+		 "SELECT pg_advisory_lock(" /* one migrator at a time */
 		 "1752462448)",
 		 0, NULL);
 	for (int i = 0; i < n && r == TXN_OK; i++) {
@@ -659,9 +660,9 @@ static enum txn_result apply_schema(struct pgwriter *w)
 		else
 			wlog("schema: cannot apply %s: %s%s", m[i].name, w->err_msg,
 			     !strcmp(w->err_state, "42501")
-				     ? " (this role may only write: run scripts/pg-roles.sh as the "
-				       "database owner first)"
-				     : "");
+				 ? " (this role may only write: run scripts/pg-roles.sh as the "
+				   "database owner first)"
+				 : "");
 	}
 	if (PQstatus(w->conn) == CONNECTION_OK)
 		PQclear(PQexec(w->conn, "SELECT pg_advisory_unlock(1752462448)"));
@@ -992,13 +993,13 @@ static void *writer_main(void *arg)
 		now = mono_ms();
 		if (w->stop && !stop_deadline)
 			stop_deadline = now + w->o.stop_timeout_ms;
-		if (w->open && (w->stop || w->flushers ||
-				now - w->open_since_ms >= (int64_t)w->o.flush_ms))
+		if (w->open &&
+		    (w->stop || w->flushers || now - w->open_since_ms >= (int64_t)w->o.flush_ms))
 			seal(w);
 		if (!w->head && !w->open)
 			pthread_cond_broadcast(&w->idle);
-		if (w->stop && (!w->head || now >= stop_deadline ||
-				(!w->conn && now < w->next_connect_ms)))
+		if (w->stop &&
+		    (!w->head || now >= stop_deadline || (!w->conn && now < w->next_connect_ms)))
 			break; /* done, out of time, or the database is away: spool the rest */
 		if (w->head && (w->conn || now >= w->next_connect_ms)) {
 			b = w->inflight = dequeue(w);
@@ -1040,10 +1041,11 @@ static void *writer_main(void *arg)
 			pthread_mutex_lock(&w->mu);
 			continue;
 		}
-		/* wake often: open batches are sealed (and spooled) by age even while backing off */
+		/* wake often: open batches are sealed (and spooled) by age even while backing off
+		 */
 		wait_ms(w, w->head && !w->conn && w->next_connect_ms - now < 50
-				   ? w->next_connect_ms - now
-				   : 50);
+			       ? w->next_connect_ms - now
+			       : 50);
 	}
 	seal(w);
 	spool_excess(w, 0, 1);

@@ -104,8 +104,8 @@ static int parse_header(const char *line, struct pgbatch *b, uint64_t len[PGB__C
 	if (sscanf(line + sizeof(MAGIC),
 		   "%" SCNx64 " %" SCNu64 " %" SCNd64 " %" SCNd64 " %" SCNu32 ":%" SCNu64
 		   " %" SCNu32 ":%" SCNu64 " %" SCNu32 ":%" SCNu64 " %" SCNu32 ":%" SCNu64 "%n",
-		   &b->writer, &b->seq, &b->first_ns, &b->last_ns, &b->rows[0], &len[0], &b->rows[1],
-		   &len[1], &b->rows[2], &len[2], &b->rows[3], &len[3], &n) != 12 ||
+		   &b->writer, &b->seq, &b->first_ns, &b->last_ns, &b->rows[0], &len[0],
+		   &b->rows[1], &len[1], &b->rows[2], &len[2], &b->rows[3], &len[3], &n) != 12 ||
 	    line[sizeof(MAGIC) + n] != '\n')
 		return -EINVAL;
 	return 0;
@@ -201,18 +201,19 @@ int spool__write(struct spool *s, const struct pgbatch *b)
 	size_t total;
 	int fd = -1, err = 0, n;
 
-	n = snprintf(hdr, sizeof(hdr),
-		     MAGIC " %016" PRIx64 " %" PRIu64 " %" PRId64 " %" PRId64 " %u:%zu %u:%zu %u:%zu "
-			   "%u:%zu\n",
-		     b->writer, b->seq, b->first_ns, b->last_ns, b->rows[0], b->part[0].len,
-		     b->rows[1], b->part[1].len, b->rows[2], b->part[2].len, b->rows[3],
-		     b->part[3].len);
+	n = snprintf(
+	    hdr, sizeof(hdr),
+	    MAGIC " %016" PRIx64 " %" PRIu64 " %" PRId64 " %" PRId64 " %u:%zu %u:%zu %u:%zu "
+		  "%u:%zu\n",
+	    b->writer, b->seq, b->first_ns, b->last_ns, b->rows[0], b->part[0].len, b->rows[1],
+	    b->part[1].len, b->rows[2], b->part[2].len, b->rows[3], b->part[3].len);
 	total = (size_t)n + pgbatch__bytes(b);
 	if (!s->max_bytes || s->st.bytes + total > s->max_bytes)
 		return -ENOSPC;
 	/* names sort by age: wall seconds, then a counter, then the batch id */
 	snprintf(name, sizeof(name), "%012lld-%08" PRIu64 "-%016" PRIx64 "-%" PRIu64 ".batch",
-		 (long long)time(NULL), s->next_local++ % 100000000, b->writer, b->seq % 1000000000);
+		 (long long)time(NULL), s->next_local++ % 100000000, b->writer,
+		 b->seq % 1000000000);
 	if (path_of(s, name, "", path, sizeof(path)) || path_of(s, name, ".tmp", tmp, sizeof(tmp)))
 		return -ENAMETOOLONG;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

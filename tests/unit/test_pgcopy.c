@@ -74,16 +74,29 @@ static void test_replaces_invalid_utf8(void)
 		const char *want;
 		int replaced;
 	} cases[] = {
-		{"a\xff" "b", 3, "a\xef\xbf\xbd" "b", 1},		  /* never valid */
-		{"\xc0\x80", 2, "\xef\xbf\xbd\xef\xbf\xbd", 2},	  /* overlong NUL */
-		{"\xe0\x80\xaf", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 3}, /* overlong '/' */
-		{"\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 3}, /* surrogate */
-		{"\xf4\x90\x80\x80", 4,
-		 "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 4}, /* > U+10FFFF */
-		{"x\xe2\x82", 3, "x\xef\xbf\xbd\xef\xbf\xbd", 2},	  /* truncated at the end */
-		{"\xe2\x82" "A", 3, "\xef\xbf\xbd\xef\xbf\xbd" "A", 2},   /* truncated mid-string */
-		{"a\0b", 3, "a\xef\xbf\xbd" "b", 1},			  /* NUL */
-		{"\x80", 1, "\xef\xbf\xbd", 1},				  /* lone continuation */
+	    {"a\xff"
+	     "b",
+	     3,
+	     "a\xef\xbf\xbd"
+	     "b",
+	     1},							    /* never valid */
+	    {"\xc0\x80", 2, "\xef\xbf\xbd\xef\xbf\xbd", 2},		    /* overlong NUL */
+	    {"\xe0\x80\xaf", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 3}, /* overlong '/' */
+	    {"\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 3}, /* surrogate */
+	    {"\xf4\x90\x80\x80", 4, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd",
+	     4},					      /* > U+10FFFF */
+	    {"x\xe2\x82", 3, "x\xef\xbf\xbd\xef\xbf\xbd", 2}, /* truncated at the end */
+	    {"\xe2\x82"
+	     "A",
+	     3,
+	     "\xef\xbf\xbd\xef\xbf\xbd"
+	     "A",
+	     2}, /* truncated mid-string */
+	    {"a\0b", 3,
+	     "a\xef\xbf\xbd"
+	     "b",
+	     1},			    /* NUL */
+	    {"\x80", 1, "\xef\xbf\xbd", 1}, /* lone continuation */
 	};
 	char out[128];
 
@@ -149,14 +162,14 @@ static int count_fields(const char *line, size_t n)
 static struct record sample(void)
 {
 	struct record r = {
-		.ts_ns = 1709210096123456789LL,
-		.duration_ms = 12.5,
-		.ttfb_ms = 10.25,
-		.bytes_in = 120,
-		.bytes_out = 4096,
-		.pid = 4242,
-		.flags = 1u << 3,
-		.status = 200,
+	    .ts_ns = 1709210096123456789LL,
+	    .duration_ms = 12.5,
+	    .ttfb_ms = 10.25,
+	    .bytes_in = 120,
+	    .bytes_out = 4096,
+	    .pid = 4242,
+	    .flags = 1u << 3,
+	    .status = 200,
 	};
 
 	strcpy(r.method, "GET");
@@ -173,14 +186,16 @@ static void test_request_row(void)
 	struct pgbuf b = {};
 
 	CHECK_INT(pgcopy__request(&b, &r, "web-1"), 0);
-	CHECK_INT(b.len, strlen("2024-02-29 12:34:56.123456+00\tweb-1\tmodel\tGET\t/model/{id}/mesh\t"
-				"/model/123/mesh\tlod=2&x=\\t\t200\t12.500000\t10.250000\t120\t4096\t"
-				"4242\t8\n"));
-	CHECK(b.len && !strncmp(b.data,
-				"2024-02-29 12:34:56.123456+00\tweb-1\tmodel\tGET\t/model/{id}/mesh\t"
-				"/model/123/mesh\tlod=2&x=\\t\t200\t12.500000\t10.250000\t120\t4096\t"
-				"4242\t8\n",
-				b.len));
+	CHECK_INT(b.len,
+		  strlen("2024-02-29 12:34:56.123456+00\tweb-1\tmodel\tGET\t/model/{id}/mesh\t"
+			 "/model/123/mesh\tlod=2&x=\\t\t200\t12.500000\t10.250000\t120\t4096\t"
+			 "4242\t8\n"));
+	CHECK(b.len &&
+	      !strncmp(b.data,
+		       "2024-02-29 12:34:56.123456+00\tweb-1\tmodel\tGET\t/model/{id}/mesh\t"
+		       "/model/123/mesh\tlod=2&x=\\t\t200\t12.500000\t10.250000\t120\t4096\t"
+		       "4242\t8\n",
+		       b.len));
 	pgbuf__free(&b);
 }
 
@@ -259,11 +274,12 @@ static void test_alert_row(void)
 	strcpy(a.message, "p95 812 ms > 500 ms\nsecond line");
 	CHECK_INT(pgcopy__alert(&b, &a, "h"), 0);
 	CHECK_INT(count_fields(b.data, b.len - 1), 11);
-	CHECK(b.len && !strncmp(b.data,
-				"1970-01-01 00:00:00.000000+00\th\tlatency\tmodel\t/model/{id}/mesh\t"
-				"warning\tfiring\t812.500000\t500.000000\t1\tp95 812 ms > 500 ms\\nsecond "
-				"line\n",
-				b.len));
+	CHECK(b.len &&
+	      !strncmp(b.data,
+		       "1970-01-01 00:00:00.000000+00\th\tlatency\tmodel\t/model/{id}/mesh\t"
+		       "warning\tfiring\t812.500000\t500.000000\t1\tp95 812 ms > 500 ms\\nsecond "
+		       "line\n",
+		       b.len));
 	pgbuf__free(&b);
 }
 

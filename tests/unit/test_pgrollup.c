@@ -67,7 +67,8 @@ static void test_copy_lines(void)
 		     "2024-02-29 12:34:00.000000+00\th1\tmodel\t/m/{id}\\tx\t200\t2\t251.000000\t"
 		     "250.000000\t{");
 	for (int i = 0; i <= hist__bucket(250.0); i++)
-		n += snprintf(want + n, sizeof(want) - (size_t)n, "%s%u", i ? "," : "", h.bucket[i]);
+		n +=
+		    snprintf(want + n, sizeof(want) - (size_t)n, "%s%u", i ? "," : "", h.bucket[i]);
 	snprintf(want + n, sizeof(want) - (size_t)n, "}\n");
 	p = memchr(b.data, '\n', b.len);
 	CHECK(p != NULL);
@@ -75,7 +76,9 @@ static void test_copy_lines(void)
 		*p = 0;
 		want[strlen(want) - 1] = 0;
 		CHECK_STR(b.data, want);
-		CHECK_STR(p + 1, "2024-02-29 12:34:00.000000+00\th1\tmodel\t/m/{id}\\tx\t0\t1\t\\N\t\\N\t\\N\n");
+		CHECK_STR(
+		    p + 1,
+		    "2024-02-29 12:34:00.000000+00\th1\tmodel\t/m/{id}\\tx\t0\t1\t\\N\t\\N\t\\N\n");
 	}
 	pgbuf__free(&b);
 	pgrollup__free(ru);

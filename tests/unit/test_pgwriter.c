@@ -12,13 +12,13 @@
 
 static void test_classify(void)
 {
-	CHECK_INT(pgwriter__classify(NULL, 0), PGERR_CONN);	  /* socket broke, no server error */
-	CHECK_INT(pgwriter__classify("08006", 0), PGERR_CONN);  /* connection failure */
-	CHECK_INT(pgwriter__classify("57P01", 0), PGERR_CONN);  /* admin shutdown */
-	CHECK_INT(pgwriter__classify("22P02", 1), PGERR_CONN);  /* connection gone wins */
-	CHECK_INT(pgwriter__classify("22021", 0), PGERR_DATA);  /* bad byte for encoding */
-	CHECK_INT(pgwriter__classify("22P04", 0), PGERR_DATA);  /* bad COPY format */
-	CHECK_INT(pgwriter__classify("23514", 0), PGERR_DATA);  /* no partition for the row */
+	CHECK_INT(pgwriter__classify(NULL, 0), PGERR_CONN);	/* socket broke, no server error */
+	CHECK_INT(pgwriter__classify("08006", 0), PGERR_CONN);	/* connection failure */
+	CHECK_INT(pgwriter__classify("57P01", 0), PGERR_CONN);	/* admin shutdown */
+	CHECK_INT(pgwriter__classify("22P02", 1), PGERR_CONN);	/* connection gone wins */
+	CHECK_INT(pgwriter__classify("22021", 0), PGERR_DATA);	/* bad byte for encoding */
+	CHECK_INT(pgwriter__classify("22P04", 0), PGERR_DATA);	/* bad COPY format */
+	CHECK_INT(pgwriter__classify("23514", 0), PGERR_DATA);	/* no partition for the row */
 	CHECK_INT(pgwriter__classify("42501", 0), PGERR_RETRY); /* permission: never split */
 	CHECK_INT(pgwriter__classify("42P01", 0), PGERR_RETRY); /* table missing */
 	CHECK_INT(pgwriter__classify("53100", 0), PGERR_RETRY); /* disk full */
@@ -68,8 +68,8 @@ static struct record sample(int i)
 static void test_database_away_spools_everything(void)
 {
 	char dir[64], cmd[96];
-	struct pgwriter_opts o = {.conninfo = NO_DB, .host = "t", .mem_max = 65536,
-				  .batch_rows = 100, .flush_ms = 10};
+	struct pgwriter_opts o = {
+	    .conninfo = NO_DB, .host = "t", .mem_max = 65536, .batch_rows = 100, .flush_ms = 10};
 	struct pgwriter_stats st;
 	struct spool_stats ss;
 	struct pgwriter *w;
@@ -123,7 +123,7 @@ static void test_no_spool_total(void)
 		refused += pgwriter__push(w, &r) == -ENOBUFS;
 	}
 	CHECK(refused > 0 && refused < 5000); /* 64 KiB holds a few hundred rows */
-	pgwriter__stop(w); /* the rest is lost at exit, and counted */
+	pgwriter__stop(w);		      /* the rest is lost at exit, and counted */
 	pgwriter__stats(w, &st);
 	CHECK_INT(st.rows_dropped, 5000);
 	CHECK_INT(st.rows_written + st.rows_queued + st.rows_spooled, 0);
@@ -132,8 +132,8 @@ static void test_no_spool_total(void)
 
 static void test_bad_spool_dir_fails_new(void)
 {
-	struct pgwriter_opts o = {.conninfo = NO_DB, .host = "t",
-				  .spool_dir = "/proc/httplat-no-such/dir"};
+	struct pgwriter_opts o = {
+	    .conninfo = NO_DB, .host = "t", .spool_dir = "/proc/httplat-no-such/dir"};
 
 	errno = 0;
 	CHECK(pgwriter__new(&o) == NULL);
