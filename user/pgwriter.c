@@ -19,11 +19,11 @@
 
 #define DAY_NS 86400000000000LL
 #define MINUTE_NS 60000000000LL
-#define BATCH_BYTES (4u << 20) /* seal a batch at this much request text */
-#define FREE_KEEP 4	       /* sealed batches kept for reuse */
-#define MAINT_MS (3600 * 1000) /* partitions ahead and retention, hourly */
-#define LOG_EVERY_MS 30000     /* repeat of the same connection error */
-#define SCHEMA_LOCK 0x68747470 /* advisory lock key while migrating */
+#define BATCH_BYTES (4u << 20)	 /* seal a batch at this much request text */
+#define FREE_KEEP 4		 /* sealed batches kept for reuse */
+#define MAINT_MS (3600 * 1000)	 /* partitions ahead and retention, hourly */
+#define LOG_EVERY_MS 30000	 /* repeat of the same connection error */
+#define SCHEMA_LOCK "1752462448" /* advisory lock key: one migrator at a time */
 
 static const char *const part_table[PGB__COUNT] = {
     "http_requests (" PGCOPY_REQUESTS_COLS ")",
@@ -633,24 +633,28 @@ static enum txn_result maintain(struct pgwriter *w)
 	return TXN_OK;
 }
 
+static int schema_version(struct pgwriter *w)
+{
+	PGresult *res = PQexec(w->conn, "SELECT coalesce(max(version), 0) FROM httplat_schema");
+	int have = 0; /* no table yet: nothing applied */
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		have = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return have;
+}
+
 /* Applies the embedded migrations the database lacks. */
 static enum txn_result apply_schema(struct pgwriter *w)
 {
 	const struct pgschema_migration *m;
-	int n = pgschema__migrations(&m), have = 0;
+	int n = pgschema__migrations(&m), have;
 	enum txn_result r = TXN_OK;
-	PGresult *res;
 
-	res = PQexec(w->conn, "SELECT coalesce(max(version), 0) FROM httplat_schema");
-	if (PQresultStatus(res) == PGRES_TUPLES_OK)
-		have = atoi(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	if (have >= pgschema__latest())
+	if (schema_version(w) >= pgschema__latest())
 		return TXN_OK;
-	exec_cmd(w,
-		 "SELECT pg_advisory_lock(" /* one migrator at a time */
-		 "1752462448)",
-		 0, NULL);
+	exec_cmd(w, "SELECT pg_advisory_lock(" SCHEMA_LOCK ")", 0, NULL);
+	have = schema_version(w); /* another daemon may have migrated meanwhile */
 	for (int i = 0; i < n && r == TXN_OK; i++) {
 		if (m[i].version <= have)
 			continue;
@@ -665,7 +669,7 @@ static enum txn_result apply_schema(struct pgwriter *w)
 				 : "");
 	}
 	if (PQstatus(w->conn) == CONNECTION_OK)
-		PQclear(PQexec(w->conn, "SELECT pg_advisory_unlock(1752462448)"));
+		PQclear(PQexec(w->conn, "SELECT pg_advisory_unlock(" SCHEMA_LOCK ")"));
 	return r == TXN_OK ? TXN_OK : TXN_RETRY;
 }
 

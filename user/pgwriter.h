@@ -48,9 +48,11 @@ struct pgwriter;
  */
 struct pgwriter *pgwriter__new(const struct pgwriter_opts *o);
 /*
- * Queues one request row. Never blocks on the database and never allocates
- * after warm-up; safe to call from the ring-buffer thread. 0, or -ENOBUFS
- * when the row was dropped (memory bound reached; counted).
+ * Queues one request row: formats it into the open batch under a mutex the
+ * writer thread holds only for pointer moves. Never waits for the database
+ * and does no I/O; allocates only while batches are backing up. Safe to call
+ * from the ring-buffer thread. 0, or -ENOBUFS when the row was dropped
+ * (memory bound reached; counted in rows_dropped).
  */
 int pgwriter__push(struct pgwriter *w, const struct record *r);
 int pgwriter__push_alert(struct pgwriter *w, const struct alert_row *a);
