@@ -259,12 +259,22 @@ $$;
 
 -- Recomputes the rollup rows of one host for minutes in [from_ts, to_ts) from the raw rows.
 -- The writer calls it after a batch had to be split (rejected rows are then not counted).
+-- Minutes before the oldest raw partition are left alone: their raw rows are gone.
 CREATE OR REPLACE FUNCTION httplat_reroll(p_host text, from_ts timestamptz, to_ts timestamptz)
 RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
 	nrows integer;
+	oldest timestamptz;
 BEGIN
-	from_ts := date_trunc('minute', from_ts);
+	SELECT min(to_date(substr(c.relname, 16), 'YYYYMMDD'))::timestamp AT TIME ZONE 'UTC'
+	  INTO oldest
+	  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+	 WHERE i.inhparent = 'http_requests'::regclass
+	   AND c.relname ~ '^http_requests_p[0-9]{8}$';
+	IF oldest IS NULL THEN
+		RETURN 0;
+	END IF;
+	from_ts := greatest(date_trunc('minute', from_ts), oldest);
 	DELETE FROM http_requests_1m WHERE host = p_host AND minute >= from_ts AND minute < to_ts;
 	INSERT INTO http_requests_1m (minute, host, api, route, status, count, sum_ms, max_ms, hist)
 	SELECT minute, p_host, api, route, status, sum(n), sum(s), max(m),
