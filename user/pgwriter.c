@@ -26,10 +26,10 @@
 #define SCHEMA_LOCK "1752462448" /* advisory lock key: one migrator at a time */
 
 static const char *const part_table[PGB__COUNT] = {
-    "http_requests (" PGCOPY_REQUESTS_COLS ")",
-    "pg_temp.httplat_stage_1m (" PGCOPY_ROLLUP_COLS ")",
-    "alerts (" PGCOPY_ALERTS_COLS ")",
-    "httplat_health (" PGCOPY_HEALTH_COLS ")",
+    "http_requests (" PGCOPY_REQUESTS_COLS ") FROM STDIN WITH (FORMAT binary)",
+    "pg_temp.httplat_stage_1m (" PGCOPY_ROLLUP_COLS ") FROM STDIN",
+    "alerts (" PGCOPY_ALERTS_COLS ") FROM STDIN",
+    "httplat_health (" PGCOPY_HEALTH_COLS ") FROM STDIN",
 };
 
 static const char *const merge_rollup_sql =
@@ -469,18 +469,29 @@ static enum txn_result exec_cmd(struct pgwriter *w, const char *sql, int nparams
 	return result_error(w, res);
 }
 
-static enum txn_result copy_in(struct pgwriter *w, const char *table, const char *data, size_t len)
+/* Binary parts (requests) are framed by the COPY header and trailer; text parts are lines. */
+static int part_binary(enum pgbatch_part part)
+{
+	return part == PGB_REQUESTS;
+}
+
+static enum txn_result copy_in(struct pgwriter *w, enum pgbatch_part part, const char *data,
+			       size_t len)
 {
 	char sql[1024];
 	PGresult *res;
 	enum txn_result r = TXN_OK;
+	int bin = part_binary(part), ok;
 
-	snprintf(sql, sizeof(sql), "COPY %s FROM STDIN", table);
+	snprintf(sql, sizeof(sql), "COPY %s", part_table[part]);
 	res = PQexec(w->conn, sql);
 	if (PQresultStatus(res) != PGRES_COPY_IN)
 		return result_error(w, res);
 	PQclear(res);
-	if (PQputCopyData(w->conn, data, (int)len) != 1 || PQputCopyEnd(w->conn, NULL) != 1) {
+	ok = (!bin || PQputCopyData(w->conn, PGCOPY_BIN_HEADER, PGCOPY_BIN_HEADER_LEN) == 1) &&
+	     PQputCopyData(w->conn, data, (int)len) == 1 &&
+	     (!bin || PQputCopyData(w->conn, PGCOPY_BIN_TRAILER, PGCOPY_BIN_TRAILER_LEN) == 1);
+	if (!ok || PQputCopyEnd(w->conn, NULL) != 1) {
 		set_error(w, NULL, PQerrorMessage(w->conn));
 		r = TXN_CONN;
 	}
@@ -528,7 +539,7 @@ static enum txn_result txn(struct pgwriter *w, const struct pgbatch *b, uint64_t
 	for (int i = 0; i < nseg && r == TXN_OK; i++) {
 		if (!seg[i].len)
 			continue;
-		r = copy_in(w, part_table[seg[i].part], seg[i].data, seg[i].len);
+		r = copy_in(w, seg[i].part, seg[i].data, seg[i].len);
 		if (r == TXN_OK && seg[i].part == PGB_ROLLUP)
 			r = exec_cmd(w, merge_rollup_sql, 0, NULL);
 	}
@@ -736,12 +747,13 @@ fail:
 	return -1;
 }
 
-static size_t split_lines(struct pgwriter *w, const struct pgbuf *p)
+/* Row boundaries of one part into w->lines (n + 1 offsets); the row count, 0 on failure. */
+static size_t split_rows(struct pgwriter *w, const struct pgbuf *p, enum pgbatch_part part)
 {
 	size_t n = 0;
 
 	for (size_t off = 0; off < p->len; n++) {
-		const char *nl = memchr(p->data + off, '\n', p->len - off);
+		long next;
 
 		if (n + 2 > w->lines_cap) {
 			size_t cap = w->lines_cap ? w->lines_cap * 2 : 1024;
@@ -753,11 +765,53 @@ static size_t split_lines(struct pgwriter *w, const struct pgbuf *p)
 			w->lines_cap = cap;
 		}
 		w->lines[n] = off;
-		off = nl ? (size_t)(nl - p->data) + 1 : p->len;
+		if (part_binary(part)) {
+			next = pgcopy__bin_next(p->data, p->len, off);
+			if (next < 0)
+				return 0; /* cannot happen for our own tuples */
+		} else {
+			const char *nl = memchr(p->data + off, '\n', p->len - off);
+
+			next = nl ? nl - p->data + 1 : (long)p->len;
+		}
+		off = (size_t)next;
 	}
 	if (n)
 		w->lines[n] = p->len;
 	return n;
+}
+
+/* A rejected row for the log: text rows as they are, binary rows by their text fields. */
+static void describe_row(const char *row, size_t len, enum pgbatch_part part, char *out,
+			 size_t outsz)
+{
+	const unsigned char *u = (const unsigned char *)row;
+	size_t o = 0, off = 2;
+
+	if (!part_binary(part)) {
+		snprintf(out, outsz, "%.*s", (int)(len && row[len - 1] == '\n' ? len - 1 : len),
+			 row);
+		return;
+	}
+	out[0] = 0;
+	for (int f = 0; f < PGCOPY_REQUESTS_NCOLS && off + 4 <= len; f++) {
+		uint32_t flen = (uint32_t)u[off] << 24 | (uint32_t)u[off + 1] << 16 |
+				(uint32_t)u[off + 2] << 8 | u[off + 3];
+
+		off += 4;
+		if (flen == 0xffffffffu)
+			continue;
+		if (flen > len - off)
+			break;
+		if (f >= 1 && f <= 6 && o + 2 < outsz) /* host, api, method, route, path, query */
+			o += (size_t)snprintf(out + o, outsz - o, "%s%.*s", o ? " " : "",
+					      (int)(flen < outsz - o - 2 ? flen : outsz - o - 2),
+					      row + off);
+		off += flen;
+	}
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = ' ';
 }
 
 static void count_rows(struct pgwriter *w, enum pgbatch_part part, enum txn_result r, uint64_t n)
@@ -801,8 +855,10 @@ static int send_range(struct pgwriter *w, const struct pgbatch *b, enum pgbatch_
 		return 0;
 	case TXN_DATA:
 		if (hi - lo == 1) {
-			wlog("row rejected (%s %s): %.*s", w->err_state, w->err_msg,
-			     (int)(seg.len - 1 > 300 ? 300 : seg.len - 1), seg.data);
+			char row[300];
+
+			describe_row(seg.data, seg.len, part, row, sizeof(row));
+			wlog("row rejected (%s %s): %s", w->err_state, w->err_msg, row);
 			count_rows(w, part, r, 1);
 			return 0;
 		}
@@ -822,7 +878,7 @@ static int send_split(struct pgwriter *w, const struct pgbatch *b)
 	enum txn_result r;
 
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-		size_t n = split_lines(w, &b->part[parts[i]]);
+		size_t n = split_rows(w, &b->part[parts[i]], parts[i]);
 		int err;
 
 		if (!n && b->part[parts[i]].len)

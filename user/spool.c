@@ -13,7 +13,7 @@
 
 #include "spool.h"
 
-#define MAGIC "httplat-spool 1"
+#define MAGIC "httplat-spool 2" /* 2: request rows in binary COPY format */
 
 struct spool_file {
 	char name[64];
@@ -247,6 +247,21 @@ static void drop_first(struct spool *s)
 	s->nfiles--;
 }
 
+/* True when data holds exactly rows binary tuples. */
+static int whole_tuples(const char *data, size_t len, uint32_t rows)
+{
+	size_t off = 0;
+
+	for (uint32_t i = 0; i < rows; i++) {
+		long next = pgcopy__bin_next(data, len, off);
+
+		if (next < 0)
+			return 0;
+		off = (size_t)next;
+	}
+	return off == len;
+}
+
 static int read_file(const char *path, struct pgbatch *b)
 {
 	uint64_t len[PGB__COUNT];
@@ -267,8 +282,9 @@ static int read_file(const char *path, struct pgbatch *b)
 			goto cleanup;
 		}
 		if (fread(b->part[i].data, 1, len[i], f) != len[i] ||
-		    (len[i] && b->part[i].data[len[i] - 1] != '\n')) {
-			err = -EINVAL; /* truncated, or a part that does not end a line */
+		    (i != PGB_REQUESTS && len[i] && b->part[i].data[len[i] - 1] != '\n') ||
+		    (i == PGB_REQUESTS && !whole_tuples(b->part[i].data, len[i], b->rows[i]))) {
+			err = -EINVAL; /* truncated, or a part that does not end a row */
 			goto cleanup;
 		}
 		b->part[i].len = len[i];

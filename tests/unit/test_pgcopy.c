@@ -1,4 +1,5 @@
-/* test_pgcopy.c: COPY text escaping, UTF-8 repair and row formatting for http_requests. */
+/* test_pgcopy.c: COPY text escaping, UTF-8 repair, binary request tuples, alert and health rows. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -159,6 +160,61 @@ static int count_fields(const char *line, size_t n)
 	return f;
 }
 
+/* One binary tuple, decoded: field i is NULL or len[i] bytes at val[i] (NUL-terminated copy). */
+struct tuple {
+	int n;
+	int null[PGCOPY_REQUESTS_NCOLS];
+	size_t len[PGCOPY_REQUESTS_NCOLS];
+	char val[PGCOPY_REQUESTS_NCOLS][1024];
+};
+
+static uint64_t be(const char *p, int bytes)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < bytes; i++)
+		v = v << 8 | (unsigned char)p[i];
+	return v;
+}
+
+static int decode(const struct pgbuf *b, size_t off, struct tuple *t)
+{
+	long end = pgcopy__bin_next(b->data, b->len, off);
+	size_t o = off + 2;
+
+	memset(t, 0, sizeof(*t));
+	if (end < 0)
+		return -1;
+	t->n = (int)be(b->data + off, 2);
+	for (int i = 0; i < t->n && i < PGCOPY_REQUESTS_NCOLS; i++) {
+		uint32_t len = (uint32_t)be(b->data + o, 4);
+
+		o += 4;
+		if (len == 0xffffffffu) {
+			t->null[i] = 1;
+			continue;
+		}
+		t->len[i] = len;
+		memcpy(t->val[i], b->data + o, len < 1023 ? len : 1023);
+		o += len;
+	}
+	return (int)end;
+}
+
+static int64_t i64(const struct tuple *t, int i)
+{
+	return (int64_t)be(t->val[i], (int)t->len[i]);
+}
+
+static double f64(const struct tuple *t, int i)
+{
+	uint64_t u = be(t->val[i], 8);
+	double d;
+
+	memcpy(&d, &u, sizeof(d));
+	return d;
+}
+
 static struct record sample(void)
 {
 	struct record r = {
@@ -184,18 +240,28 @@ static void test_request_row(void)
 {
 	struct record r = sample();
 	struct pgbuf b = {};
+	struct tuple t;
 
 	CHECK_INT(pgcopy__request(&b, &r, "web-1"), 0);
-	CHECK_INT(b.len,
-		  strlen("2024-02-29 12:34:56.123456+00\tweb-1\tmodel\tGET\t/model/{id}/mesh\t"
-			 "/model/123/mesh\tlod=2&x=\\t\t200\t12.500000\t10.250000\t120\t4096\t"
-			 "4242\t8\n"));
-	CHECK(b.len &&
-	      !strncmp(b.data,
-		       "2024-02-29 12:34:56.123456+00\tweb-1\tmodel\tGET\t/model/{id}/mesh\t"
-		       "/model/123/mesh\tlod=2&x=\\t\t200\t12.500000\t10.250000\t120\t4096\t"
-		       "4242\t8\n",
-		       b.len));
+	CHECK_INT(decode(&b, 0, &t), b.len); /* exactly one tuple */
+	CHECK_INT(t.n, 14);
+	/* timestamptz: microseconds since 2000-01-01 UTC */
+	CHECK_INT(i64(&t, 0), 1709210096123456LL - 946684800000000LL);
+	CHECK_STR(t.val[1], "web-1");
+	CHECK_STR(t.val[2], "model");
+	CHECK_STR(t.val[3], "GET");
+	CHECK_STR(t.val[4], "/model/{id}/mesh");
+	CHECK_STR(t.val[5], "/model/123/mesh");
+	CHECK_STR(t.val[6], "lod=2&x=\t"); /* binary: no escaping */
+	CHECK_INT(t.len[7], 2);
+	CHECK_INT(i64(&t, 7), 200);
+	CHECK(f64(&t, 8) == 12.5);
+	CHECK(f64(&t, 9) == 10.25);
+	CHECK_INT(i64(&t, 10), 120);
+	CHECK_INT(i64(&t, 11), 4096);
+	CHECK_INT(t.len[12], 4);
+	CHECK_INT(i64(&t, 12), 4242);
+	CHECK_INT(i64(&t, 13), 8);
 	pgbuf__free(&b);
 }
 
@@ -203,37 +269,43 @@ static void test_no_response_has_null_latency(void)
 {
 	struct record r = sample();
 	struct pgbuf b = {};
+	struct tuple t;
 
 	r.status = 0;
 	r.duration_ms = 30000; /* time until abandoned: not a latency */
 	CHECK_INT(pgcopy__request(&b, &r, "h"), 0);
-	CHECK(b.len && strstr(b.data, "\t0\t\\N\t\\N\t120\t") != NULL);
+	decode(&b, 0, &t);
+	CHECK(t.null[8] && t.null[9]);
+	CHECK_INT(i64(&t, 7), 0);
 	b.len = 0;
 	r = sample();
 	r.ttfb_ms = -1; /* none */
 	CHECK_INT(pgcopy__request(&b, &r, "h"), 0);
-	CHECK(strstr(b.data, "\t200\t12.500000\t\\N\t") != NULL);
+	decode(&b, 0, &t);
+	CHECK(!t.null[8] && t.null[9]);
 	pgbuf__free(&b);
 }
 
-static void test_hostile_path_is_one_line(void)
+static void test_hostile_path_is_valid_text(void)
 {
 	struct record r = sample();
 	struct pgbuf b = {};
-	char *nl;
+	struct tuple t;
+	const char *p;
 
 	memset(r.path, 0, sizeof(r.path));
-	/* every byte value 1..255 (except NUL, which the record cannot hold), then padding */
+	/* every byte value 1..255 (a record holds no NUL), then backslashes */
 	for (int i = 1; i < 256; i++)
 		r.path[i - 1] = (char)i;
 	memset(r.path + 255, '\\', RECORD_PATH_MAX - 255);
 	CHECK_INT(pgcopy__request(&b, &r, "h"), 0);
-	nl = memchr(b.data, '\n', b.len);
-	CHECK(nl == b.data + b.len - 1); /* exactly one line */
-	CHECK_INT(count_fields(b.data, b.len - 1), 14);
-	CHECK(!memchr(b.data, '\r', b.len));
-	/* invalid bytes were replaced: the flag says so */
-	CHECK(strstr(b.data, "\t131080\n") != NULL); /* 8 | RECORD_F_PATH_INVALID */
+	CHECK_INT(decode(&b, 0, &t), b.len);
+	p = t.val[5];
+	CHECK(!memcmp(p, "\x01\x02\x03\t\n\r", 3)); /* control bytes kept as they are */
+	CHECK(strstr(p, "\\\\\\\\") != NULL);	    /* backslashes kept, not doubled */
+	/* 0x80..0xff alone are never valid UTF-8: 128 replacements of 3 bytes */
+	CHECK_INT(t.len[5], 127 + 128 * 3 + RECORD_PATH_MAX - 255);
+	CHECK_INT(i64(&t, 13), 8 | RECORD_F_PATH_INVALID);
 	pgbuf__free(&b);
 }
 
@@ -241,11 +313,15 @@ static void test_unterminated_fields_are_bounded(void)
 {
 	struct record r = sample();
 	struct pgbuf b = {};
+	struct tuple t;
 
 	memset(r.api, 'a', sizeof(r.api)); /* no NUL: must not read past the field */
 	memset(r.method, 'M', sizeof(r.method));
 	CHECK_INT(pgcopy__request(&b, &r, "h"), 0);
-	CHECK_INT(count_fields(b.data, b.len - 1), 14);
+	CHECK_INT(decode(&b, 0, &t), b.len);
+	CHECK_INT(t.len[2], sizeof(r.api));
+	CHECK_INT(t.len[3], sizeof(r.method));
+	CHECK_STR(t.val[5], "/model/123/mesh");
 	pgbuf__free(&b);
 }
 
@@ -253,11 +329,38 @@ static void test_big_numbers_clamped(void)
 {
 	struct record r = sample();
 	struct pgbuf b = {};
+	struct tuple t;
 
 	r.bytes_out = UINT64_MAX;
 	r.pid = 0xffffffffu;
 	CHECK_INT(pgcopy__request(&b, &r, "h"), 0);
-	CHECK(strstr(b.data, "\t9223372036854775807\t-1\t8\n") != NULL);
+	decode(&b, 0, &t);
+	CHECK_INT(i64(&t, 11), INT64_MAX);
+	CHECK_INT((int32_t)i64(&t, 12), -1);
+	pgbuf__free(&b);
+}
+
+static void test_tuple_boundaries(void)
+{
+	struct record r = sample();
+	struct pgbuf b = {};
+	long off = 0;
+	int n = 0;
+
+	for (int i = 0; i < 5; i++) {
+		r.path_len =
+		    (uint16_t)snprintf(r.path, sizeof(r.path), "/p/%d%s", i, i % 2 ? "/x" : "");
+		pgcopy__request(&b, &r, "h");
+	}
+	while ((size_t)off < b.len && (off = pgcopy__bin_next(b.data, b.len, (size_t)off)) > 0)
+		n++;
+	CHECK_INT(n, 5);
+	CHECK_INT(off, b.len);
+	/* cut short or garbage: refused, never read past the end */
+	CHECK_INT(pgcopy__bin_next(b.data, b.len - 1, 0) > 0, 1); /* first tuple still whole */
+	CHECK_INT(pgcopy__bin_next(b.data, 10, 0), -EINVAL);
+	CHECK_INT(pgcopy__bin_next("\xff\xff", 2, 0), -EINVAL);
+	CHECK_INT(pgcopy__bin_next("\x00\x01\x7f\xff\xff\xff", 6, 0), -EINVAL);
 	pgbuf__free(&b);
 }
 
@@ -308,9 +411,10 @@ int main(void)
 	RUN(test_milliseconds);
 	RUN(test_request_row);
 	RUN(test_no_response_has_null_latency);
-	RUN(test_hostile_path_is_one_line);
+	RUN(test_hostile_path_is_valid_text);
 	RUN(test_unterminated_fields_are_bounded);
 	RUN(test_big_numbers_clamped);
+	RUN(test_tuple_boundaries);
 	RUN(test_alert_row);
 	RUN(test_health_row);
 	return CHECK_DONE();

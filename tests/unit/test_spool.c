@@ -21,7 +21,7 @@ static void fresh_dir(void)
 
 static void fill(struct pgbatch *b, uint64_t seq, int rows)
 {
-	char line[64];
+	struct record r = {.ts_ns = 1000, .status = 200, .duration_ms = 1};
 
 	pgbatch__clear(b);
 	b->writer = 0xabcdef;
@@ -29,8 +29,8 @@ static void fill(struct pgbatch *b, uint64_t seq, int rows)
 	b->first_ns = 1000;
 	b->last_ns = 2000 + (int64_t)seq;
 	for (int i = 0; i < rows; i++) {
-		snprintf(line, sizeof(line), "row %llu.%d\t\\N\n", (unsigned long long)seq, i);
-		pgbuf__append(&b->part[PGB_REQUESTS], line, strlen(line));
+		snprintf(r.path, sizeof(r.path), "/row/%llu/%d", (unsigned long long)seq, i);
+		pgcopy__request(&b->part[PGB_REQUESTS], &r, "h");
 	}
 	b->rows[PGB_REQUESTS] = (uint32_t)rows;
 	pgbuf__append(&b->part[PGB_ROLLUP], "r\n", 2);
@@ -110,7 +110,7 @@ static void test_size_bound(void)
 
 	fresh_dir();
 	s = spool__open(dir, 4096);
-	fill(b, 1, 50); /* ~600 bytes of rows, ~670 with the header: 6 fit in 4096 */
+	fill(b, 1, 5); /* ~550 bytes of rows, ~620 with the header: 6 fit in 4096 */
 	while (s && !(err = spool__write(s, b)) && written < 100)
 		written++;
 	CHECK_INT(err, -ENOSPC);
@@ -168,18 +168,24 @@ static void test_damaged_file_set_aside(void)
 	/* a file cut short (disk full, crash) and a stranger; then the good one */
 	snprintf(path, sizeof(path), "%s/000000000000-x.batch", dir);
 	f = fopen(path, "w");
-	fputs("httplat-spool 1 00000000000000ff 9 0 0 5:4000 0:0 0:0 0:0\nrow\n", f);
+	fputs("httplat-spool 2 00000000000000ff 9 0 0 5:4000 0:0 0:0 0:0\nrow\n", f);
 	fclose(f);
 	snprintf(path, sizeof(path), "%s/000000000001-y.batch", dir);
 	f = fopen(path, "w");
 	fputs("not a spool file\n", f);
 	fclose(f);
+	/* right length, but the request part is not whole binary tuples */
+	snprintf(path, sizeof(path), "%s/000000000002-z.batch", dir);
+	f = fopen(path, "w");
+	fputs("httplat-spool 2 00000000000000ff 9 0 0 1:4 0:0 0:0 0:0\n", f);
+	fwrite("\x00\x0e\x00\x00", 1, 4, f); /* 14 fields announced, none there */
+	fclose(f);
 	s = spool__open(dir, 1 << 20);
 	CHECK_INT(spool__read_oldest(s, b), 0);
-	CHECK_INT(b->seq, 1); /* both damaged files skipped */
+	CHECK_INT(b->seq, 1); /* the damaged files skipped */
 	spool__stats(s, &st);
-	CHECK_INT(st.bad_files, 2);
-	CHECK_INT(count_suffix(".bad"), 2); /* kept for a human, not deleted */
+	CHECK_INT(st.bad_files, 3);
+	CHECK_INT(count_suffix(".bad"), 3); /* kept for a human, not deleted */
 	spool__remove_oldest(s);
 	CHECK_INT(spool__read_oldest(s, b), 0);
 	CHECK_INT(b->seq, 2);
