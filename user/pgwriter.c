@@ -716,6 +716,11 @@ static int connect_db(struct pgwriter *w)
 		goto fail;
 	}
 	PQsetNoticeProcessor(w->conn, quiet_notice, NULL);
+	/* rows are UTF-8 whatever PGCLIENTENCODING says; the server converts to its encoding */
+	if (PQsetClientEncoding(w->conn, "UTF8")) {
+		set_error(w, NULL, PQerrorMessage(w->conn));
+		goto fail;
+	}
 	r = apply_schema(w);
 	if (r == TXN_OK)
 		r = exec_cmd(w,
