@@ -8,7 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alerter.h"
 #include "cli.h"
+#include "config.h"
 #include "commands.h"
 #include "httplat.h"
 #include "pgcli.h"
@@ -16,11 +18,13 @@
 #include "tracer.h"
 
 #define HEALTH_EVERY_MS 10000
+#define ALERT_FLUSH_MS 5000 /* at exit, time left to deliver queued alerts */
 
 struct run_env {
 	struct selection sel;
-	struct pgcli pgc;
+	struct pgcli pgc; /* --db, --host, --mem-max, --batch-rows, --flush-ms */
 	long stats_s;
+	struct httplat_config cfg; /* --config file, alert flags, HTTPLAT_SLACK_WEBHOOK */
 };
 
 /* Everything the loop and the record callback share; extend here (alerting, ...). */
@@ -28,7 +32,7 @@ struct run_ctx {
 	struct run_env *env;
 	struct tracer *tracer;
 	struct pgwriter *writer;
-	/* ALERTING: struct alerter *alerter; (created after the writer, freed before it) */
+	struct alerter *alerter; /* created after the writer, freed before it */
 	int64_t started_ns;
 	int64_t next_stats_ms;
 	int64_t next_health_ms;
@@ -67,6 +71,7 @@ static error_t run_parse(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &env->sel;
 		state->child_inputs[1] = &env->pgc;
+		state->child_inputs[2] = &env->cfg;
 		break;
 	case OPT_SPOOL_DIR:
 		pg->spool_dir = arg;
@@ -109,19 +114,23 @@ static error_t run_parse(int key, char *arg, struct argp_state *state)
 static const struct argp_child children[] = {
     {&selection_argp, 0, "Process selection and labelling:", 1},
     {&pgcli_argp, 0, "Database:", 2},
+    {&config_argp, 0, "Alerting and the config file:", 3},
     {},
 };
 
 static const struct argp run_argp = {
     .options = options,
     .parser = run_parse,
-    .doc = "Trace uvicorn processes and write one row per HTTP request to PostgreSQL.\v"
+    .doc = "Trace uvicorn processes and write one row per HTTP request to PostgreSQL; alert "
+	   "to Slack when response times degrade or requests fail (docs/alerts.md).\v"
 	   "Runs in the foreground, logs to stderr, stops cleanly on SIGINT/SIGTERM after "
 	   "writing (or spooling) every queued row. Applies the schema on start.\n\n"
 	   "EXAMPLES:\n"
 	   "  httplat run --db 'postgresql://httplat_writer@localhost/metrics'\n"
 	   "  HTTPLAT_DB='host=/run/postgresql dbname=metrics' httplat run --pid 1234\n"
-	   "  httplat run --spool-dir /var/spool/httplat --spool-max 4G --retention-days 30",
+	   "  httplat run --spool-dir /var/spool/httplat --spool-max 4G --retention-days 30\n"
+	   "  HTTPLAT_SLACK_WEBHOOK=https://hooks.slack.com/services/... httplat run "
+	   "--warn-ms 300 --stat p99",
     .children = children,
 };
 
@@ -141,18 +150,67 @@ static int64_t real_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Alert history: every settled alert state change becomes a row of the alerts table. */
+static void on_alert_row(void *arg, const struct alert_row *row)
+{
+	pgwriter__push_alert(arg, row);
+}
+
+/* [database] and [select] of the config file, for what no flag (or HTTPLAT_DB) set. */
+static int run_apply_config(struct run_env *env)
+{
+	const struct config_database *d = &env->cfg.database;
+	struct pgwriter_opts *pg = &env->pgc.pg;
+	const char *db_env = getenv("HTTPLAT_DB");
+	char err[256];
+
+	if (config__apply_selection(&env->cfg, &env->sel, err, sizeof(err)))
+		goto fail;
+	if (!env->pgc.db && (!db_env || !*db_env) && d->db[0])
+		env->pgc.db = d->db;
+	if (!*env->pgc.host && d->host[0])
+		snprintf(env->pgc.host, sizeof(env->pgc.host), "%s", d->host);
+	if (!pg->spool_dir)
+		pg->spool_dir = !d->spool_dir[0]	       ? "/var/spool/httplat"
+				: strcmp(d->spool_dir, "none") ? d->spool_dir
+							       : "";
+	if ((!pg->spool_max && d->spool_max[0] &&
+	     pgwriter__parse_size(d->spool_max, &pg->spool_max)) ||
+	    (!pg->mem_max && d->mem_max[0] && pgwriter__parse_size(d->mem_max, &pg->mem_max))) {
+		snprintf(err, sizeof(err), "[database] spool_max/mem_max: want a size such as 64M");
+		goto fail;
+	}
+	/* retention: a flag or file 0 means keep (-1 here); unset means 14 days */
+	if (!pg->retention_days && d->retention_days < 0)
+		pg->retention_days = 14;
+	else if (!pg->retention_days)
+		pg->retention_days = d->retention_days ? d->retention_days : -1;
+	if (!pg->rollup_days && d->rollup_days > 0)
+		pg->rollup_days = d->rollup_days;
+	if (!pg->batch_rows && d->batch_rows > 0)
+		pg->batch_rows = (uint32_t)d->batch_rows;
+	if (!pg->flush_ms && d->flush_ms > 0)
+		pg->flush_ms = (uint32_t)d->flush_ms;
+	return 0;
+fail:
+	fprintf(stderr, "httplat: run: %s\n", err);
+	return -EINVAL;
+}
+
 /* Called by the tracer for every completed request, on the polling thread. */
 static void on_record(void *arg, const struct record *r)
 {
 	struct run_ctx *ctx = arg;
 
 	pgwriter__push(ctx->writer, r); /* a refused row is counted in rows_dropped */
-					/* ALERTING: alerter__observe(ctx->alerter, r); */
+	alerter__observe(ctx->alerter, r);
 }
 
 static void fill_health(struct run_ctx *ctx, const struct tracer_stats *ts,
 			const struct pgwriter_stats *ws, struct health_row *h)
 {
+	struct alerter_stats as;
+
 	memset(h, 0, sizeof(*h));
 	h->ts_ns = real_ns();
 	h->started_ns = ctx->started_ns;
@@ -176,7 +234,9 @@ static void fill_health(struct run_ctx *ctx, const struct tracer_stats *ts,
 	h->rows_rejected = ws->rows_rejected;
 	h->spool_bytes = ws->spool_bytes;
 	h->db_errors = ws->db_errors;
-	/* ALERTING: h->alerts_sent / h->alerts_failed from alerter__stats() */
+	alerter__stats(ctx->alerter, &as);
+	h->alerts_sent = as.delivery.delivered;
+	h->alerts_failed = as.delivery.rejected + as.delivery.dropped + as.delivery.undelivered;
 	snprintf(h->last_error, sizeof(h->last_error), "%s", ws->last_error);
 }
 
@@ -216,7 +276,7 @@ static void push_health(struct run_ctx *ctx)
 /* Periodic work of the loop; extend here. */
 static void run_tick(struct run_ctx *ctx, int64_t now_ms)
 {
-	/* ALERTING: alerter__tick(ctx->alerter, now_ms); */
+	alerter__tick(ctx->alerter, real_ns());
 	if (now_ms >= ctx->next_health_ms) {
 		push_health(ctx);
 		ctx->next_health_ms = now_ms + HEALTH_EVERY_MS;
@@ -232,12 +292,11 @@ int cmd_run(int argc, char **argv)
 	struct run_env env = {.stats_s = 60};
 	struct run_ctx ctx = {.env = &env};
 	struct pgwriter_opts *pg = &env.pgc.pg;
+	char line[512];
 	int err = 0, n;
 
-	pg->spool_dir = "/var/spool/httplat";
-	pg->retention_days = 14;
 	err = argp_parse(&run_argp, argc, argv, 0, NULL, &env);
-	if (err)
+	if (err || (err = run_apply_config(&env)))
 		goto cleanup;
 	if (pg->retention_days < 0)
 		pg->retention_days = 0;
@@ -254,7 +313,14 @@ int cmd_run(int argc, char **argv)
 			fprintf(stderr, "httplat: run: use --spool-dir DIR or --no-spool\n");
 		goto cleanup;
 	}
-	/* ALERTING: ctx.alerter = alerter__new(...) here, with ctx.writer for its history rows */
+	ctx.alerter = alerter__new(&env.cfg, on_alert_row, ctx.writer);
+	if (!ctx.alerter) {
+		err = -errno;
+		fprintf(stderr, "httplat: run: cannot start alerting: %s\n", strerror(errno));
+		goto cleanup;
+	}
+	alerter__describe(ctx.alerter, line, sizeof(line));
+	fprintf(stderr, "httplat: run: %s\n", line);
 	ctx.tracer = tracer__open(&env.sel, on_record, &ctx);
 	if (!ctx.tracer) {
 		err = -errno;
@@ -277,9 +343,10 @@ int cmd_run(int argc, char **argv)
 cleanup:
 	if (ctx.tracer) {
 		tracer__poll(ctx.tracer, 0); /* what the kernel already handed over */
-		push_health(&ctx);	     /* the final counters */
+		alerter__tick(ctx.alerter, real_ns());
+		push_health(&ctx); /* the final counters */
 	}
-	/* ALERTING: alerter__free(ctx.alerter); (before the writer: it may push a last row) */
+	alerter__free(ctx.alerter, ALERT_FLUSH_MS); /* before the writer: it pushes last rows */
 	if (ctx.writer) {
 		fprintf(stderr, "httplat: run: stopping: writing queued rows\n");
 		pgwriter__stop(ctx.writer); /* writes, or spools when the database is away */
