@@ -31,10 +31,13 @@ CREATE TABLE IF NOT EXISTS http_requests (
 	flags integer NOT NULL DEFAULT 0
 ) PARTITION BY RANGE (ts);
 
--- "last N minutes per api" and "per route over a day" (partition pruning picks the day).
-CREATE INDEX IF NOT EXISTS http_requests_api_ts ON http_requests (api, ts);
-CREATE INDEX IF NOT EXISTS http_requests_route_ts ON http_requests (route, ts);
-CREATE INDEX IF NOT EXISTS http_requests_ts_brin ON http_requests USING brin (ts);
+-- Indexes: time ranges ("last N minutes per api", "this route today") prune to the day's
+-- partition, then BRIN on ts narrows to the minutes asked for; rows arrive in time order, so
+-- the BRIN stays tight and costs almost nothing to maintain. A btree such as (api, ts) would
+-- halve ingest speed (docs/postgres.md has the numbers); long ranges per api or route are
+-- answered by http_requests_1m and its (api, minute) and (route, minute) indexes instead.
+CREATE INDEX IF NOT EXISTS http_requests_ts_brin ON http_requests USING brin (ts)
+	WITH (pages_per_range = 32, autosummarize = on); -- summarized as pages fill, not at VACUUM
 
 -- Per-minute rollup per (host, api, route, status); kept longer than raw rows.
 -- hist is user/hist.h's layout: hist[k] counts bucket k-1 (SQL arrays start at 1),
@@ -52,6 +55,7 @@ CREATE TABLE IF NOT EXISTS http_requests_1m (
 	PRIMARY KEY (minute, host, api, route, status)
 );
 CREATE INDEX IF NOT EXISTS http_requests_1m_api_minute ON http_requests_1m (api, minute);
+CREATE INDEX IF NOT EXISTS http_requests_1m_route_minute ON http_requests_1m (route, minute);
 
 -- Alert state changes (user/alert_row.h).
 CREATE TABLE IF NOT EXISTS alerts (
@@ -255,12 +259,22 @@ $$;
 
 -- Recomputes the rollup rows of one host for minutes in [from_ts, to_ts) from the raw rows.
 -- The writer calls it after a batch had to be split (rejected rows are then not counted).
+-- Minutes before the oldest raw partition are left alone: their raw rows are gone.
 CREATE OR REPLACE FUNCTION httplat_reroll(p_host text, from_ts timestamptz, to_ts timestamptz)
 RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
 	nrows integer;
+	oldest timestamptz;
 BEGIN
-	from_ts := date_trunc('minute', from_ts);
+	SELECT min(to_date(substr(c.relname, 16), 'YYYYMMDD'))::timestamp AT TIME ZONE 'UTC'
+	  INTO oldest
+	  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+	 WHERE i.inhparent = 'http_requests'::regclass
+	   AND c.relname ~ '^http_requests_p[0-9]{8}$';
+	IF oldest IS NULL THEN
+		RETURN 0;
+	END IF;
+	from_ts := greatest(date_trunc('minute', from_ts), oldest);
 	DELETE FROM http_requests_1m WHERE host = p_host AND minute >= from_ts AND minute < to_ts;
 	INSERT INTO http_requests_1m (minute, host, api, route, status, count, sum_ms, max_ms, hist)
 	SELECT minute, p_host, api, route, status, sum(n), sum(s), max(m),

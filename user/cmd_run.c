@@ -1,4 +1,4 @@
-/* cmd_run.c: `httplat run`: the daemon: trace uvicorn processes, write every request to PostgreSQL. */
+/* cmd_run.c: `httplat run`, the daemon: traces uvicorn, writes every request to PostgreSQL. */
 #include <argp.h>
 #include <errno.h>
 #include <linux/types.h>
@@ -13,6 +13,7 @@
 #include "config.h"
 #include "commands.h"
 #include "httplat.h"
+#include "pgcli.h"
 #include "pgwriter.h"
 #include "tracer.h"
 
@@ -21,9 +22,7 @@
 
 struct run_env {
 	struct selection sel;
-	struct pgwriter_opts pg;
-	const char *db;
-	char host[256];
+	struct pgcli pgc; /* --db, --host, --mem-max, --batch-rows, --flush-ms */
 	long stats_s;
 	struct httplat_config cfg; /* --config file, alert flags, HTTPLAT_SLACK_WEBHOOK */
 };
@@ -37,101 +36,66 @@ struct run_ctx {
 	int64_t started_ns;
 	int64_t next_stats_ms;
 	int64_t next_health_ms;
-	uint64_t push_dropped; /* rows pgwriter__push refused (also in its rows_dropped) */
 };
 
 enum {
-	OPT_DB = 2000,
-	OPT_HOST,
-	OPT_SPOOL_DIR,
+	OPT_SPOOL_DIR = 2000,
 	OPT_SPOOL_MAX,
 	OPT_NO_SPOOL,
-	OPT_MEM_MAX,
 	OPT_RETENTION,
 	OPT_ROLLUP_DAYS,
-	OPT_BATCH_ROWS,
-	OPT_FLUSH_MS,
-	OPT_STATS,
+	OPT_STATS
 };
 
 static const struct argp_option options[] = {
-	{"db", OPT_DB, "CONNINFO", 0,
-	 "PostgreSQL conninfo or URL (default: $HTTPLAT_DB, else libpq's PG* variables and "
-	 "~/.pgpass)",
-	 0},
-	{"host", OPT_HOST, "NAME", 0, "Value of the host column (default: this machine's hostname)", 0},
-	{"spool-dir", OPT_SPOOL_DIR, "DIR", 0,
-	 "Keep batches here while the database is away (default /var/spool/httplat)", 0},
-	{"spool-max", OPT_SPOOL_MAX, "SIZE", 0, "Spool size bound, e.g. 512M, 2G (default 1G)", 0},
-	{"no-spool", OPT_NO_SPOOL, NULL, 0, "No spool: rows beyond --mem-max are dropped", 0},
-	{"mem-max", OPT_MEM_MAX, "SIZE", 0, "Memory bound for queued rows (default 64M)", 0},
-	{"retention-days", OPT_RETENTION, "DAYS", 0,
-	 "Drop raw daily partitions older than this (default 14; 0 keeps them)", 0},
-	{"rollup-days", OPT_ROLLUP_DAYS, "DAYS", 0,
-	 "Keep per-minute rollup, alerts and health rows this long (default 90)", 0},
-	{"batch-rows", OPT_BATCH_ROWS, "N", 0, "Rows per COPY batch at most (default 20000)", 0},
-	{"flush-ms", OPT_FLUSH_MS, "MS", 0,
-	 "Write a batch when its first row is this old (default 200; rows visible within 1 s)", 0},
-	{"stats-interval", OPT_STATS, "SECONDS", 0, "Log counters this often (default 60; 0 = off)",
-	 0},
-	{},
+    {"spool-dir", OPT_SPOOL_DIR, "DIR", 0,
+     "Keep batches here while the database is away (default /var/spool/httplat)", 0},
+    {"spool-max", OPT_SPOOL_MAX, "SIZE", 0, "Spool size bound, e.g. 512M, 2G (default 1G)", 0},
+    {"no-spool", OPT_NO_SPOOL, NULL, 0, "No spool: rows beyond --mem-max are dropped", 0},
+    {"retention-days", OPT_RETENTION, "DAYS", 0,
+     "Drop raw daily partitions older than this (default 14; 0 keeps them)", 0},
+    {"rollup-days", OPT_ROLLUP_DAYS, "DAYS", 0,
+     "Keep per-minute rollup, alerts and health rows this long (default 90)", 0},
+    {"stats-interval", OPT_STATS, "SECONDS", 0, "Log counters this often (default 60; 0 = off)", 0},
+    {},
 };
 
 static error_t run_parse(int key, char *arg, struct argp_state *state)
 {
 	struct run_env *env = state->input;
+	struct pgwriter_opts *pg = &env->pgc.pg;
 	uint64_t size;
 	long v;
 
 	switch (key) {
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &env->sel;
-		state->child_inputs[1] = &env->cfg;
-		break;
-	case OPT_DB:
-		env->db = arg;
-		break;
-	case OPT_HOST:
-		if (!*arg || strlen(arg) >= sizeof(env->host))
-			argp_error(state, "invalid --host: want 1-%zu characters", sizeof(env->host) - 1);
-		snprintf(env->host, sizeof(env->host), "%s", arg);
+		state->child_inputs[1] = &env->pgc;
+		state->child_inputs[2] = &env->cfg;
 		break;
 	case OPT_SPOOL_DIR:
-		env->pg.spool_dir = arg;
+		pg->spool_dir = arg;
 		break;
 	case OPT_NO_SPOOL:
-		env->pg.spool_dir = "";
+		pg->spool_dir = "";
 		break;
 	case OPT_SPOOL_MAX:
-	case OPT_MEM_MAX:
 		if (pgwriter__parse_size(arg, &size) || size < 65536)
-			argp_error(state, "invalid size '%s': want bytes with an optional K, M or G "
-					  "suffix, at least 64K",
+			argp_error(state,
+				   "invalid --spool-max '%s': want bytes with an optional K, M "
+				   "or G suffix, at least 64K",
 				   arg);
-		if (key == OPT_SPOOL_MAX)
-			env->pg.spool_max = size;
-		else
-			env->pg.mem_max = size;
+		pg->spool_max = size;
 		break;
 	case OPT_RETENTION:
 		if (cli__parse_long(arg, 0, 36500, &v))
 			argp_error(state, "invalid --retention-days '%s': want 0-36500", arg);
-		env->pg.retention_days = v ? (int)v : -1;
+		pg->retention_days = v ? (int)v : -1;
 		break;
 	case OPT_ROLLUP_DAYS:
 		if (cli__parse_long(arg, 1, 36500, &v))
 			argp_error(state, "invalid --rollup-days '%s': want 1-36500", arg);
-		env->pg.rollup_days = (int)v;
-		break;
-	case OPT_BATCH_ROWS:
-		if (cli__parse_long(arg, 1, 1000000, &v))
-			argp_error(state, "invalid --batch-rows '%s': want 1-1000000", arg);
-		env->pg.batch_rows = (uint32_t)v;
-		break;
-	case OPT_FLUSH_MS:
-		if (cli__parse_long(arg, 1, 60000, &v))
-			argp_error(state, "invalid --flush-ms '%s': want 1-60000", arg);
-		env->pg.flush_ms = (uint32_t)v;
+		pg->rollup_days = (int)v;
 		break;
 	case OPT_STATS:
 		if (cli__parse_long(arg, 0, 86400, &v))
@@ -148,25 +112,26 @@ static error_t run_parse(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp_child children[] = {
-	{&selection_argp, 0, "Process selection and labelling:", 1},
-	{&config_argp, 0, "Alerting and the config file:", 2},
-	{},
+    {&selection_argp, 0, "Process selection and labelling:", 1},
+    {&pgcli_argp, 0, "Database:", 2},
+    {&config_argp, 0, "Alerting and the config file:", 3},
+    {},
 };
 
 static const struct argp run_argp = {
-	.options = options,
-	.parser = run_parse,
-	.doc = "Trace uvicorn processes and write one row per HTTP request to PostgreSQL; alert "
-	       "to Slack when response times degrade or requests fail (docs/alerts.md).\v"
-	       "Runs in the foreground, logs to stderr, stops cleanly on SIGINT/SIGTERM after "
-	       "writing (or spooling) every queued row. Applies the schema on start.\n\n"
-	       "EXAMPLES:\n"
-	       "  httplat run --db 'postgresql://httplat_writer@localhost/metrics'\n"
-	       "  HTTPLAT_DB='host=/run/postgresql dbname=metrics' httplat run --pid 1234\n"
-	       "  httplat run --spool-dir /var/spool/httplat --spool-max 4G --retention-days 30\n"
-	       "  HTTPLAT_SLACK_WEBHOOK=https://hooks.slack.com/services/... httplat run "
-	       "--warn-ms 300 --stat p99",
-	.children = children,
+    .options = options,
+    .parser = run_parse,
+    .doc = "Trace uvicorn processes and write one row per HTTP request to PostgreSQL; alert "
+	   "to Slack when response times degrade or requests fail (docs/alerts.md).\v"
+	   "Runs in the foreground, logs to stderr, stops cleanly on SIGINT/SIGTERM after "
+	   "writing (or spooling) every queued row. Applies the schema on start.\n\n"
+	   "EXAMPLES:\n"
+	   "  httplat run --db 'postgresql://httplat_writer@localhost/metrics'\n"
+	   "  HTTPLAT_DB='host=/run/postgresql dbname=metrics' httplat run --pid 1234\n"
+	   "  httplat run --spool-dir /var/spool/httplat --spool-max 4G --retention-days 30\n"
+	   "  HTTPLAT_SLACK_WEBHOOK=https://hooks.slack.com/services/... httplat run "
+	   "--warn-ms 300 --stat p99",
+    .children = children,
 };
 
 static int64_t mono_ms(void)
@@ -195,36 +160,37 @@ static void on_alert_row(void *arg, const struct alert_row *row)
 static int run_apply_config(struct run_env *env)
 {
 	const struct config_database *d = &env->cfg.database;
+	struct pgwriter_opts *pg = &env->pgc.pg;
 	const char *db_env = getenv("HTTPLAT_DB");
 	char err[256];
 
 	if (config__apply_selection(&env->cfg, &env->sel, err, sizeof(err)))
 		goto fail;
-	if (!env->db && (!db_env || !*db_env) && d->db[0])
-		env->db = d->db;
-	if (!*env->host && d->host[0])
-		snprintf(env->host, sizeof(env->host), "%s", d->host);
-	if (!env->pg.spool_dir)
-		env->pg.spool_dir = !d->spool_dir[0] ? "/var/spool/httplat" :
-				    strcmp(d->spool_dir, "none") ? d->spool_dir : "";
-	if ((!env->pg.spool_max && d->spool_max[0] &&
-	     pgwriter__parse_size(d->spool_max, &env->pg.spool_max)) ||
-	    (!env->pg.mem_max && d->mem_max[0] &&
-	     pgwriter__parse_size(d->mem_max, &env->pg.mem_max))) {
+	if (!env->pgc.db && (!db_env || !*db_env) && d->db[0])
+		env->pgc.db = d->db;
+	if (!*env->pgc.host && d->host[0])
+		snprintf(env->pgc.host, sizeof(env->pgc.host), "%s", d->host);
+	if (!pg->spool_dir)
+		pg->spool_dir = !d->spool_dir[0]	       ? "/var/spool/httplat"
+				: strcmp(d->spool_dir, "none") ? d->spool_dir
+							       : "";
+	if ((!pg->spool_max && d->spool_max[0] &&
+	     pgwriter__parse_size(d->spool_max, &pg->spool_max)) ||
+	    (!pg->mem_max && d->mem_max[0] && pgwriter__parse_size(d->mem_max, &pg->mem_max))) {
 		snprintf(err, sizeof(err), "[database] spool_max/mem_max: want a size such as 64M");
 		goto fail;
 	}
 	/* retention: a flag or file 0 means keep (-1 here); unset means 14 days */
-	if (!env->pg.retention_days && d->retention_days < 0)
-		env->pg.retention_days = 14;
-	else if (!env->pg.retention_days)
-		env->pg.retention_days = d->retention_days ? d->retention_days : -1;
-	if (!env->pg.rollup_days && d->rollup_days > 0)
-		env->pg.rollup_days = d->rollup_days;
-	if (!env->pg.batch_rows && d->batch_rows > 0)
-		env->pg.batch_rows = (uint32_t)d->batch_rows;
-	if (!env->pg.flush_ms && d->flush_ms > 0)
-		env->pg.flush_ms = (uint32_t)d->flush_ms;
+	if (!pg->retention_days && d->retention_days < 0)
+		pg->retention_days = 14;
+	else if (!pg->retention_days)
+		pg->retention_days = d->retention_days ? d->retention_days : -1;
+	if (!pg->rollup_days && d->rollup_days > 0)
+		pg->rollup_days = d->rollup_days;
+	if (!pg->batch_rows && d->batch_rows > 0)
+		pg->batch_rows = (uint32_t)d->batch_rows;
+	if (!pg->flush_ms && d->flush_ms > 0)
+		pg->flush_ms = (uint32_t)d->flush_ms;
 	return 0;
 fail:
 	fprintf(stderr, "httplat: run: %s\n", err);
@@ -236,8 +202,7 @@ static void on_record(void *arg, const struct record *r)
 {
 	struct run_ctx *ctx = arg;
 
-	if (pgwriter__push(ctx->writer, r))
-		ctx->push_dropped++;
+	pgwriter__push(ctx->writer, r); /* a refused row is counted in rows_dropped */
 	alerter__observe(ctx->alerter, r);
 }
 
@@ -285,27 +250,35 @@ static void log_counters(struct run_ctx *ctx, const char *when)
 	pgwriter__stats(ctx->writer, &ws);
 	fprintf(stderr,
 		"httplat: run: %s: requests %llu, rows written %llu, queued %llu, spooled %llu, "
-		"dropped %llu, rejected %llu, kernel dropped %llu, db %s%s%s\n",
+		"dropped %llu, rejected %llu, duplicates skipped %llu, kernel dropped %llu, "
+		"db %s%s%s\n",
 		when, (unsigned long long)ts.requests, (unsigned long long)ws.rows_written,
 		(unsigned long long)ws.rows_queued, (unsigned long long)ws.rows_spooled,
 		(unsigned long long)ws.rows_dropped, (unsigned long long)ws.rows_rejected,
-		(unsigned long long)ts.dropped, ws.connected ? "connected" : "disconnected",
-		*ws.last_error ? ", last error: " : "", ws.last_error);
+		(unsigned long long)ws.rows_dup, (unsigned long long)ts.dropped,
+		ws.connected ? "connected" : "disconnected", *ws.last_error ? ", last error: " : "",
+		ws.last_error);
 }
 
-/* Periodic work of the loop; extend here. */
-static void run_tick(struct run_ctx *ctx, int64_t now_ms)
+/* One httplat_health row with the counters as they are now. */
+static void push_health(struct run_ctx *ctx)
 {
 	struct tracer_stats ts;
 	struct pgwriter_stats ws;
 	struct health_row h;
 
+	tracer__stats(ctx->tracer, &ts);
+	pgwriter__stats(ctx->writer, &ws);
+	fill_health(ctx, &ts, &ws, &h);
+	pgwriter__push_health(ctx->writer, &h);
+}
+
+/* Periodic work of the loop; extend here. */
+static void run_tick(struct run_ctx *ctx, int64_t now_ms)
+{
 	alerter__tick(ctx->alerter, real_ns());
 	if (now_ms >= ctx->next_health_ms) {
-		tracer__stats(ctx->tracer, &ts);
-		pgwriter__stats(ctx->writer, &ws);
-		fill_health(ctx, &ts, &ws, &h);
-		pgwriter__push_health(ctx->writer, &h);
+		push_health(ctx);
 		ctx->next_health_ms = now_ms + HEALTH_EVERY_MS;
 	}
 	if (ctx->env->stats_s && now_ms >= ctx->next_stats_ms) {
@@ -318,30 +291,25 @@ int cmd_run(int argc, char **argv)
 {
 	struct run_env env = {.stats_s = 60};
 	struct run_ctx ctx = {.env = &env};
-	const char *db;
+	struct pgwriter_opts *pg = &env.pgc.pg;
 	char line[512];
 	int err = 0, n;
 
 	err = argp_parse(&run_argp, argc, argv, 0, NULL, &env);
 	if (err || (err = run_apply_config(&env)))
 		goto cleanup;
-	if (env.pg.retention_days < 0)
-		env.pg.retention_days = 0;
-	db = env.db ? env.db : getenv("HTTPLAT_DB");
-	env.pg.conninfo = db && *db ? db : NULL;
-	if (!*env.host && gethostname(env.host, sizeof(env.host) - 1))
-		snprintf(env.host, sizeof(env.host), "unknown");
-	env.pg.host = env.host;
-	env.pg.verbose = env.sel.verbose;
+	if (pg->retention_days < 0)
+		pg->retention_days = 0;
+	pgcli__finish(&env.pgc, NULL);
 	ctx.started_ns = real_ns();
 
-	ctx.writer = pgwriter__new(&env.pg);
+	ctx.writer = pgwriter__new(pg);
 	if (!ctx.writer) {
 		err = -errno;
 		fprintf(stderr, "httplat: run: cannot start the PostgreSQL writer: %s%s%s\n",
-			strerror(errno), *env.pg.spool_dir ? " (spool directory " : "",
-			*env.pg.spool_dir ? env.pg.spool_dir : "");
-		if (*env.pg.spool_dir)
+			strerror(errno), *pg->spool_dir ? " (spool directory " : "",
+			*pg->spool_dir ? pg->spool_dir : "");
+		if (*pg->spool_dir)
 			fprintf(stderr, "httplat: run: use --spool-dir DIR or --no-spool\n");
 		goto cleanup;
 	}
@@ -359,8 +327,8 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "httplat: run: cannot start tracing: %s\n", strerror(errno));
 		goto cleanup;
 	}
-	fprintf(stderr, "httplat: run: tracing; writing rows as host '%s'%s%s\n", env.host,
-		*env.pg.spool_dir ? ", spool " : ", no spool", env.pg.spool_dir);
+	fprintf(stderr, "httplat: run: tracing; writing rows as host '%s'%s%s\n", env.pgc.host,
+		*pg->spool_dir ? ", spool " : ", no spool", pg->spool_dir);
 	ctx.next_stats_ms = mono_ms() + env.stats_s * 1000;
 	ctx.next_health_ms = mono_ms();
 	while (!httplat_exiting()) {
@@ -375,7 +343,8 @@ int cmd_run(int argc, char **argv)
 cleanup:
 	if (ctx.tracer) {
 		tracer__poll(ctx.tracer, 0); /* what the kernel already handed over */
-		run_tick(&ctx, INT64_MAX / 2);
+		alerter__tick(ctx.alerter, real_ns());
+		push_health(&ctx); /* the final counters */
 	}
 	alerter__free(ctx.alerter, ALERT_FLUSH_MS); /* before the writer: it pushes last rows */
 	if (ctx.writer) {

@@ -32,6 +32,7 @@ static const struct {
 	{"run", cmd_run, "daemon: write every request to PostgreSQL (batched COPY, spool)"},
 	{"top", cmd_top, "live latency per API and route in the console (or --batch text)"},
 	{"alert", cmd_alert, "check Slack alerting: 'alert test' posts a test message"},
+	{"bench-ingest", cmd_bench_ingest, "push N synthetic requests through the PostgreSQL writer"},
 };
 
 static void usage(FILE *f)

@@ -75,16 +75,13 @@ static size_t utf8_seq(const unsigned char *s, size_t left)
 	return n;
 }
 
-int pgcopy__text(struct pgbuf *b, const char *s, size_t len)
+/*
+ * Writes s[0..len) as valid UTF-8 at o (room for 3 * len bytes): invalid bytes
+ * and NUL become U+FFFD; with escape, COPY text's specials are escaped too.
+ * Returns the end of the output; *replaced counts replacements.
+ */
+static char *utf8_put(char *o, const unsigned char *u, size_t len, int escape, int *replaced)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	int replaced = 0;
-	char *o;
-
-	/* worst case: every byte becomes U+FFFD (3 bytes) */
-	if (pgbuf__reserve(b, 3 * len + 1))
-		return -ENOMEM;
-	o = b->data + b->len;
 	for (size_t i = 0; i < len;) {
 		unsigned char c = u[i];
 		size_t n;
@@ -94,44 +91,22 @@ int pgcopy__text(struct pgbuf *b, const char *s, size_t len)
 			i++;
 			continue;
 		}
-		switch (c) {
-		case '\\':
+		if (escape && (c == '\\' || c == '\t' || c == '\n' || c == '\r')) {
 			*o++ = '\\';
-			*o++ = '\\';
-			i++;
-			continue;
-		case '\t':
-			*o++ = '\\';
-			*o++ = 't';
-			i++;
-			continue;
-		case '\n':
-			*o++ = '\\';
-			*o++ = 'n';
-			i++;
-			continue;
-		case '\r':
-			*o++ = '\\';
-			*o++ = 'r';
-			i++;
-			continue;
-		case 0:
-			memcpy(o, FFFD, 3);
-			o += 3;
-			replaced++;
+			*o++ = c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : '\\';
 			i++;
 			continue;
 		}
-		if (c < 0x80) { /* other control bytes are valid text */
+		if (c && c < 0x80) { /* control bytes, unescaped backslash: valid text */
 			*o++ = (char)c;
 			i++;
 			continue;
 		}
-		n = utf8_seq(u + i, len - i);
+		n = c ? utf8_seq(u + i, len - i) : 0;
 		if (!n) {
 			memcpy(o, FFFD, 3);
 			o += 3;
-			replaced++;
+			(*replaced)++;
 			i++;
 			continue;
 		}
@@ -139,7 +114,18 @@ int pgcopy__text(struct pgbuf *b, const char *s, size_t len)
 		o += n;
 		i += n;
 	}
-	b->len = (size_t)(o - b->data);
+	return o;
+}
+
+int pgcopy__text(struct pgbuf *b, const char *s, size_t len)
+{
+	int replaced = 0;
+
+	/* worst case: every byte becomes U+FFFD (3 bytes) */
+	if (pgbuf__reserve(b, 3 * len + 1))
+		return -ENOMEM;
+	b->len = (size_t)(utf8_put(b->data + b->len, (const unsigned char *)s, len, 1, &replaced) -
+			  b->data);
 	return replaced;
 }
 
@@ -286,11 +272,6 @@ static int field_ms(struct pgbuf *b, double ms, int null_neg, char sep)
 	return field_raw(b, t, pgcopy__ms(t, sizeof(t), ms, null_neg), sep);
 }
 
-static int field_null(struct pgbuf *b, char sep)
-{
-	return field_raw(b, "\\N", 2, sep);
-}
-
 static int field_int(struct pgbuf *b, int64_t v, char sep)
 {
 	char t[24];
@@ -304,32 +285,112 @@ static int field_u64(struct pgbuf *b, uint64_t v, char sep)
 	return field_int(b, v > INT64_MAX ? INT64_MAX : (int64_t)v, sep);
 }
 
+/* ---- binary COPY (FORMAT binary) for http_requests: no text parsing on the server ---- */
+
+#define PG_EPOCH_US 946684800000000LL /* 2000-01-01 00:00:00 UTC in Unix microseconds */
+
+static char *put_be(char *o, uint64_t v, int bytes)
+{
+	for (int i = bytes - 1; i >= 0; i--, v >>= 8)
+		o[i] = (char)(v & 0xff);
+	return o + bytes;
+}
+
+static char *bin_i64(char *o, int64_t v)
+{
+	return put_be(put_be(o, 8, 4), (uint64_t)v, 8);
+}
+
+static char *bin_f64(char *o, double v)
+{
+	uint64_t u;
+
+	memcpy(&u, &v, sizeof(u));
+	return put_be(put_be(o, 8, 4), u, 8);
+}
+
+static char *bin_null(char *o)
+{
+	return put_be(o, 0xffffffffu, 4);
+}
+
+static char *bin_text(char *o, const char *s, size_t maxlen, int *replaced)
+{
+	char *start = o + 4;
+	char *end = utf8_put(start, (const unsigned char *)s, strnlen(s, maxlen), 0, replaced);
+
+	put_be(o, (uint64_t)(end - start), 4);
+	return end;
+}
+
+static char *bin_ms(char *o, double ms)
+{
+	return isnan(ms) || isinf(ms) || ms < 0 ? bin_null(o) : bin_f64(o, ms);
+}
+
 int pgcopy__request(struct pgbuf *b, const struct record *r, const char *host)
 {
-	size_t start = b->len;
-	int bad = 0, err = 0;
+	size_t hostlen = strnlen(host, 256);
+	int64_t us = r->ts_ns / 1000 - (r->ts_ns % 1000 < 0);
 	uint32_t flags = r->flags;
 	int answered = record__answered(r);
+	int bad = 0;
+	char *o;
 
-	err = err ?: field_ts(b, r->ts_ns, '\t');
-	err = err ?: field_text(b, host, 256, '\t', NULL);
-	err = err ?: field_text(b, r->api, sizeof(r->api), '\t', NULL);
-	err = err ?: field_text(b, r->method, sizeof(r->method), '\t', NULL);
-	err = err ?: field_text(b, r->route, sizeof(r->route), '\t', &bad);
-	err = err ?: field_text(b, r->path, sizeof(r->path), '\t', &bad);
-	err = err ?: field_text(b, r->query, sizeof(r->query), '\t', &bad);
-	err = err ?: field_int(b, r->status, '\t');
-	err = err ?: answered ? field_ms(b, r->duration_ms, 1, '\t') : field_null(b, '\t');
-	err = err ?: answered ? field_ms(b, r->ttfb_ms, 1, '\t') : field_null(b, '\t');
-	err = err ?: field_u64(b, r->bytes_in, '\t');
-	err = err ?: field_u64(b, r->bytes_out, '\t');
-	err = err ?: field_int(b, (int32_t)r->pid, '\t');
+	/* 14 fields of at most 4 + 8 bytes, text repaired at 3 bytes a byte */
+	if (pgbuf__reserve(b, 2 + 14 * 12 +
+				  3 * (hostlen + sizeof(r->api) + sizeof(r->method) +
+				       sizeof(r->route) + sizeof(r->path) + sizeof(r->query))))
+		return -ENOMEM;
+	o = b->data + b->len;
+	o = put_be(o, PGCOPY_REQUESTS_NCOLS, 2);
+	o = bin_i64(o, us - PG_EPOCH_US);
+	o = bin_text(o, host, hostlen, &bad);
+	o = bin_text(o, r->api, sizeof(r->api), &bad);
+	o = bin_text(o, r->method, sizeof(r->method), &bad);
+	bad = 0; /* only path, query and route set the flag */
+	o = bin_text(o, r->route, sizeof(r->route), &bad);
+	o = bin_text(o, r->path, sizeof(r->path), &bad);
+	o = bin_text(o, r->query, sizeof(r->query), &bad);
+	o = put_be(put_be(o, 2, 4), r->status, 2);
+	o = answered ? bin_ms(o, r->duration_ms) : bin_null(o);
+	o = answered ? bin_ms(o, r->ttfb_ms) : bin_null(o);
+	o = bin_i64(o, r->bytes_in > INT64_MAX ? INT64_MAX : (int64_t)r->bytes_in);
+	o = bin_i64(o, r->bytes_out > INT64_MAX ? INT64_MAX : (int64_t)r->bytes_out);
+	o = put_be(put_be(o, 4, 4), r->pid, 4);
 	if (bad)
 		flags |= RECORD_F_PATH_INVALID;
-	err = err ?: field_int(b, (int32_t)flags, '\n');
-	if (err)
-		b->len = start;
-	return err;
+	o = put_be(put_be(o, 4, 4), flags, 4);
+	b->len = (size_t)(o - b->data);
+	return 0;
+}
+
+long pgcopy__bin_next(const char *data, size_t len, size_t off)
+{
+	const unsigned char *u = (const unsigned char *)data;
+	int nfields;
+
+	if (off + 2 > len)
+		return -EINVAL;
+	nfields = u[off] << 8 | u[off + 1];
+	off += 2;
+	if (nfields > 1600)
+		return -EINVAL;
+	for (int i = 0; i < nfields; i++) {
+		uint32_t flen;
+
+		if (off + 4 > len)
+			return -EINVAL;
+		flen = (uint32_t)u[off] << 24 | (uint32_t)u[off + 1] << 16 |
+		       (uint32_t)u[off + 2] << 8 | u[off + 3];
+		off += 4;
+		if (flen == 0xffffffffu)
+			continue;
+		if (flen > len - off)
+			return -EINVAL;
+		off += flen;
+	}
+	return (long)off;
 }
 
 int pgcopy__alert(struct pgbuf *b, const struct alert_row *a, const char *host)
@@ -346,7 +407,12 @@ int pgcopy__alert(struct pgbuf *b, const struct alert_row *a, const char *host)
 	err = err ?: field_text(b, a->state, sizeof(a->state), '\t', NULL);
 	err = err ?: field_ms(b, a->value, 0, '\t');
 	err = err ?: field_ms(b, a->threshold, 0, '\t');
-	err = err ?: field_int(b, a->delivered < -1 ? -1 : a->delivered > 1 ? 1 : a->delivered, '\t');
+	err = err
+		  ?: field_int(b,
+			       a->delivered < -1  ? -1
+			       : a->delivered > 1 ? 1
+						  : a->delivered,
+			       '\t');
 	err = err ?: field_text(b, a->message, sizeof(a->message), '\n', NULL);
 	if (err)
 		b->len = start;
@@ -356,11 +422,11 @@ int pgcopy__alert(struct pgbuf *b, const struct alert_row *a, const char *host)
 int pgcopy__health(struct pgbuf *b, const struct health_row *h, const char *host)
 {
 	const uint64_t counters[] = {
-		h->events,	    h->requests,       h->decode_errors,      h->drop_ringbuf_full,
-		h->drop_conn_full,  h->drop_inflight_full, h->drop_pipe_full, h->parse_giveup,
-		h->non_http,	    h->orphan_response,  h->kernel_dropped,   h->rows_written,
-		h->rows_queued,	    h->rows_spooled,     h->rows_dropped,     h->rows_rejected,
-		h->spool_bytes,	    h->db_errors,        h->alerts_sent,      h->alerts_failed,
+	    h->events,	       h->requests,	      h->decode_errors,	 h->drop_ringbuf_full,
+	    h->drop_conn_full, h->drop_inflight_full, h->drop_pipe_full, h->parse_giveup,
+	    h->non_http,       h->orphan_response,    h->kernel_dropped, h->rows_written,
+	    h->rows_queued,    h->rows_spooled,	      h->rows_dropped,	 h->rows_rejected,
+	    h->spool_bytes,    h->db_errors,	      h->alerts_sent,	 h->alerts_failed,
 	};
 	size_t start = b->len;
 	int err = 0;

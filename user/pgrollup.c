@@ -15,8 +15,8 @@ struct group {
 	uint16_t status;
 	char api[RECORD_API_MAX];
 	char route[RECORD_PATH_MAX + 1];
-	struct hist h; /* answered requests only */
-	uint64_t count;	/* all requests, status 0 included */
+	struct hist h;	/* answered requests only */
+	uint64_t count; /* all requests, status 0 included */
 };
 
 struct pgrollup {

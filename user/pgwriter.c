@@ -1,4 +1,4 @@
-/* pgwriter.c: a writer thread that COPYs sealed batches in one transaction each, spooling when the DB is away. */
+/* pgwriter.c: a writer thread COPYs each batch in one transaction; spools while the DB is away. */
 #include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -19,27 +19,27 @@
 
 #define DAY_NS 86400000000000LL
 #define MINUTE_NS 60000000000LL
-#define BATCH_BYTES (4u << 20) /* seal a batch at this much request text */
-#define FREE_KEEP 4	       /* sealed batches kept for reuse */
-#define MAINT_MS (3600 * 1000) /* partitions ahead and retention, hourly */
-#define LOG_EVERY_MS 30000     /* repeat of the same connection error */
-#define SCHEMA_LOCK 0x68747470 /* advisory lock key while migrating */
+#define BATCH_BYTES (4u << 20)	 /* seal a batch at this much request text */
+#define FREE_KEEP 4		 /* sealed batches kept for reuse */
+#define MAINT_MS (3600 * 1000)	 /* partitions ahead and retention, hourly */
+#define LOG_EVERY_MS 30000	 /* repeat of the same connection error */
+#define SCHEMA_LOCK "1752462448" /* advisory lock key: one migrator at a time */
 
 static const char *const part_table[PGB__COUNT] = {
-	"http_requests (" PGCOPY_REQUESTS_COLS ")",
-	"pg_temp.httplat_stage_1m (" PGCOPY_ROLLUP_COLS ")",
-	"alerts (" PGCOPY_ALERTS_COLS ")",
-	"httplat_health (" PGCOPY_HEALTH_COLS ")",
+    "http_requests (" PGCOPY_REQUESTS_COLS ") FROM STDIN WITH (FORMAT binary)",
+    "pg_temp.httplat_stage_1m (" PGCOPY_ROLLUP_COLS ") FROM STDIN",
+    "alerts (" PGCOPY_ALERTS_COLS ") FROM STDIN",
+    "httplat_health (" PGCOPY_HEALTH_COLS ") FROM STDIN",
 };
 
 static const char *const merge_rollup_sql =
-	"INSERT INTO http_requests_1m AS t (" PGCOPY_ROLLUP_COLS ") "
-	"SELECT " PGCOPY_ROLLUP_COLS " FROM pg_temp.httplat_stage_1m "
-	"ON CONFLICT (minute, host, api, route, status) DO UPDATE SET "
-	"count = t.count + excluded.count, "
-	"sum_ms = coalesce(t.sum_ms + excluded.sum_ms, t.sum_ms, excluded.sum_ms), "
-	"max_ms = greatest(t.max_ms, excluded.max_ms), "
-	"hist = httplat_hist_add(t.hist, excluded.hist)";
+    "INSERT INTO http_requests_1m AS t (" PGCOPY_ROLLUP_COLS ") "
+    "SELECT " PGCOPY_ROLLUP_COLS " FROM pg_temp.httplat_stage_1m "
+    "ON CONFLICT (minute, host, api, route, status) DO UPDATE SET "
+    "count = t.count + excluded.count, "
+    "sum_ms = coalesce(t.sum_ms + excluded.sum_ms, t.sum_ms, excluded.sum_ms), "
+    "max_ms = greatest(t.max_ms, excluded.max_ms), "
+    "hist = httplat_hist_add(t.hist, excluded.hist)";
 
 /* Outcome of one transaction. */
 enum txn_result { TXN_OK, TXN_DUP, TXN_CONN, TXN_DATA, TXN_RETRY };
@@ -74,6 +74,7 @@ struct pgwriter {
 	PGconn *conn;
 	int attempt;
 	int ever_connected; /* under mu */
+	int announced;	    /* "connected" logged since the last logged failure */
 	int64_t next_connect_ms;
 	int64_t next_maint_ms;
 	int64_t ens_lo, ens_hi; /* days (since epoch) known to have partitions */
@@ -83,7 +84,9 @@ struct pgwriter {
 	char err_msg[256];
 	char logged_err[256];
 	int64_t logged_at_ms;
-	size_t *lines; /* line offsets while splitting */
+	uint64_t replayed; /* rows replayed from the spool since it was last empty */
+	int spool_logged;  /* "spooling" said since the spool was last empty */
+	size_t *lines;	   /* line offsets while splitting */
 	size_t lines_cap;
 };
 
@@ -164,7 +167,7 @@ enum pgerr_kind pgwriter__classify(const char *sqlstate, int connection_bad)
 	if (connection_bad || !sqlstate || strlen(sqlstate) != 5)
 		return PGERR_CONN;
 	if (!strncmp(sqlstate, "08", 2) || !strncmp(sqlstate, "57P", 3))
-		return PGERR_CONN; /* connection exception, admin/crash shutdown, cannot connect now */
+		return PGERR_CONN; /* connection exception; server shutting down */
 	if (!strncmp(sqlstate, "22", 2) || !strncmp(sqlstate, "23", 2))
 		return PGERR_DATA; /* data exception, integrity constraint violation */
 	return PGERR_RETRY;
@@ -264,10 +267,13 @@ static void seal(struct pgwriter *w)
 		return;
 	}
 	before = b->part[PGB_ROLLUP].len;
-	if (pgrollup__copy(w->rollup, &b->part[PGB_ROLLUP], w->host) == 0)
+	if (pgrollup__copy(w->rollup, &b->part[PGB_ROLLUP], w->host) == 0) {
 		b->rows[PGB_ROLLUP] = (uint32_t)pgrollup__groups(w->rollup);
-	else /* no memory for the rollup lines: the SQL re-roll rebuilds them */
-		b->rows[PGB_ROLLUP] = 0, b->part[PGB_ROLLUP].len = 0;
+	} else { /* out of memory: the raw rows still go; the rollup misses them */
+		b->rows[PGB_ROLLUP] = 0;
+		b->part[PGB_ROLLUP].len = 0;
+		w->st.rollup_lost += b->rows[PGB_REQUESTS];
+	}
 	w->mem_bytes += b->part[PGB_ROLLUP].len - before;
 	pgrollup__reset(w->rollup);
 	b->writer = w->writer_id;
@@ -388,6 +394,16 @@ int pgwriter__flush(struct pgwriter *w, int timeout_ms)
 	return err;
 }
 
+int pgwriter__pressure(struct pgwriter *w)
+{
+	int full;
+
+	pthread_mutex_lock(&w->mu);
+	full = w->mem_bytes >= w->o.mem_max / 10 * 9;
+	pthread_mutex_unlock(&w->mu);
+	return full;
+}
+
 void pgwriter__stats(struct pgwriter *w, struct pgwriter_stats *out)
 {
 	pthread_mutex_lock(&w->mu);
@@ -453,19 +469,29 @@ static enum txn_result exec_cmd(struct pgwriter *w, const char *sql, int nparams
 	return result_error(w, res);
 }
 
-static enum txn_result copy_in(struct pgwriter *w, const char *table, const char *data,
+/* Binary parts (requests) are framed by the COPY header and trailer; text parts are lines. */
+static int part_binary(enum pgbatch_part part)
+{
+	return part == PGB_REQUESTS;
+}
+
+static enum txn_result copy_in(struct pgwriter *w, enum pgbatch_part part, const char *data,
 			       size_t len)
 {
 	char sql[1024];
 	PGresult *res;
 	enum txn_result r = TXN_OK;
+	int bin = part_binary(part), ok;
 
-	snprintf(sql, sizeof(sql), "COPY %s FROM STDIN", table);
+	snprintf(sql, sizeof(sql), "COPY %s", part_table[part]);
 	res = PQexec(w->conn, sql);
 	if (PQresultStatus(res) != PGRES_COPY_IN)
 		return result_error(w, res);
 	PQclear(res);
-	if (PQputCopyData(w->conn, data, (int)len) != 1 || PQputCopyEnd(w->conn, NULL) != 1) {
+	ok = (!bin || PQputCopyData(w->conn, PGCOPY_BIN_HEADER, PGCOPY_BIN_HEADER_LEN) == 1) &&
+	     PQputCopyData(w->conn, data, (int)len) == 1 &&
+	     (!bin || PQputCopyData(w->conn, PGCOPY_BIN_TRAILER, PGCOPY_BIN_TRAILER_LEN) == 1);
+	if (!ok || PQputCopyEnd(w->conn, NULL) != 1) {
 		set_error(w, NULL, PQerrorMessage(w->conn));
 		r = TXN_CONN;
 	}
@@ -491,8 +517,8 @@ struct segment {
  * segments, merges rollup rows, commits. TXN_DUP when the id was already
  * committed (a retry after the connection broke around COMMIT).
  */
-static enum txn_result txn(struct pgwriter *w, const struct pgbatch *b, uint64_t sub,
-			   uint32_t rows, const struct segment *seg, int nseg)
+static enum txn_result txn(struct pgwriter *w, const struct pgbatch *b, uint64_t sub, uint32_t rows,
+			   const struct segment *seg, int nseg)
 {
 	char writer[24], seq[24], subs[24], nrows[16];
 	const char *params[] = {w->host, writer, seq, subs, nrows};
@@ -513,7 +539,7 @@ static enum txn_result txn(struct pgwriter *w, const struct pgbatch *b, uint64_t
 	for (int i = 0; i < nseg && r == TXN_OK; i++) {
 		if (!seg[i].len)
 			continue;
-		r = copy_in(w, part_table[seg[i].part], seg[i].data, seg[i].len);
+		r = copy_in(w, seg[i].part, seg[i].data, seg[i].len);
 		if (r == TXN_OK && seg[i].part == PGB_ROLLUP)
 			r = exec_cmd(w, merge_rollup_sql, 0, NULL);
 	}
@@ -546,23 +572,41 @@ static int64_t day_of(int64_t ts_ns)
 	return ts_ns / DAY_NS - (ts_ns % DAY_NS < 0);
 }
 
-/* Makes sure partitions exist for days [lo, hi]; TXN_OK or an error kind. */
+static int64_t today(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return day_of((int64_t)now.tv_sec * 1000000000);
+}
+
+/*
+ * Makes sure partitions exist for days [lo, hi], clipped to the days a real
+ * row can have: from the retention horizon (10 years without retention) to the
+ * day after tomorrow. Rows outside find no partition and are rejected, counted,
+ * rather than a wrong clock creating partitions. TXN_OK or an error kind.
+ */
 static enum txn_result ensure_days(struct pgwriter *w, int64_t lo, int64_t hi)
 {
+	int64_t t = today();
+	int64_t min = t - (w->o.retention_days > 0 ? w->o.retention_days + 1 : 3660);
 	char day[40], n[16];
 	const char *params[] = {day, n};
 	enum txn_result r;
 
-	if (lo >= w->ens_lo && hi <= w->ens_hi)
+	lo = lo < min ? min : lo;
+	hi = hi > t + 2 ? t + 2 : hi;
+	if (lo > hi || (lo >= w->ens_lo && hi <= w->ens_hi))
 		return TXN_OK;
-	if (hi - lo > 61)
-		lo = hi - 61; /* rows older than that find no partition and are rejected */
-	pgcopy__ts(day, sizeof(day), lo * DAY_NS);
-	day[10] = 0;
-	snprintf(n, sizeof(n), "%d", (int)(hi - lo + 1));
-	r = exec_cmd(w, "SELECT httplat_ensure_partitions($1::date, $2::integer)", 2, params);
-	if (r != TXN_OK)
-		return r;
+	for (int64_t d = lo; d <= hi; d += 62) { /* the SQL function makes 62 at most */
+		pgcopy__ts(day, sizeof(day), d * DAY_NS);
+		day[10] = 0;
+		snprintf(n, sizeof(n), "%d", (int)(hi - d + 1 > 62 ? 62 : hi - d + 1));
+		r = exec_cmd(w, "SELECT httplat_ensure_partitions($1::date, $2::integer)", 2,
+			     params);
+		if (r != TXN_OK)
+			return r;
+	}
 	if (w->ens_hi >= w->ens_lo && lo <= w->ens_hi + 1 && hi >= w->ens_lo - 1) {
 		w->ens_lo = lo < w->ens_lo ? lo : w->ens_lo;
 		w->ens_hi = hi > w->ens_hi ? hi : w->ens_hi;
@@ -576,18 +620,15 @@ static enum txn_result ensure_days(struct pgwriter *w, int64_t lo, int64_t hi)
 /* Partitions for yesterday..the day after tomorrow, and retention. */
 static enum txn_result maintain(struct pgwriter *w)
 {
-	struct timespec now;
 	char raw[16], roll[16];
 	const char *params[] = {raw, roll};
-	int64_t today;
+	int64_t t = today();
 	PGresult *res;
 	enum txn_result r;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	today = day_of((int64_t)now.tv_sec * 1000000000);
 	w->ens_lo = 1;
 	w->ens_hi = 0; /* forget: retention may have dropped some */
-	r = ensure_days(w, today - 1, today + 2);
+	r = ensure_days(w, t - 1, t + 2);
 	if (r != TXN_OK || w->o.retention_days <= 0)
 		return r;
 	snprintf(raw, sizeof(raw), "%d", w->o.retention_days);
@@ -603,23 +644,28 @@ static enum txn_result maintain(struct pgwriter *w)
 	return TXN_OK;
 }
 
+static int schema_version(struct pgwriter *w)
+{
+	PGresult *res = PQexec(w->conn, "SELECT coalesce(max(version), 0) FROM httplat_schema");
+	int have = 0; /* no table yet: nothing applied */
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		have = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return have;
+}
+
 /* Applies the embedded migrations the database lacks. */
 static enum txn_result apply_schema(struct pgwriter *w)
 {
 	const struct pgschema_migration *m;
-	int n = pgschema__migrations(&m), have = 0;
+	int n = pgschema__migrations(&m), have;
 	enum txn_result r = TXN_OK;
-	PGresult *res;
 
-	res = PQexec(w->conn, "SELECT coalesce(max(version), 0) FROM httplat_schema");
-	if (PQresultStatus(res) == PGRES_TUPLES_OK)
-		have = atoi(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	if (have >= pgschema__latest())
+	if (schema_version(w) >= pgschema__latest())
 		return TXN_OK;
-	exec_cmd(w, "SELECT pg_advisory_lock(" /* one migrator at a time */
-		 "1752462448)",
-		 0, NULL);
+	exec_cmd(w, "SELECT pg_advisory_lock(" SCHEMA_LOCK ")", 0, NULL);
+	have = schema_version(w); /* another daemon may have migrated meanwhile */
 	for (int i = 0; i < n && r == TXN_OK; i++) {
 		if (m[i].version <= have)
 			continue;
@@ -629,12 +675,12 @@ static enum txn_result apply_schema(struct pgwriter *w)
 		else
 			wlog("schema: cannot apply %s: %s%s", m[i].name, w->err_msg,
 			     !strcmp(w->err_state, "42501")
-				     ? " (this role may only write: run scripts/pg-roles.sh as the "
-				       "database owner first)"
-				     : "");
+				 ? " (this role may only write: run scripts/pg-roles.sh as the "
+				   "database owner first)"
+				 : "");
 	}
 	if (PQstatus(w->conn) == CONNECTION_OK)
-		PQclear(PQexec(w->conn, "SELECT pg_advisory_unlock(1752462448)"));
+		PQclear(PQexec(w->conn, "SELECT pg_advisory_unlock(" SCHEMA_LOCK ")"));
 	return r == TXN_OK ? TXN_OK : TXN_RETRY;
 }
 
@@ -646,6 +692,7 @@ static void log_failure(struct pgwriter *w, const char *what)
 		return;
 	snprintf(w->logged_err, sizeof(w->logged_err), "%s", w->err_msg);
 	w->logged_at_ms = now;
+	w->announced = 0; /* say so when it works again */
 	wlog("%s: %s%s%s; rows are kept and retried", what, w->err_state, *w->err_state ? " " : "",
 	     w->err_msg);
 }
@@ -669,6 +716,11 @@ static int connect_db(struct pgwriter *w)
 		goto fail;
 	}
 	PQsetNoticeProcessor(w->conn, quiet_notice, NULL);
+	/* rows are UTF-8 whatever PGCLIENTENCODING says; the server converts to its encoding */
+	if (PQsetClientEncoding(w->conn, "UTF8")) {
+		set_error(w, NULL, PQerrorMessage(w->conn));
+		goto fail;
+	}
 	r = apply_schema(w);
 	if (r == TXN_OK)
 		r = exec_cmd(w,
@@ -686,10 +738,10 @@ static int connect_db(struct pgwriter *w)
 	if (w->attempt)
 		w->st.reconnects++;
 	pthread_mutex_unlock(&w->mu);
-	wlog("connected to %s:%s database %s as %s", PQhost(w->conn), PQport(w->conn),
-	     PQdb(w->conn), PQuser(w->conn));
-	w->attempt = 0;
-	w->logged_err[0] = 0;
+	if (!w->announced)
+		wlog("connected to %s:%s database %s as %s", PQhost(w->conn), PQport(w->conn),
+		     PQdb(w->conn), PQuser(w->conn));
+	w->announced = 1;
 	return 0;
 fail:
 	log_failure(w, "cannot connect");
@@ -700,12 +752,13 @@ fail:
 	return -1;
 }
 
-static size_t split_lines(struct pgwriter *w, const struct pgbuf *p)
+/* Row boundaries of one part into w->lines (n + 1 offsets); the row count, 0 on failure. */
+static size_t split_rows(struct pgwriter *w, const struct pgbuf *p, enum pgbatch_part part)
 {
 	size_t n = 0;
 
 	for (size_t off = 0; off < p->len; n++) {
-		const char *nl = memchr(p->data + off, '\n', p->len - off);
+		long next;
 
 		if (n + 2 > w->lines_cap) {
 			size_t cap = w->lines_cap ? w->lines_cap * 2 : 1024;
@@ -717,11 +770,53 @@ static size_t split_lines(struct pgwriter *w, const struct pgbuf *p)
 			w->lines_cap = cap;
 		}
 		w->lines[n] = off;
-		off = nl ? (size_t)(nl - p->data) + 1 : p->len;
+		if (part_binary(part)) {
+			next = pgcopy__bin_next(p->data, p->len, off);
+			if (next < 0)
+				return 0; /* cannot happen for our own tuples */
+		} else {
+			const char *nl = memchr(p->data + off, '\n', p->len - off);
+
+			next = nl ? nl - p->data + 1 : (long)p->len;
+		}
+		off = (size_t)next;
 	}
 	if (n)
 		w->lines[n] = p->len;
 	return n;
+}
+
+/* A rejected row for the log: text rows as they are, binary rows by their text fields. */
+static void describe_row(const char *row, size_t len, enum pgbatch_part part, char *out,
+			 size_t outsz)
+{
+	const unsigned char *u = (const unsigned char *)row;
+	size_t o = 0, off = 2;
+
+	if (!part_binary(part)) {
+		snprintf(out, outsz, "%.*s", (int)(len && row[len - 1] == '\n' ? len - 1 : len),
+			 row);
+		return;
+	}
+	out[0] = 0;
+	for (int f = 0; f < PGCOPY_REQUESTS_NCOLS && off + 4 <= len; f++) {
+		uint32_t flen = (uint32_t)u[off] << 24 | (uint32_t)u[off + 1] << 16 |
+				(uint32_t)u[off + 2] << 8 | u[off + 3];
+
+		off += 4;
+		if (flen == 0xffffffffu)
+			continue;
+		if (flen > len - off)
+			break;
+		if (f >= 1 && f <= 6 && o + 2 < outsz) /* host, api, method, route, path, query */
+			o += (size_t)snprintf(out + o, outsz - o, "%s%.*s", o ? " " : "",
+					      (int)(flen < outsz - o - 2 ? flen : outsz - o - 2),
+					      row + off);
+		off += flen;
+	}
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = ' ';
 }
 
 static void count_rows(struct pgwriter *w, enum pgbatch_part part, enum txn_result r, uint64_t n)
@@ -765,7 +860,10 @@ static int send_range(struct pgwriter *w, const struct pgbatch *b, enum pgbatch_
 		return 0;
 	case TXN_DATA:
 		if (hi - lo == 1) {
-			wlog("row rejected (%s %s): %.200s", w->err_state, w->err_msg, seg.data);
+			char row[300];
+
+			describe_row(seg.data, seg.len, part, row, sizeof(row));
+			wlog("row rejected (%s %s): %s", w->err_state, w->err_msg, row);
 			count_rows(w, part, r, 1);
 			return 0;
 		}
@@ -785,7 +883,7 @@ static int send_split(struct pgwriter *w, const struct pgbatch *b)
 	enum txn_result r;
 
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-		size_t n = split_lines(w, &b->part[parts[i]]);
+		size_t n = split_rows(w, &b->part[parts[i]], parts[i]);
 		int err;
 
 		if (!n && b->part[parts[i]].len)
@@ -826,6 +924,8 @@ again:
 	switch (r) {
 	case TXN_OK:
 	case TXN_DUP:
+		w->attempt = 0; /* healthy again: the next failure backs off from the start */
+		w->logged_err[0] = 0;
 		count_rows(w, PGB_REQUESTS, r, b->rows[PGB_REQUESTS]);
 		count_rows(w, PGB_ALERTS, r, b->rows[PGB_ALERTS]);
 		count_rows(w, PGB_HEALTH, r, b->rows[PGB_HEALTH]);
@@ -882,32 +982,20 @@ static void spool_excess(struct pgwriter *w, uint64_t keep, int drop_rest)
 			enqueue_head(w, b);
 			return;
 		}
+		if (!err && !w->spool_logged) {
+			wlog("database away: spooling batches to %s", w->o.spool_dir);
+			w->spool_logged = 1;
+		}
 		if (err) {
 			w->st.rows_dropped += b->rows[PGB_REQUESTS];
 			w->st.other_dropped += b->rows[PGB_ALERTS] + b->rows[PGB_HEALTH];
-			fprintf(stderr, "httplat: pg: dropped %u rows at exit: database and spool "
-					"unavailable (%s)\n",
-				b->rows[PGB_REQUESTS], strerror(-err));
+			wlog("dropped %u rows at exit: database away and %s", b->rows[PGB_REQUESTS],
+			     w->spool ? "spool full or failing" : "no spool");
 		}
 		w->st.rows_queued -= b->rows[PGB_REQUESTS];
 		w->mem_bytes -= bytes;
 		batch_put(w, b);
 	}
-}
-
-/* Connected and idle: writes the oldest spool file. Not under mu. */
-static void replay_one(struct pgwriter *w)
-{
-	int err;
-
-	if (!w->replay && !(w->replay = calloc(1, sizeof(*w->replay))))
-		return;
-	err = spool__read_oldest(w->spool, w->replay);
-	if (!err && !deliver(w, w->replay))
-		err = spool__remove_oldest(w->spool);
-	else if (err && err != -ENOENT)
-		wlog("spool: cannot read: %s", strerror(-err));
-	update_spool_stats(w);
 }
 
 static int spool_pending(struct pgwriter *w)
@@ -918,6 +1006,28 @@ static int spool_pending(struct pgwriter *w)
 		return 0;
 	spool__stats(w->spool, &ss);
 	return ss.files > 0;
+}
+
+/* Connected and idle: writes the oldest spool file. Not under mu. */
+static void replay_one(struct pgwriter *w)
+{
+	int err;
+
+	if (!w->replay && !(w->replay = calloc(1, sizeof(*w->replay))))
+		return;
+	err = spool__read_oldest(w->spool, w->replay);
+	if (!err && !deliver(w, w->replay)) {
+		err = spool__remove_oldest(w->spool);
+		w->replayed += w->replay->rows[PGB_REQUESTS];
+	} else if (err && err != -ENOENT) {
+		wlog("spool: cannot read: %s", strerror(-err));
+	}
+	update_spool_stats(w);
+	if (!spool_pending(w) && w->replayed) {
+		wlog("spool replayed: %llu rows", (unsigned long long)w->replayed);
+		w->replayed = 0;
+		w->spool_logged = 0;
+	}
 }
 
 static void wait_ms(struct pgwriter *w, int64_t ms)
@@ -948,13 +1058,13 @@ static void *writer_main(void *arg)
 		now = mono_ms();
 		if (w->stop && !stop_deadline)
 			stop_deadline = now + w->o.stop_timeout_ms;
-		if (w->open && (w->stop || w->flushers ||
-				now - w->open_since_ms >= (int64_t)w->o.flush_ms))
+		if (w->open &&
+		    (w->stop || w->flushers || now - w->open_since_ms >= (int64_t)w->o.flush_ms))
 			seal(w);
 		if (!w->head && !w->open)
 			pthread_cond_broadcast(&w->idle);
-		if (w->stop && (!w->head || now >= stop_deadline ||
-				(!w->conn && now < w->next_connect_ms)))
+		if (w->stop &&
+		    (!w->head || now >= stop_deadline || (!w->conn && now < w->next_connect_ms)))
 			break; /* done, out of time, or the database is away: spool the rest */
 		if (w->head && (w->conn || now >= w->next_connect_ms)) {
 			b = w->inflight = dequeue(w);
@@ -996,7 +1106,11 @@ static void *writer_main(void *arg)
 			pthread_mutex_lock(&w->mu);
 			continue;
 		}
-		wait_ms(w, w->head && !w->conn ? w->next_connect_ms - now : 50);
+		/* wake often: open batches are sealed (and spooled) by age even while backing off
+		 */
+		wait_ms(w, w->head && !w->conn && w->next_connect_ms - now < 50
+			       ? w->next_connect_ms - now
+			       : 50);
 	}
 	seal(w);
 	spool_excess(w, 0, 1);

@@ -1,4 +1,4 @@
-/* pgwriter.h: batched COPY of requests, alerts and health rows into PostgreSQL, off the hot path. */
+/* pgwriter.h: batched COPY of requests, alerts and health rows to PostgreSQL, off the hot path. */
 #ifndef HTTPLAT_PGWRITER_H
 #define HTTPLAT_PGWRITER_H
 
@@ -9,30 +9,30 @@
 #include "record.h"
 
 struct pgwriter_opts {
-	const char *conninfo;	/* conninfo or URL; NULL/"" = libpq's PG* variables */
-	const char *host;	/* value of the host column */
-	const char *spool_dir;	/* NULL = no spool (rows beyond mem_max are dropped) */
-	uint64_t spool_max;	/* bytes on disk */
-	uint64_t mem_max;	/* bytes of formatted rows held in memory */
-	uint32_t batch_rows;	/* seal a batch at this many request rows */
-	uint32_t flush_ms;	/* ...or when its first row is this old */
-	int retention_days;	/* raw partitions; 0 = never drop */
-	int rollup_days;	/* rollup, alerts, health rows */
-	int stop_timeout_ms;	/* on free: time to write what is left before spooling it */
-	int verbose;
+	const char *conninfo;  /* conninfo or URL; NULL/"" = libpq's PG* variables */
+	const char *host;      /* value of the host column */
+	const char *spool_dir; /* NULL = no spool (rows beyond mem_max are dropped) */
+	uint64_t spool_max;    /* bytes on disk */
+	uint64_t mem_max;      /* bytes of formatted rows held in memory */
+	uint32_t batch_rows;   /* seal a batch at this many request rows */
+	uint32_t flush_ms;     /* ...or when its first row is this old */
+	int retention_days;    /* raw partitions; 0 = never drop */
+	int rollup_days;       /* rollup, alerts, health rows */
+	int stop_timeout_ms;   /* on free: time to write what is left before spooling it */
 };
 
 /* Defaults for every field the caller leaves 0. */
 void pgwriter_opts__defaults(struct pgwriter_opts *o);
 
 struct pgwriter_stats {
-	uint64_t rows_written;	 /* request rows committed */
-	uint64_t rows_queued;	 /* request rows in memory now */
-	uint64_t rows_spooled;	 /* request rows in spool files now */
-	uint64_t rows_dropped;	 /* lost: memory and spool full (or spool unusable) */
-	uint64_t rows_rejected;	 /* refused by the database one by one (data errors) */
-	uint64_t rows_dup;	 /* retried rows the database already had (not written twice) */
+	uint64_t rows_written;	/* request rows committed */
+	uint64_t rows_queued;	/* request rows in memory now */
+	uint64_t rows_spooled;	/* request rows in spool files now */
+	uint64_t rows_dropped;	/* lost: memory and spool full (or spool unusable) */
+	uint64_t rows_rejected; /* refused by the database one by one (data errors) */
+	uint64_t rows_dup;	/* retried rows the database already had (not written twice) */
 	uint64_t alerts_written, health_written, other_dropped;
+	uint64_t rollup_lost; /* rows the rollup misses (out of memory while sealing) */
 	uint64_t batches, db_errors, reconnects;
 	uint64_t spool_bytes, spool_files, spool_bad_files;
 	int connected;
@@ -48,15 +48,20 @@ struct pgwriter;
  */
 struct pgwriter *pgwriter__new(const struct pgwriter_opts *o);
 /*
- * Queues one request row. Never blocks on the database and never allocates
- * after warm-up; safe to call from the ring-buffer thread. 0, or -ENOBUFS
- * when the row was dropped (memory bound reached; counted).
+ * Queues one request row: formats it into the open batch under a mutex the
+ * writer thread holds only for pointer moves. Never waits for the database
+ * and does no I/O; allocates only while batches are backing up. Safe to call
+ * from the ring-buffer thread. 0, or -ENOBUFS when the row was dropped
+ * (memory bound reached; counted in rows_dropped).
  */
 int pgwriter__push(struct pgwriter *w, const struct record *r);
 int pgwriter__push_alert(struct pgwriter *w, const struct alert_row *a);
 int pgwriter__push_health(struct pgwriter *w, const struct health_row *h);
-/* Waits until everything queued so far is committed or spooled, up to timeout_ms. 0 or -ETIMEDOUT. */
+/* Waits until everything queued so far is committed or spooled, up to timeout_ms. 0 or -ETIMEDOUT.
+ */
 int pgwriter__flush(struct pgwriter *w, int timeout_ms);
+/* True when the memory queue is nearly full (for producers that can wait: the benchmark). */
+int pgwriter__pressure(struct pgwriter *w);
 void pgwriter__stats(struct pgwriter *w, struct pgwriter_stats *out);
 /*
  * Stops the thread: writes what is left (up to stop_timeout_ms, not at all

@@ -13,7 +13,7 @@
 
 #include "spool.h"
 
-#define MAGIC "httplat-spool 1"
+#define MAGIC "httplat-spool 2" /* 2: request rows in binary COPY format */
 
 struct spool_file {
 	char name[64];
@@ -104,8 +104,8 @@ static int parse_header(const char *line, struct pgbatch *b, uint64_t len[PGB__C
 	if (sscanf(line + sizeof(MAGIC),
 		   "%" SCNx64 " %" SCNu64 " %" SCNd64 " %" SCNd64 " %" SCNu32 ":%" SCNu64
 		   " %" SCNu32 ":%" SCNu64 " %" SCNu32 ":%" SCNu64 " %" SCNu32 ":%" SCNu64 "%n",
-		   &b->writer, &b->seq, &b->first_ns, &b->last_ns, &b->rows[0], &len[0], &b->rows[1],
-		   &len[1], &b->rows[2], &len[2], &b->rows[3], &len[3], &n) != 12 ||
+		   &b->writer, &b->seq, &b->first_ns, &b->last_ns, &b->rows[0], &len[0],
+		   &b->rows[1], &len[1], &b->rows[2], &len[2], &b->rows[3], &len[3], &n) != 12 ||
 	    line[sizeof(MAGIC) + n] != '\n')
 		return -EINVAL;
 	return 0;
@@ -201,18 +201,19 @@ int spool__write(struct spool *s, const struct pgbatch *b)
 	size_t total;
 	int fd = -1, err = 0, n;
 
-	n = snprintf(hdr, sizeof(hdr),
-		     MAGIC " %016" PRIx64 " %" PRIu64 " %" PRId64 " %" PRId64 " %u:%zu %u:%zu %u:%zu "
-			   "%u:%zu\n",
-		     b->writer, b->seq, b->first_ns, b->last_ns, b->rows[0], b->part[0].len,
-		     b->rows[1], b->part[1].len, b->rows[2], b->part[2].len, b->rows[3],
-		     b->part[3].len);
+	n = snprintf(
+	    hdr, sizeof(hdr),
+	    MAGIC " %016" PRIx64 " %" PRIu64 " %" PRId64 " %" PRId64 " %u:%zu %u:%zu %u:%zu "
+		  "%u:%zu\n",
+	    b->writer, b->seq, b->first_ns, b->last_ns, b->rows[0], b->part[0].len, b->rows[1],
+	    b->part[1].len, b->rows[2], b->part[2].len, b->rows[3], b->part[3].len);
 	total = (size_t)n + pgbatch__bytes(b);
 	if (!s->max_bytes || s->st.bytes + total > s->max_bytes)
 		return -ENOSPC;
 	/* names sort by age: wall seconds, then a counter, then the batch id */
 	snprintf(name, sizeof(name), "%012lld-%08" PRIu64 "-%016" PRIx64 "-%" PRIu64 ".batch",
-		 (long long)time(NULL), s->next_local++ % 100000000, b->writer, b->seq % 1000000000);
+		 (long long)time(NULL), s->next_local++ % 100000000, b->writer,
+		 b->seq % 1000000000);
 	if (path_of(s, name, "", path, sizeof(path)) || path_of(s, name, ".tmp", tmp, sizeof(tmp)))
 		return -ENAMETOOLONG;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -246,6 +247,21 @@ static void drop_first(struct spool *s)
 	s->nfiles--;
 }
 
+/* True when data holds exactly rows binary tuples. */
+static int whole_tuples(const char *data, size_t len, uint32_t rows)
+{
+	size_t off = 0;
+
+	for (uint32_t i = 0; i < rows; i++) {
+		long next = pgcopy__bin_next(data, len, off);
+
+		if (next < 0)
+			return 0;
+		off = (size_t)next;
+	}
+	return off == len;
+}
+
 static int read_file(const char *path, struct pgbatch *b)
 {
 	uint64_t len[PGB__COUNT];
@@ -266,8 +282,9 @@ static int read_file(const char *path, struct pgbatch *b)
 			goto cleanup;
 		}
 		if (fread(b->part[i].data, 1, len[i], f) != len[i] ||
-		    (len[i] && b->part[i].data[len[i] - 1] != '\n')) {
-			err = -EINVAL; /* truncated, or a part that does not end a line */
+		    (i != PGB_REQUESTS && len[i] && b->part[i].data[len[i] - 1] != '\n') ||
+		    (i == PGB_REQUESTS && !whole_tuples(b->part[i].data, len[i], b->rows[i]))) {
+			err = -EINVAL; /* truncated, or a part that does not end a row */
 			goto cleanup;
 		}
 		b->part[i].len = len[i];

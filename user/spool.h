@@ -20,7 +20,7 @@ struct pgbatch {
 	uint32_t rows[PGB__COUNT]; /* lines in part[i] */
 	struct pgbuf part[PGB__COUNT];
 	int64_t first_ns, last_ns; /* span of the request rows' ts, 0 when none */
-	struct pgbatch *next;	    /* queue link, owned by the queue */
+	struct pgbatch *next;	   /* queue link, owned by the queue */
 };
 
 size_t pgbatch__bytes(const struct pgbatch *b);
@@ -48,7 +48,7 @@ int spool__remove_oldest(struct spool *s);
 
 struct spool_stats {
 	uint64_t files, bytes, rows; /* now on disk (request rows) */
-	uint64_t bad_files;	      /* unreadable files set aside as *.bad */
+	uint64_t bad_files;	     /* unreadable files set aside as *.bad */
 };
 void spool__stats(const struct spool *s, struct spool_stats *out);
 

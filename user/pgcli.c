@@ -1,0 +1,80 @@
+/* pgcli.c: argp child for the options every PostgreSQL-writing command shares. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "pgcli.h"
+
+enum { OPT_DB = 2100, OPT_HOST, OPT_MEM_MAX, OPT_BATCH_ROWS, OPT_FLUSH_MS };
+
+static const struct argp_option options[] = {
+    {"db", OPT_DB, "CONNINFO", 0,
+     "PostgreSQL conninfo or URL (default: $HTTPLAT_DB, else libpq's PG* variables and "
+     "~/.pgpass)",
+     2},
+    {"host", OPT_HOST, "NAME", 0, "Value of the host column (default: this machine's hostname)", 2},
+    {"mem-max", OPT_MEM_MAX, "SIZE", 0, "Memory bound for queued rows, e.g. 64M (default 64M)", 2},
+    {"batch-rows", OPT_BATCH_ROWS, "N", 0, "Rows per COPY batch at most (default 20000)", 2},
+    {"flush-ms", OPT_FLUSH_MS, "MS", 0,
+     "Write a batch when its first row is this old (default 200; rows visible within 1 s)", 2},
+    {},
+};
+
+static error_t pgcli_parse(int key, char *arg, struct argp_state *state)
+{
+	struct pgcli *c = state->input;
+	uint64_t size;
+	long v;
+
+	switch (key) {
+	case OPT_DB:
+		c->db = arg;
+		break;
+	case OPT_HOST:
+		if (!*arg || strlen(arg) >= sizeof(c->host))
+			argp_error(state, "invalid --host: want 1-%zu characters",
+				   sizeof(c->host) - 1);
+		snprintf(c->host, sizeof(c->host), "%s", arg);
+		break;
+	case OPT_MEM_MAX:
+		if (pgwriter__parse_size(arg, &size) || size < 65536)
+			argp_error(state,
+				   "invalid --mem-max '%s': want bytes with an optional K, M or G "
+				   "suffix, at least 64K",
+				   arg);
+		c->pg.mem_max = size;
+		break;
+	case OPT_BATCH_ROWS:
+		if (cli__parse_long(arg, 1, 1000000, &v))
+			argp_error(state, "invalid --batch-rows '%s': want 1-1000000", arg);
+		c->pg.batch_rows = (uint32_t)v;
+		break;
+	case OPT_FLUSH_MS:
+		if (cli__parse_long(arg, 1, 60000, &v))
+			argp_error(state, "invalid --flush-ms '%s': want 1-60000", arg);
+		c->pg.flush_ms = (uint32_t)v;
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp pgcli_argp = {
+    .options = options,
+    .parser = pgcli_parse,
+};
+
+void pgcli__finish(struct pgcli *c, const char *default_host)
+{
+	const char *db = c->db ? c->db : getenv("HTTPLAT_DB");
+
+	c->pg.conninfo = db && *db ? db : NULL;
+	if (!*c->host && default_host)
+		snprintf(c->host, sizeof(c->host), "%s", default_host);
+	if (!*c->host && gethostname(c->host, sizeof(c->host) - 1))
+		snprintf(c->host, sizeof(c->host), "unknown");
+	c->pg.host = c->host;
+}
