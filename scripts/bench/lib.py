@@ -1,0 +1,233 @@
+"""lib.py: shared pieces of `make bench`: servers, wrk, CPU accounting, statistics.
+
+Servers come from tests/e2e/harness.py (PostgreSQL initdb'd into a temp dir on a
+unix socket, uvicorn on 127.0.0.1, httplat), all started and stopped by PID.
+"""
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+
+import harness  # noqa: E402  (after the path tweak on purpose)
+
+WRK_LUA = os.path.join(HERE, "wrk_report.lua")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+HTTPLAT = harness.HTTPLAT
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def cleanup_all():
+    """Stops everything harness-started, newest first (servers are stopped by PID)."""
+    while harness._cleanups:
+        fn = harness._cleanups.pop()
+        try:
+            fn()
+        except Exception as e:  # keep stopping the rest
+            log(f"cleanup: {e!r}")
+
+
+# ---- statistics -------------------------------------------------------------------------------
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def percentile(xs, q):
+    """Nearest-rank percentile, q in [0, 100]."""
+    xs = sorted(xs)
+    if not xs:
+        return None
+    k = max(0, min(len(xs) - 1, int(round(q / 100.0 * len(xs) + 0.5)) - 1))
+    return xs[k]
+
+
+def spread(xs):
+    """(median, min, max) of the non-None values, or (None, None, None)."""
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return (None, None, None)
+    return (statistics.median(xs), min(xs), max(xs))
+
+
+# ---- CPU accounting ---------------------------------------------------------------------------
+
+def proc_cpu_s(pid):
+    """utime+stime of a process (all its threads) in seconds, from /proc/<pid>/stat; None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def _all_procs():
+    """{pid: (ppid, cpu seconds)} for every process."""
+    res = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        res[int(d)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK)
+    return res
+
+
+def descendants(procs, root):
+    kids = {}
+    for pid, (ppid, _) in procs.items():
+        kids.setdefault(ppid, []).append(pid)
+    res, todo = set(), [root]
+    while todo:
+        for c in kids.get(todo.pop(), []):
+            res.add(c)
+            todo.append(c)
+    return res
+
+
+def system_busy_s():
+    """CPU seconds spent in user+nice+system over all cores since boot (irq time excluded)."""
+    with open("/proc/stat") as f:
+        parts = f.readline().split()
+    return (int(parts[1]) + int(parts[2]) + int(parts[3])) / CLK_TCK
+
+
+def _reaped_children_s():
+    """CPU of our children that exited and were waited for (wrk runs end before a meter stops)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+class CpuMeter:
+    """CPU used between start() and stop() by chosen process trees, by us, and by everyone else."""
+
+    def __init__(self, trees):
+        self.trees = trees  # name -> root pid
+
+    def start(self):
+        self.reaped0 = _reaped_children_s()
+        self.t0 = time.monotonic()
+        self.busy0 = system_busy_s()
+        self.procs0 = _all_procs()
+
+    def stop(self):
+        """Returns {tree name: cpu s, "other_cores": cores busy with processes not ours, "wall_s"}."""
+        procs1 = _all_procs()
+        wall = time.monotonic() - self.t0
+        busy = system_busy_s() - self.busy0
+
+        def used(pids):
+            return sum(procs1[p][1] - self.procs0.get(p, (0, 0.0))[1] for p in pids if p in procs1)
+
+        res = {"wall_s": wall}
+        for name, root in self.trees.items():
+            res[name] = used({root} | descendants(procs1, root))
+        ours = used({os.getpid()} | descendants(procs1, os.getpid())) + _reaped_children_s() - self.reaped0
+        res["other_cores"] = max(0.0, busy - ours) / wall if wall > 0 else None
+        return res
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
+
+
+# ---- load generators --------------------------------------------------------------------------
+
+def wrk(port, path, seconds, connections=32, threads=1):
+    """Runs wrk --latency; returns its BENCH_JSON summary (latencies in µs) plus req_s."""
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
+           "-s", WRK_LUA, f"http://127.0.0.1:{port}{path}"]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    out, err = p.stdout, p.stderr
+    line = next((ln for ln in out.splitlines() if ln.startswith("BENCH_JSON ")), None)
+    if p.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({p.returncode}): {err.strip()} {out[-500:]}")
+    res = json.loads(line.split(" ", 1)[1])
+    res["req_s"] = res["requests"] / (res["duration_us"] / 1e6)
+    res["errors"] = sum(res[k] for k in res if k.startswith("err_"))
+    return res
+
+
+def run_cmd(cmd, **kw):
+    """Runs a short command; returns stdout; raises with its stderr on failure."""
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()[-800:]}")
+    return r.stdout
+
+
+class Env:
+    """Sets environment variables for the processes started inside the with-block."""
+
+    def __init__(self, **kv):
+        self.kv = kv
+
+    def __enter__(self):
+        self.old = {k: os.environ.get(k) for k in self.kv}
+        os.environ.update(self.kv)
+
+    def __exit__(self, *exc):
+        for k, v in self.old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def uvicorn(loop, http, mw="none", pg=None):
+    """Starts tests/apps/bench_app.py on uvicorn (1 worker) with the given in-app middleware."""
+    with Env(HTTPLAT_BENCH_MW=mw, HTTPLAT_BENCH_PG=pg.conninfo if pg else ""):
+        return harness.Uvicorn(loop=loop, http=http, module="bench_app:app")
+
+
+def httplat(*args, ready="tracing"):
+    return harness.Httplat(*args, ready=ready)
+
+
+def machine_info():
+    def first(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True).stdout.strip().splitlines()[0]
+        except (OSError, IndexError):
+            return "?"
+
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_kb = int(f.readline().split()[1])
+    py = harness.PY
+    mods = first([py, "-c", "import fastapi, uvicorn, uvloop, httptools, h11, starlette, psycopg2;"
+                  "print(f'fastapi {fastapi.__version__}, starlette {starlette.__version__}, "
+                  "uvicorn {uvicorn.__version__}, uvloop {uvloop.__version__}, "
+                  "httptools {httptools.__version__}, h11 {h11.__version__}, "
+                  "psycopg2 {psycopg2.__version__.split()[0]}')"])
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "kernel": os.uname().release,
+        "cpu": f"{cpu}, {os.cpu_count()} cores",
+        "memory": f"{mem_kb / 1048576:.0f} GiB",
+        "os": first(["sh", "-c", ". /etc/os-release; echo $PRETTY_NAME"]),
+        "python": first([py, "--version"]) + ": " + mods,
+        "postgres": first([os.path.join(harness.PG_BIN, "postgres"), "--version"]),
+        "wrk": first(["sh", "-c", "wrk -v 2>&1"]),
+        "httplat": first(["git", "-C", ROOT, "log", "-1", "--format=%h %s"]),
+    }
