@@ -31,7 +31,7 @@ def parse_args():
     p.add_argument("--ingest-rows", type=int, default=2_000_000, help="rows per bench-ingest run")
     p.add_argument("--run-args", default="run --db {db} --pid {pid}",
                    help="httplat arguments for the traced configuration ({db} {pid} {port})")
-    p.add_argument("--httplat-table", default="requests",
+    p.add_argument("--httplat-table", default="http_requests",
                    help="table `httplat run` writes requests to (rows are counted)")
     p.add_argument("--out", default=os.path.join(lib.ROOT, "BENCHMARKS.md"))
     p.add_argument("--raw", default=os.path.join(lib.ROOT, "build", "bench", "results.json"))
