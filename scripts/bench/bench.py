@@ -33,6 +33,8 @@ def parse_args():
                    help="httplat arguments for the traced configuration ({db} {pid} {port})")
     p.add_argument("--httplat-table", default="http_requests",
                    help="table `httplat run` writes requests to (rows are counted)")
+    p.add_argument("--no-pin", action="store_true",
+                   help="let the scheduler place the app and wrk (default: app CPU 0, wrk CPU 1)")
     p.add_argument("--out", default=os.path.join(lib.ROOT, "BENCHMARKS.md"))
     p.add_argument("--raw", default=os.path.join(lib.ROOT, "build", "bench", "results.json"))
     p.add_argument("--report-only", action="store_true", help="re-render from --raw")
@@ -41,6 +43,7 @@ def parse_args():
     opts.loops = opts.loops.split(",")
     opts.configs = opts.configs.split(",")
     opts.run_args = opts.run_args.split()
+    lib.PIN = not opts.no_pin
     return opts
 
 

@@ -20,6 +20,11 @@ import harness  # noqa: E402  (after the path tweak on purpose)
 WRK_LUA = os.path.join(HERE, "wrk_report.lua")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 HTTPLAT = harness.HTTPLAT
+# The app is pinned to CPU 0 and wrk to CPU 1, so runs do not differ by where the scheduler put
+# them; httplat and PostgreSQL float, as they would next to a real app. bench.py may clear PIN.
+PIN = True
+APP_CPU = 0
+WRK_CPU = "1"
 
 
 def log(msg):
@@ -150,7 +155,8 @@ def loadavg():
 
 def wrk(port, path, seconds, connections=32, threads=1):
     """Runs wrk --latency; returns its BENCH_JSON summary (latencies in µs) plus req_s."""
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
+    cmd = ["taskset", "-c", WRK_CPU] if PIN else []
+    cmd += ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
            "-s", WRK_LUA, f"http://127.0.0.1:{port}{path}"]
     p = subprocess.run(cmd, capture_output=True, text=True)
     out, err = p.stdout, p.stderr
@@ -192,7 +198,11 @@ class Env:
 def uvicorn(loop, http, mw="none", pg=None):
     """Starts tests/apps/bench_app.py on uvicorn (1 worker) with the given in-app middleware."""
     with Env(HTTPLAT_BENCH_MW=mw, HTTPLAT_BENCH_PG=pg.conninfo if pg else ""):
-        return harness.Uvicorn(loop=loop, http=http, module="bench_app:app")
+        app = harness.Uvicorn(loop=loop, http=http, module="bench_app:app")
+    if PIN:
+        for tid in os.listdir(f"/proc/{app.proc.pid}/task"):
+            os.sched_setaffinity(int(tid), {APP_CPU})
+    return app
 
 
 def httplat(*args, ready="tracing"):

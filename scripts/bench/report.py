@@ -289,6 +289,8 @@ def write(path, res):
         f"| Python stack | {m['python']} |",
         f"| PostgreSQL | {m['postgres']} (initdb'd by the bench, unix socket, fsync=off) |",
         f"| load generator | {m['wrk']} (1 thread) on the same 2 cores, loopback |",
+        "| placement | " + ("app pinned to CPU 0, wrk to CPU 1, httplat and PostgreSQL unpinned"
+                           if not o.get("no_pin") else "nothing pinned") + " |",
         f"| httplat | {m['httplat']} |",
         f"| settings | {o['rounds']} rounds, {o['duration']} s saturation runs (-c32), "
         f"{o['duration_c1']} s one-connection runs (-c1), {o['warmup']} s warm-up |",
