@@ -16,7 +16,7 @@ LDLIBS     += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lpq -
 
 # clang's own system include dirs, so vmlinux.h-based programs find asm/ headers
 CLANG_SYS  := $(shell $(CLANG) -v -E - </dev/null 2>&1 | sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(OUT) -Ibpf $(CLANG_SYS) \
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -I$(OUT) -Ibpf $(CLANG_SYS) \
               -Wall -Werror -Wpadded -Wno-unused-function
 
 ifeq ($(V),1)

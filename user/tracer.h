@@ -26,8 +26,10 @@ struct tracer *tracer__open(const struct selection *sel, tracer_record_fn fn, vo
 /* Waits up to timeout_ms, then drains everything pending. >= 0 records, or -errno. */
 int tracer__poll(struct tracer *t, int timeout_ms);
 void tracer__stats(struct tracer *t, struct tracer_stats *out);
-/* Traced pids and server ports seen (for headers); returns counts written. */
+/* Traced pids (for headers); returns the count written. */
 int tracer__pids(struct tracer *t, int *pids, int max);
+/* Server ports being traced (for headers); returns the count written. */
+int tracer__ports(struct tracer *t, unsigned short *ports, int max);
 void tracer__free(struct tracer *t);
 /* Names of the kernel counters, for reports ("ringbuf_full", ...). */
 const char *tracer__counter_name(int idx);
