@@ -8,6 +8,7 @@
    loaded, alternating: the dd loop, and a second, untraced uvicorn under wrk.
 """
 import json
+import os
 import time
 
 import lib
@@ -15,12 +16,28 @@ import lib
 DD_BYTES = 1_000_000  # dd bs=1: one read and one write syscall per byte
 
 
+def prog_ids(pid):
+    """Ids of the BPF programs a process holds open (from /proc/<pid>/fdinfo: this bpftool
+    build lists no owning pids)."""
+    ids = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") != "anon_inode:bpf-prog":
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                ids.update(int(ln.split()[1]) for ln in f if ln.startswith("prog_id:"))
+        except OSError:
+            continue
+    return ids
+
+
 def prog_stats(pid):
     """{prog name: (run_time_ns, run_cnt)} of the BPF programs held open by pid."""
     progs = json.loads(lib.run_cmd(["bpftool", "-j", "prog", "show"]))
+    ids = prog_ids(pid)
     res = {}
     for p in progs:
-        if any(o.get("pid") == pid for o in p.get("pids", [])):
+        if p["id"] in ids:
             name = f"{p.get('name', '?')}#{p['id']}"
             res[name] = (p.get("run_time_ns", 0), p.get("run_cnt", 0))
     return res

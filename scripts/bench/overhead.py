@@ -8,7 +8,7 @@ the app and everything else on the machine is read around the -c32 run.
 import lib
 
 LOOPS = [("uvloop", "httptools"), ("asyncio", "h11")]
-CONFIGS = ["bare", "httplat", "batched", "naive"]
+CONFIGS = ["bare", "httplat", "trace", "batched", "naive"]
 PATH = "/items/1"
 
 
@@ -25,6 +25,8 @@ class Setup:
             args = [a.format(pid=self.app.proc.pid, port=self.app.port, db=pg.conninfo)
                     for a in run_args]
             self.tracer = lib.httplat(*args)
+        elif cfg == "trace":  # the kernel side and decoding alone, lines to a file
+            self.tracer = lib.httplat("trace", "--pid", str(self.app.proc.pid))
 
     def trees(self):
         t = {"app": self.app.proc.pid, "postgres": self.pg.proc.pid}
