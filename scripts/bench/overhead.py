@@ -5,6 +5,8 @@ bench_app.py; wrk warms it up, then measures at saturation (-c32) and with a
 single connection (-c1, latency without queueing). CPU of httplat, PostgreSQL,
 the app and everything else on the machine is read around the -c32 run.
 """
+import os
+
 import lib
 
 LOOPS = [("uvloop", "httptools"), ("asyncio", "h11")]
@@ -22,8 +24,9 @@ class Setup:
         mw = cfg if cfg in ("batched", "naive") else "none"
         self.app = lib.uvicorn(loop, http, mw=mw, pg=pg)
         if cfg == "httplat":
-            args = [a.format(pid=self.app.proc.pid, port=self.app.port, db=pg.conninfo)
-                    for a in run_args]
+            spool = os.path.join(pg.dir, "spool")  # not the system's /var/spool/httplat
+            args = [a.format(pid=self.app.proc.pid, port=self.app.port, db=pg.conninfo,
+                             spool=spool) for a in run_args]
             self.tracer = lib.httplat(*args)
         elif cfg == "trace":  # the kernel side and decoding alone, lines to a file
             self.tracer = lib.httplat("trace", "--pid", str(self.app.proc.pid))
