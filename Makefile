@@ -98,3 +98,6 @@ install: httplat
 
 clean:
 	$(Q)rm -rf $(OUT) httplat
+
+# the schema is embedded in the binary (user/pgschema.c, .incbin)
+$(OUT)/user/pgschema.o: $(wildcard schema/*.sql)

@@ -269,6 +269,38 @@ static __always_inline void req_scanned(struct hconn *c, int done)
 	}
 }
 
+/* The request line is complete (fl bytes): its length, kept part and version. */
+static __always_inline void req_line_done(struct hreq *r, __u32 fl)
+{
+	r->line_len = fl > 0xffff ? 0xffff : fl;
+	if (fl >= 8 && fl <= HTTPLAT_RAW_MAX) {
+		r->raw_len = fl;
+		r->version = http__line_version((const __u8 *)&r->raw[fl - 8]);
+	}
+}
+
+/* Appends the window (the next bytes of a request line split over reads) to cur.raw. */
+static __always_inline void req_line_append(struct hconn *c, struct io_ctx *io, struct scratch *s)
+{
+	__u32 done = 0;
+
+	for (int i = 0; i < HTTPLAT_RAW_MAX / 64; i++) {
+		__u32 at = c->cur.raw_len, n = 64;
+
+		if (at >= HTTPLAT_RAW_MAX || done >= io->win_len || done >= HP_WIN)
+			break;
+		if (n > HTTPLAT_RAW_MAX - at)
+			n = HTTPLAT_RAW_MAX - at;
+		if (n > io->win_len - done)
+			n = io->win_len - done;
+		if (n > 64)
+			n = 64;
+		bpf_probe_read_kernel(&c->cur.raw[at], n, &s->win[done]);
+		c->cur.raw_len = at + n;
+		done += n;
+	}
+}
+
 /*
  * A request line starts at io->off, where the window has just been filled.
  * Starts the request (or queues it behind the unanswered one) and scans its
@@ -278,7 +310,7 @@ static __always_inline void req_start(struct hconn *c, struct conn_key *k, struc
 				      struct scratch *s, int method)
 {
 	struct hreq *r;
-	__u32 fl, n;
+	__u32 n;
 
 	if (c->active && c->resp_state == RS_UNTIL_CLOSE && c->status) {
 		/* the previous response had no framing: it ended with its last write */
@@ -297,16 +329,11 @@ static __always_inline void req_start(struct hconn *c, struct conn_key *k, struc
 
 	__builtin_memset(&c->rhead, 0, sizeof(c->rhead));
 	req_scanned(c, scan_head(io, &c->rhead));
-	fl = c->rhead.first_len;
-	if (c->rhead.state != HH_FIRST) {
-		/* the request line is complete: its length is known */
-		r->line_len = fl > 0xffff ? 0xffff : fl;
-		if (fl >= 8 && fl <= HTTPLAT_RAW_MAX) {
-			r->raw_len = fl;
-			r->version = http__line_version((const __u8 *)&r->raw[fl - 8]);
-		}
-	}
-
+	c->line_open = 0;
+	if (c->rhead.state != HH_FIRST)
+		req_line_done(r, c->rhead.first_len);
+	else if (!c->active)
+		c->line_open = 1; /* the rest of the line comes in later reads */
 	if (!c->active) {
 		c->active = 1;
 		resp_reset(c);
@@ -353,7 +380,16 @@ __noinline int on_read(struct hconn *c, struct conn_key *k, struct io_ctx *io)
 			continue;
 		}
 		if (c->req_state == RQ_HEAD) {
+			if (c->line_open) {
+				if (io__fill(io, io->off))
+					return 0;
+				req_line_append(c, io, s);
+			}
 			req_scanned(c, scan_head(io, &c->rhead));
+			if (c->line_open && c->rhead.state != HH_FIRST) {
+				c->line_open = 0;
+				req_line_done(&c->cur, c->rhead.first_len);
+			}
 			add_in(c, k, io->off - start);
 			continue;
 		}

@@ -212,14 +212,16 @@ static __always_inline __u8 hp__chunked_char(__u32 i)
 	return 0;
 }
 
-/* True when none of the 8 bytes at w[pos] is '\n' (pos + 8 <= valid length). */
-static __always_inline int hp__no_lf8(const __u8 *w, __u32 pos)
+/* True when none of the 8 bytes at w[pos] is '\n' or '\r' (pos + 8 <= valid length). */
+static __always_inline int hp__no_crlf8(const __u8 *w, __u32 pos)
 {
-	__u64 v = 0;
+	__u64 v = 0, a, b;
 
 	__builtin_memcpy(&v, &w[pos & HP_MASK], 8);
-	v ^= 0x0a0a0a0a0a0a0a0aULL;
-	return !((v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL);
+	a = v ^ 0x0a0a0a0a0a0a0a0aULL;
+	b = v ^ 0x0d0d0d0d0d0d0d0dULL;
+	return !((((a - 0x0101010101010101ULL) & ~a) | ((b - 0x0101010101010101ULL) & ~b)) &
+		 0x8080808080808080ULL);
 }
 
 /*
@@ -233,7 +235,7 @@ static __always_inline int http_head__step(struct http_head *h, const __u8 *w, _
 	__u32 p = *pos;
 	__u8 c;
 
-	if ((h->state == HH_SKIP || h->state == HH_FIRST) && p + 8 <= len && hp__no_lf8(w, p)) {
+	if ((h->state == HH_SKIP || h->state == HH_FIRST) && p + 8 <= len && hp__no_crlf8(w, p)) {
 		if (h->state == HH_FIRST)
 			h->first_len += 8;
 		*pos = p + 8;

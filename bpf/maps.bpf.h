@@ -87,9 +87,10 @@ struct hconn {
 	__u8 active;	   /* cur holds a request not yet answered */
 	__u8 upgraded;	   /* 101: no more HTTP on this connection */
 	__u32 flags;	   /* HTTPLAT_F_* for the connection (PREEXISTING...) */
-	__u8 pending_fin;  /* closing flags to apply when the current request ends */
+	__u8 line_open;	   /* the current request's line is still arriving */
 	__u8 _pad[3];
 	struct hreq cur;	   /* the oldest request without a complete response */
+	__u8 _slack[64];   /* lets the verifier see a 64-byte append to cur.raw fits */
 };
 
 struct pipe_key {

@@ -60,27 +60,39 @@ static error_t selection_parse(int key, char *arg, struct argp_state *state)
 			argp_failure(state, 1, ENOMEM, "out of memory");
 		break;
 	case OPT_PID:
-		if (cli__parse_long(arg, 1, 4194304, &v))
+		if (cli__parse_long(arg, 1, 4194304, &v)) {
 			argp_error(state, "invalid --pid '%s': want a process id", arg);
-		if (sel->npids >= SELECTION_MAX)
+			return EINVAL; /* when the caller asked argp not to exit */
+		}
+		if (sel->npids >= SELECTION_MAX) {
 			argp_error(state, "too many --pid (max %d)", SELECTION_MAX);
+			return EINVAL;
+		}
 		sel->pids[sel->npids++] = (int)v;
 		break;
 	case OPT_PORT:
-		if (cli__parse_long(arg, 1, 65535, &v))
+		if (cli__parse_long(arg, 1, 65535, &v)) {
 			argp_error(state, "invalid --port '%s': want 1-65535", arg);
-		if (sel->nports >= SELECTION_MAX)
+			return EINVAL;
+		}
+		if (sel->nports >= SELECTION_MAX) {
 			argp_error(state, "too many --port (max %d)", SELECTION_MAX);
+			return EINVAL;
+		}
 		sel->ports[sel->nports++] = (unsigned short)v;
 		break;
 	case OPT_API:
-		if (classifier__add_api(sel->classifier, arg))
+		if (classifier__add_api(sel->classifier, arg)) {
 			argp_error(state, "invalid --api '%s': want NAME=/prefix", arg);
+			return EINVAL;
+		}
 		break;
 	case OPT_ROUTE:
-		if (classifier__add_route(sel->classifier, arg))
+		if (classifier__add_route(sel->classifier, arg)) {
 			argp_error(state, "invalid --route '%s': want a path such as /model/{id}/mesh",
 				   arg);
+			return EINVAL;
+		}
 		break;
 	case 'v':
 		sel->verbose++;

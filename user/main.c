@@ -29,6 +29,7 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{"trace", cmd_trace, "print one line (or JSON object) per completed request"},
+	{"run", cmd_run, "daemon: write every request to PostgreSQL (batched COPY, spool)"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,325 @@
+/* cmd_run.c: `httplat run`: the daemon: trace uvicorn processes, write every request to PostgreSQL. */
+#include <argp.h>
+#include <errno.h>
+#include <linux/types.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "httplat.h"
+#include "pgwriter.h"
+#include "tracer.h"
+
+#define HEALTH_EVERY_MS 10000
+
+struct run_env {
+	struct selection sel;
+	struct pgwriter_opts pg;
+	const char *db;
+	char host[256];
+	long stats_s;
+};
+
+/* Everything the loop and the record callback share; extend here (alerting, ...). */
+struct run_ctx {
+	struct run_env *env;
+	struct tracer *tracer;
+	struct pgwriter *writer;
+	/* ALERTING: struct alerter *alerter; (created after the writer, freed before it) */
+	int64_t started_ns;
+	int64_t next_stats_ms;
+	int64_t next_health_ms;
+	uint64_t push_dropped; /* rows pgwriter__push refused (also in its rows_dropped) */
+};
+
+enum {
+	OPT_DB = 2000,
+	OPT_HOST,
+	OPT_SPOOL_DIR,
+	OPT_SPOOL_MAX,
+	OPT_NO_SPOOL,
+	OPT_MEM_MAX,
+	OPT_RETENTION,
+	OPT_ROLLUP_DAYS,
+	OPT_BATCH_ROWS,
+	OPT_FLUSH_MS,
+	OPT_STATS,
+};
+
+static const struct argp_option options[] = {
+	{"db", OPT_DB, "CONNINFO", 0,
+	 "PostgreSQL conninfo or URL (default: $HTTPLAT_DB, else libpq's PG* variables and "
+	 "~/.pgpass)",
+	 0},
+	{"host", OPT_HOST, "NAME", 0, "Value of the host column (default: this machine's hostname)", 0},
+	{"spool-dir", OPT_SPOOL_DIR, "DIR", 0,
+	 "Keep batches here while the database is away (default /var/spool/httplat)", 0},
+	{"spool-max", OPT_SPOOL_MAX, "SIZE", 0, "Spool size bound, e.g. 512M, 2G (default 1G)", 0},
+	{"no-spool", OPT_NO_SPOOL, NULL, 0, "No spool: rows beyond --mem-max are dropped", 0},
+	{"mem-max", OPT_MEM_MAX, "SIZE", 0, "Memory bound for queued rows (default 64M)", 0},
+	{"retention-days", OPT_RETENTION, "DAYS", 0,
+	 "Drop raw daily partitions older than this (default 14; 0 keeps them)", 0},
+	{"rollup-days", OPT_ROLLUP_DAYS, "DAYS", 0,
+	 "Keep per-minute rollup, alerts and health rows this long (default 90)", 0},
+	{"batch-rows", OPT_BATCH_ROWS, "N", 0, "Rows per COPY batch at most (default 20000)", 0},
+	{"flush-ms", OPT_FLUSH_MS, "MS", 0,
+	 "Write a batch when its first row is this old (default 200; rows visible within 1 s)", 0},
+	{"stats-interval", OPT_STATS, "SECONDS", 0, "Log counters this often (default 60; 0 = off)",
+	 0},
+	{},
+};
+
+static error_t run_parse(int key, char *arg, struct argp_state *state)
+{
+	struct run_env *env = state->input;
+	uint64_t size;
+	long v;
+
+	switch (key) {
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = &env->sel;
+		break;
+	case OPT_DB:
+		env->db = arg;
+		break;
+	case OPT_HOST:
+		if (!*arg || strlen(arg) >= sizeof(env->host))
+			argp_error(state, "invalid --host: want 1-%zu characters", sizeof(env->host) - 1);
+		snprintf(env->host, sizeof(env->host), "%s", arg);
+		break;
+	case OPT_SPOOL_DIR:
+		env->pg.spool_dir = arg;
+		break;
+	case OPT_NO_SPOOL:
+		env->pg.spool_dir = "";
+		break;
+	case OPT_SPOOL_MAX:
+	case OPT_MEM_MAX:
+		if (pgwriter__parse_size(arg, &size) || size < 65536)
+			argp_error(state, "invalid size '%s': want bytes with an optional K, M or G "
+					  "suffix, at least 64K",
+				   arg);
+		if (key == OPT_SPOOL_MAX)
+			env->pg.spool_max = size;
+		else
+			env->pg.mem_max = size;
+		break;
+	case OPT_RETENTION:
+		if (cli__parse_long(arg, 0, 36500, &v))
+			argp_error(state, "invalid --retention-days '%s': want 0-36500", arg);
+		env->pg.retention_days = v ? (int)v : -1;
+		break;
+	case OPT_ROLLUP_DAYS:
+		if (cli__parse_long(arg, 1, 36500, &v))
+			argp_error(state, "invalid --rollup-days '%s': want 1-36500", arg);
+		env->pg.rollup_days = (int)v;
+		break;
+	case OPT_BATCH_ROWS:
+		if (cli__parse_long(arg, 1, 1000000, &v))
+			argp_error(state, "invalid --batch-rows '%s': want 1-1000000", arg);
+		env->pg.batch_rows = (uint32_t)v;
+		break;
+	case OPT_FLUSH_MS:
+		if (cli__parse_long(arg, 1, 60000, &v))
+			argp_error(state, "invalid --flush-ms '%s': want 1-60000", arg);
+		env->pg.flush_ms = (uint32_t)v;
+		break;
+	case OPT_STATS:
+		if (cli__parse_long(arg, 0, 86400, &v))
+			argp_error(state, "invalid --stats-interval '%s': want 0-86400", arg);
+		env->stats_s = v;
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s'", arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp_child children[] = {
+	{&selection_argp, 0, "Process selection and labelling:", 1},
+	{},
+};
+
+static const struct argp run_argp = {
+	.options = options,
+	.parser = run_parse,
+	.doc = "Trace uvicorn processes and write one row per HTTP request to PostgreSQL.\v"
+	       "Runs in the foreground, logs to stderr, stops cleanly on SIGINT/SIGTERM after "
+	       "writing (or spooling) every queued row. Applies the schema on start.\n\n"
+	       "EXAMPLES:\n"
+	       "  httplat run --db 'postgresql://httplat_writer@localhost/metrics'\n"
+	       "  HTTPLAT_DB='host=/run/postgresql dbname=metrics' httplat run --pid 1234\n"
+	       "  httplat run --spool-dir /var/spool/httplat --spool-max 4G --retention-days 30",
+	.children = children,
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Called by the tracer for every completed request, on the polling thread. */
+static void on_record(void *arg, const struct record *r)
+{
+	struct run_ctx *ctx = arg;
+
+	if (pgwriter__push(ctx->writer, r))
+		ctx->push_dropped++;
+	/* ALERTING: alerter__observe(ctx->alerter, r); */
+}
+
+static void fill_health(struct run_ctx *ctx, const struct tracer_stats *ts,
+			const struct pgwriter_stats *ws, struct health_row *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->ts_ns = real_ns();
+	h->started_ns = ctx->started_ns;
+	h->daemon_pid = (int32_t)getpid();
+	h->targets = ts->ntargets;
+	h->events = ts->events;
+	h->requests = ts->requests;
+	h->decode_errors = ts->decode_errors;
+	h->drop_ringbuf_full = ts->kernel[HTTPLAT_C_RB_FULL];
+	h->drop_conn_full = ts->kernel[HTTPLAT_C_CONN_FULL];
+	h->drop_inflight_full = ts->kernel[HTTPLAT_C_INFLIGHT_FULL];
+	h->drop_pipe_full = ts->kernel[HTTPLAT_C_PIPE_FULL];
+	h->parse_giveup = ts->kernel[HTTPLAT_C_PARSE_GIVEUP];
+	h->non_http = ts->kernel[HTTPLAT_C_NON_HTTP];
+	h->orphan_response = ts->kernel[HTTPLAT_C_ORPHAN_RESPONSE];
+	h->kernel_dropped = ts->dropped;
+	h->rows_written = ws->rows_written;
+	h->rows_queued = ws->rows_queued;
+	h->rows_spooled = ws->rows_spooled;
+	h->rows_dropped = ws->rows_dropped;
+	h->rows_rejected = ws->rows_rejected;
+	h->spool_bytes = ws->spool_bytes;
+	h->db_errors = ws->db_errors;
+	/* ALERTING: h->alerts_sent / h->alerts_failed from alerter__stats() */
+	snprintf(h->last_error, sizeof(h->last_error), "%s", ws->last_error);
+}
+
+static void log_counters(struct run_ctx *ctx, const char *when)
+{
+	struct tracer_stats ts = {};
+	struct pgwriter_stats ws;
+
+	if (ctx->tracer)
+		tracer__stats(ctx->tracer, &ts);
+	pgwriter__stats(ctx->writer, &ws);
+	fprintf(stderr,
+		"httplat: run: %s: requests %llu, rows written %llu, queued %llu, spooled %llu, "
+		"dropped %llu, rejected %llu, kernel dropped %llu, db %s%s%s\n",
+		when, (unsigned long long)ts.requests, (unsigned long long)ws.rows_written,
+		(unsigned long long)ws.rows_queued, (unsigned long long)ws.rows_spooled,
+		(unsigned long long)ws.rows_dropped, (unsigned long long)ws.rows_rejected,
+		(unsigned long long)ts.dropped, ws.connected ? "connected" : "disconnected",
+		*ws.last_error ? ", last error: " : "", ws.last_error);
+}
+
+/* Periodic work of the loop; extend here. */
+static void run_tick(struct run_ctx *ctx, int64_t now_ms)
+{
+	struct tracer_stats ts;
+	struct pgwriter_stats ws;
+	struct health_row h;
+
+	/* ALERTING: alerter__tick(ctx->alerter, now_ms); */
+	if (now_ms >= ctx->next_health_ms) {
+		tracer__stats(ctx->tracer, &ts);
+		pgwriter__stats(ctx->writer, &ws);
+		fill_health(ctx, &ts, &ws, &h);
+		pgwriter__push_health(ctx->writer, &h);
+		ctx->next_health_ms = now_ms + HEALTH_EVERY_MS;
+	}
+	if (ctx->env->stats_s && now_ms >= ctx->next_stats_ms) {
+		log_counters(ctx, "counters");
+		ctx->next_stats_ms = now_ms + ctx->env->stats_s * 1000;
+	}
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_env env = {.stats_s = 60};
+	struct run_ctx ctx = {.env = &env};
+	const char *db;
+	int err = 0, n;
+
+	env.pg.spool_dir = "/var/spool/httplat";
+	env.pg.retention_days = 14;
+	err = argp_parse(&run_argp, argc, argv, 0, NULL, &env);
+	if (err)
+		goto cleanup;
+	if (env.pg.retention_days < 0)
+		env.pg.retention_days = 0;
+	db = env.db ? env.db : getenv("HTTPLAT_DB");
+	env.pg.conninfo = db && *db ? db : NULL;
+	if (!*env.host && gethostname(env.host, sizeof(env.host) - 1))
+		snprintf(env.host, sizeof(env.host), "unknown");
+	env.pg.host = env.host;
+	env.pg.verbose = env.sel.verbose;
+	ctx.started_ns = real_ns();
+
+	ctx.writer = pgwriter__new(&env.pg);
+	if (!ctx.writer) {
+		err = -errno;
+		fprintf(stderr, "httplat: run: cannot start the PostgreSQL writer: %s%s%s\n",
+			strerror(errno), *env.pg.spool_dir ? " (spool directory " : "",
+			*env.pg.spool_dir ? env.pg.spool_dir : "");
+		if (*env.pg.spool_dir)
+			fprintf(stderr, "httplat: run: use --spool-dir DIR or --no-spool\n");
+		goto cleanup;
+	}
+	/* ALERTING: ctx.alerter = alerter__new(...) here, with ctx.writer for its history rows */
+	ctx.tracer = tracer__open(&env.sel, on_record, &ctx);
+	if (!ctx.tracer) {
+		err = -errno;
+		fprintf(stderr, "httplat: run: cannot start tracing: %s\n", strerror(errno));
+		goto cleanup;
+	}
+	fprintf(stderr, "httplat: run: tracing; writing rows as host '%s'%s%s\n", env.host,
+		*env.pg.spool_dir ? ", spool " : ", no spool", env.pg.spool_dir);
+	ctx.next_stats_ms = mono_ms() + env.stats_s * 1000;
+	ctx.next_health_ms = mono_ms();
+	while (!httplat_exiting()) {
+		n = tracer__poll(ctx.tracer, 100);
+		if (n < 0 && n != -EINTR) {
+			err = n;
+			fprintf(stderr, "httplat: run: polling failed: %s\n", strerror(-n));
+			break;
+		}
+		run_tick(&ctx, mono_ms());
+	}
+cleanup:
+	if (ctx.tracer) {
+		tracer__poll(ctx.tracer, 0); /* what the kernel already handed over */
+		run_tick(&ctx, INT64_MAX / 2);
+	}
+	/* ALERTING: alerter__free(ctx.alerter); (before the writer: it may push a last row) */
+	if (ctx.writer) {
+		fprintf(stderr, "httplat: run: stopping: writing queued rows\n");
+		pgwriter__stop(ctx.writer); /* writes, or spools when the database is away */
+		log_counters(&ctx, "exit");
+	}
+	tracer__free(ctx.tracer);
+	pgwriter__free(ctx.writer);
+	selection__free(&env.sel);
+	return err ? 1 : 0;
+}

@@ -1,0 +1,83 @@
+/* pgwriter.h: batched COPY of requests, alerts and health rows into PostgreSQL, off the hot path. */
+#ifndef HTTPLAT_PGWRITER_H
+#define HTTPLAT_PGWRITER_H
+
+#include <stdint.h>
+
+#include "alert_row.h"
+#include "pgcopy.h"
+#include "record.h"
+
+struct pgwriter_opts {
+	const char *conninfo;	/* conninfo or URL; NULL/"" = libpq's PG* variables */
+	const char *host;	/* value of the host column */
+	const char *spool_dir;	/* NULL = no spool (rows beyond mem_max are dropped) */
+	uint64_t spool_max;	/* bytes on disk */
+	uint64_t mem_max;	/* bytes of formatted rows held in memory */
+	uint32_t batch_rows;	/* seal a batch at this many request rows */
+	uint32_t flush_ms;	/* ...or when its first row is this old */
+	int retention_days;	/* raw partitions; 0 = never drop */
+	int rollup_days;	/* rollup, alerts, health rows */
+	int stop_timeout_ms;	/* on free: time to write what is left before spooling it */
+	int verbose;
+};
+
+/* Defaults for every field the caller leaves 0. */
+void pgwriter_opts__defaults(struct pgwriter_opts *o);
+
+struct pgwriter_stats {
+	uint64_t rows_written;	 /* request rows committed */
+	uint64_t rows_queued;	 /* request rows in memory now */
+	uint64_t rows_spooled;	 /* request rows in spool files now */
+	uint64_t rows_dropped;	 /* lost: memory and spool full (or spool unusable) */
+	uint64_t rows_rejected;	 /* refused by the database one by one (data errors) */
+	uint64_t rows_dup;	 /* retried rows the database already had (not written twice) */
+	uint64_t alerts_written, health_written, other_dropped;
+	uint64_t batches, db_errors, reconnects;
+	uint64_t spool_bytes, spool_files, spool_bad_files;
+	int connected;
+	char last_error[256];
+};
+
+struct pgwriter;
+
+/*
+ * Starts the writer thread; does not wait for the database (it connects,
+ * applies the schema and reconnects on its own). NULL and errno on failure
+ * (bad options, spool directory unusable, no memory).
+ */
+struct pgwriter *pgwriter__new(const struct pgwriter_opts *o);
+/*
+ * Queues one request row. Never blocks on the database and never allocates
+ * after warm-up; safe to call from the ring-buffer thread. 0, or -ENOBUFS
+ * when the row was dropped (memory bound reached; counted).
+ */
+int pgwriter__push(struct pgwriter *w, const struct record *r);
+int pgwriter__push_alert(struct pgwriter *w, const struct alert_row *a);
+int pgwriter__push_health(struct pgwriter *w, const struct health_row *h);
+/* Waits until everything queued so far is committed or spooled, up to timeout_ms. 0 or -ETIMEDOUT. */
+int pgwriter__flush(struct pgwriter *w, int timeout_ms);
+void pgwriter__stats(struct pgwriter *w, struct pgwriter_stats *out);
+/*
+ * Stops the thread: writes what is left (up to stop_timeout_ms, not at all
+ * when the database is away), spools the rest, counts what neither took.
+ * Pushes after this are dropped. Stats stay readable. Idempotent.
+ */
+void pgwriter__stop(struct pgwriter *w);
+/* pgwriter__stop, then frees. NULL-safe. */
+void pgwriter__free(struct pgwriter *w);
+/* "65536", "64K", "512M", "2G" (powers of 1024) -> bytes. 0 or -EINVAL. */
+int pgwriter__parse_size(const char *s, uint64_t *out);
+
+/* What a failed statement means for the batch. */
+enum pgerr_kind {
+	PGERR_CONN,  /* connection lost or server going away: reconnect, retry the batch */
+	PGERR_DATA,  /* a row is bad (class 22/23): split the batch to isolate it */
+	PGERR_RETRY, /* anything else (permissions, schema, resources): back off, retry */
+};
+/* sqlstate may be NULL (no server error, e.g. the socket broke). */
+enum pgerr_kind pgwriter__classify(const char *sqlstate, int connection_bad);
+/* Delay before reconnect attempt n (0-based): 200 ms doubling to 5 s, jittered by rnd in [0,1). */
+int pgwriter__backoff_ms(int attempt, double rnd);
+
+#endif

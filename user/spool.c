@@ -1,0 +1,324 @@
+/* spool.c: one file per batch, "<seq>-<writer>.batch", replayed oldest first; crash-safe writes. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "spool.h"
+
+#define MAGIC "httplat-spool 1"
+
+struct spool_file {
+	char name[64];
+	uint64_t bytes, rows;
+};
+
+struct spool {
+	char dir[PATH_MAX - 80];
+	uint64_t max_bytes;
+	struct spool_file *files; /* sorted oldest first (by name) */
+	size_t nfiles, cap;
+	struct spool_stats st;
+	uint64_t next_local; /* orders files written within one second */
+	char current[64];    /* name spool__read_oldest returned */
+};
+
+size_t pgbatch__bytes(const struct pgbatch *b)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < PGB__COUNT; i++)
+		n += b->part[i].len;
+	return n;
+}
+
+void pgbatch__clear(struct pgbatch *b)
+{
+	for (int i = 0; i < PGB__COUNT; i++) {
+		b->part[i].len = 0;
+		b->rows[i] = 0;
+	}
+	b->first_ns = b->last_ns = 0;
+	b->seq = b->writer = 0;
+}
+
+void pgbatch__free(struct pgbatch *b)
+{
+	if (!b)
+		return;
+	for (int i = 0; i < PGB__COUNT; i++)
+		pgbuf__free(&b->part[i]);
+	free(b);
+}
+
+static int path_of(const struct spool *s, const char *name, const char *suffix, char *out,
+		   size_t outsz)
+{
+	int n = snprintf(out, outsz, "%s/%s%s", s->dir, name, suffix);
+
+	return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
+}
+
+static int cmp_file(const void *a, const void *b)
+{
+	return strcmp(((const struct spool_file *)a)->name, ((const struct spool_file *)b)->name);
+}
+
+static int add_file(struct spool *s, const char *name, uint64_t bytes, uint64_t rows)
+{
+	struct spool_file *f;
+
+	if (s->nfiles == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+
+		f = realloc(s->files, cap * sizeof(*f));
+		if (!f)
+			return -ENOMEM;
+		s->files = f;
+		s->cap = cap;
+	}
+	f = &s->files[s->nfiles++];
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	f->bytes = bytes;
+	f->rows = rows;
+	s->st.files++;
+	s->st.bytes += bytes;
+	s->st.rows += rows;
+	return 0;
+}
+
+/* Parses the header line; 0 or -EINVAL. */
+static int parse_header(const char *line, struct pgbatch *b, uint64_t len[PGB__COUNT])
+{
+	int n = 0;
+
+	if (strncmp(line, MAGIC " ", sizeof(MAGIC)))
+		return -EINVAL;
+	if (sscanf(line + sizeof(MAGIC),
+		   "%" SCNx64 " %" SCNu64 " %" SCNd64 " %" SCNd64 " %" SCNu32 ":%" SCNu64
+		   " %" SCNu32 ":%" SCNu64 " %" SCNu32 ":%" SCNu64 " %" SCNu32 ":%" SCNu64 "%n",
+		   &b->writer, &b->seq, &b->first_ns, &b->last_ns, &b->rows[0], &len[0], &b->rows[1],
+		   &len[1], &b->rows[2], &len[2], &b->rows[3], &len[3], &n) != 12 ||
+	    line[sizeof(MAGIC) + n] != '\n')
+		return -EINVAL;
+	return 0;
+}
+
+struct spool *spool__open(const char *dir, uint64_t max_bytes)
+{
+	struct spool *s = calloc(1, sizeof(*s));
+	struct dirent *de;
+	DIR *d = NULL;
+	int err = 0;
+
+	if (!s)
+		return NULL;
+	if (snprintf(s->dir, sizeof(s->dir), "%s", dir) >= (int)sizeof(s->dir)) {
+		err = -ENAMETOOLONG;
+		goto cleanup;
+	}
+	s->max_bytes = max_bytes;
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		err = -errno;
+		goto cleanup;
+	}
+	d = opendir(dir);
+	if (!d) {
+		err = -errno;
+		goto cleanup;
+	}
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		char path[PATH_MAX], line[256];
+		struct pgbatch hdr = {};
+		uint64_t len[PGB__COUNT];
+		struct stat stt;
+		FILE *f;
+
+		if (n < 7 || n >= sizeof(s->files[0].name) || strcmp(de->d_name + n - 6, ".batch"))
+			continue;
+		if (path_of(s, de->d_name, "", path, sizeof(path)) || stat(path, &stt))
+			continue;
+		/* only the header is read here; a bad body is found at replay */
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(line, sizeof(line), f) || parse_header(line, &hdr, len))
+			hdr.rows[PGB_REQUESTS] = 0;
+		fclose(f);
+		err = add_file(s, de->d_name, (uint64_t)stt.st_size, hdr.rows[PGB_REQUESTS]);
+		if (err)
+			goto cleanup;
+	}
+	qsort(s->files, s->nfiles, sizeof(*s->files), cmp_file);
+cleanup:
+	if (d)
+		closedir(d);
+	if (err) {
+		spool__close(s);
+		errno = -err;
+		return NULL;
+	}
+	return s;
+}
+
+void spool__close(struct spool *s)
+{
+	if (!s)
+		return;
+	free(s->files);
+	free(s);
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n) {
+		ssize_t w = write(fd, c, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int spool__write(struct spool *s, const struct pgbatch *b)
+{
+	char name[64], path[PATH_MAX], tmp[PATH_MAX], hdr[256];
+	size_t total;
+	int fd = -1, err = 0, n;
+
+	n = snprintf(hdr, sizeof(hdr),
+		     MAGIC " %016" PRIx64 " %" PRIu64 " %" PRId64 " %" PRId64 " %u:%zu %u:%zu %u:%zu "
+			   "%u:%zu\n",
+		     b->writer, b->seq, b->first_ns, b->last_ns, b->rows[0], b->part[0].len,
+		     b->rows[1], b->part[1].len, b->rows[2], b->part[2].len, b->rows[3],
+		     b->part[3].len);
+	total = (size_t)n + pgbatch__bytes(b);
+	if (!s->max_bytes || s->st.bytes + total > s->max_bytes)
+		return -ENOSPC;
+	/* names sort by age: wall seconds, then a counter, then the batch id */
+	snprintf(name, sizeof(name), "%012lld-%08" PRIu64 "-%016" PRIx64 "-%" PRIu64 ".batch",
+		 (long long)time(NULL), s->next_local++ % 100000000, b->writer, b->seq % 1000000000);
+	if (path_of(s, name, "", path, sizeof(path)) || path_of(s, name, ".tmp", tmp, sizeof(tmp)))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	err = write_all(fd, hdr, (size_t)n);
+	for (int i = 0; i < PGB__COUNT && !err; i++)
+		err = write_all(fd, b->part[i].data, b->part[i].len);
+	if (!err && fsync(fd))
+		err = -errno;
+	if (close(fd) && !err)
+		err = -errno;
+	fd = -1;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err) {
+		unlink(tmp);
+		return err;
+	}
+	return add_file(s, name, total, b->rows[PGB_REQUESTS]);
+}
+
+static void drop_first(struct spool *s)
+{
+	struct spool_file *f = &s->files[0];
+
+	s->st.files--;
+	s->st.bytes -= f->bytes;
+	s->st.rows -= f->rows;
+	memmove(s->files, s->files + 1, (s->nfiles - 1) * sizeof(*s->files));
+	s->nfiles--;
+}
+
+static int read_file(const char *path, struct pgbatch *b)
+{
+	uint64_t len[PGB__COUNT];
+	char line[256];
+	FILE *f = fopen(path, "r");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	pgbatch__clear(b);
+	if (!fgets(line, sizeof(line), f) || parse_header(line, b, len)) {
+		err = -EINVAL;
+		goto cleanup;
+	}
+	for (int i = 0; i < PGB__COUNT; i++) {
+		if (len[i] > (1ull << 31) || pgbuf__reserve(&b->part[i], len[i] + 1)) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		if (fread(b->part[i].data, 1, len[i], f) != len[i] ||
+		    (len[i] && b->part[i].data[len[i] - 1] != '\n')) {
+			err = -EINVAL; /* truncated, or a part that does not end a line */
+			goto cleanup;
+		}
+		b->part[i].len = len[i];
+	}
+	if (fgetc(f) != EOF)
+		err = -EINVAL;
+cleanup:
+	fclose(f);
+	return err;
+}
+
+int spool__read_oldest(struct spool *s, struct pgbatch *b)
+{
+	char path[PATH_MAX], bad[PATH_MAX];
+	int err;
+
+	while (s->nfiles) {
+		if (path_of(s, s->files[0].name, "", path, sizeof(path)))
+			return -ENAMETOOLONG;
+		err = read_file(path, b);
+		if (!err) {
+			snprintf(s->current, sizeof(s->current), "%s", s->files[0].name);
+			return 0;
+		}
+		if (err != -EINVAL && err != -ENOENT)
+			return err;
+		/* unreadable: keep it for a human, never replay it again */
+		if (err == -EINVAL && !path_of(s, s->files[0].name, ".bad", bad, sizeof(bad)))
+			rename(path, bad);
+		s->st.bad_files++;
+		drop_first(s);
+	}
+	return -ENOENT;
+}
+
+int spool__remove_oldest(struct spool *s)
+{
+	char path[PATH_MAX];
+
+	if (!s->nfiles || strcmp(s->files[0].name, s->current))
+		return -ENOENT;
+	if (path_of(s, s->files[0].name, "", path, sizeof(path)))
+		return -ENAMETOOLONG;
+	if (unlink(path) && errno != ENOENT)
+		return -errno;
+	drop_first(s);
+	s->current[0] = 0;
+	return 0;
+}
+
+void spool__stats(const struct spool *s, struct spool_stats *out)
+{
+	*out = s->st;
+}
