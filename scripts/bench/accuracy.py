@@ -53,6 +53,7 @@ def errors(pairs):
 
 
 def measure(loop, http, opts, seed):
+    lib.wait_quiet(opts.quiet_wait)
     app = lib.uvicorn(loop, http)
     tracer = lib.httplat("trace", "--json", "--pid", str(app.proc.pid))
     try:

@@ -34,6 +34,9 @@ def parse_args():
                    "{spool}: a directory in the benchmark's temp dir)")
     p.add_argument("--httplat-table", default="http_requests",
                    help="table `httplat run` writes requests to (rows are counted)")
+    p.add_argument("--quiet-wait", type=int, default=10,
+                   help="seconds to wait before each run for other tracers (other httplat "
+                   "instances) to unload; runs they disturb are counted in the report")
     p.add_argument("--no-pin", action="store_true",
                    help="let the scheduler place the app and wrk (default: app CPU 0, wrk CPU 1)")
     p.add_argument("--out", default=os.path.join(lib.ROOT, "BENCHMARKS.md"))

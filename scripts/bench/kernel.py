@@ -8,7 +8,6 @@
    loaded, alternating: the dd loop, and a second, untraced uvicorn under wrk.
 """
 import json
-import os
 import time
 
 import lib
@@ -16,25 +15,10 @@ import lib
 DD_BYTES = 1_000_000  # dd bs=1: one read and one write syscall per byte
 
 
-def prog_ids(pid):
-    """Ids of the BPF programs a process holds open (from /proc/<pid>/fdinfo: this bpftool
-    build lists no owning pids)."""
-    ids = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}") != "anon_inode:bpf-prog":
-                continue
-            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
-                ids.update(int(ln.split()[1]) for ln in f if ln.startswith("prog_id:"))
-        except OSError:
-            continue
-    return ids
-
-
 def prog_stats(pid):
     """{prog name: (run_time_ns, run_cnt)} of the BPF programs held open by pid."""
     progs = json.loads(lib.run_cmd(["bpftool", "-j", "prog", "show"]))
-    ids = prog_ids(pid)
+    ids = lib.prog_ids(pid)
     res = {}
     for p in progs:
         if p["id"] in ids:
@@ -61,6 +45,7 @@ def bpf_run_stats(opts):
     lib.run_cmd(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"])
     app = tracer = None
     try:
+        foreign = lib.wait_quiet(opts.quiet_wait)
         app = lib.uvicorn("uvloop", "httptools")
         tracer = lib.httplat("trace", "--pid", str(app.proc.pid))
         pid = tracer.proc.pid
@@ -70,7 +55,8 @@ def bpf_run_stats(opts):
         s1 = prog_stats(pid)
         dd_s = dd_seconds()
         s2 = prog_stats(pid)
-        return {"targeted": delta(s0, s1), "requests": load["requests"],
+        foreign = max(foreign, lib.foreign_tracers(pid))
+        return {"foreign_bpf": foreign, "targeted": delta(s0, s1), "requests": load["requests"],
                 "req_s": load["req_s"], "untargeted": delta(s1, s2),
                 "dd_syscalls": 2 * DD_BYTES, "dd_s": dd_s}
     finally:
@@ -89,18 +75,21 @@ def untargeted_ab(opts):
     try:
         for rnd in range(opts.rounds):
             for traced in ([False, True] if rnd % 2 == 0 else [True, False]):
+                foreign = lib.wait_quiet(opts.quiet_wait)
                 tracer = lib.httplat("trace", "--pid", str(target.proc.pid)) if traced else None
                 try:
                     dd_s = dd_seconds()
                     w = lib.wrk(other.port, "/items/1", max(2, opts.duration // 2))
+                    foreign = max(foreign, lib.foreign_tracers(tracer.proc.pid if tracer else None))
                 finally:
                     if tracer:
                         tracer.stop()
                 rows.append({"round": rnd, "httplat": traced, "dd_s": dd_s, "dd_syscalls": 2 * DD_BYTES,
                              "req_s": w["req_s"],
-                             "p99_us": w["p99_us"], "load": lib.loadavg()})
+                             "p99_us": w["p99_us"], "load": lib.loadavg(),
+                             "foreign_bpf": foreign})
                 lib.log(f"  untargeted round {rnd + 1} httplat={traced}: dd {dd_s:.3f}s, "
-                        f"other app {w['req_s']:.0f} req/s")
+                        f"other app {w['req_s']:.0f} req/s, other BPF programs {foreign}")
     finally:
         other.stop()
         target.stop()

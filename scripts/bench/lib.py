@@ -146,6 +146,44 @@ class CpuMeter:
         return res
 
 
+def prog_ids(pid):
+    """Ids of the BPF programs a process holds open (from /proc/<pid>/fdinfo: this bpftool
+    build lists no owning pids)."""
+    ids = set()
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return ids
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") != "anon_inode:bpf-prog":
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                ids.update(int(ln.split()[1]) for ln in f if ln.startswith("prog_id:"))
+        except OSError:
+            continue
+    return ids
+
+
+def foreign_tracers(own_pid=None):
+    """How many syscall-tracing BPF programs are loaded that are not own_pid's (other httplat
+    instances, e.g. other people's tests): each slows every syscall on the machine."""
+    progs = json.loads(run_cmd(["bpftool", "-j", "prog", "show"]))
+    own = prog_ids(own_pid) if own_pid else set()
+    return sum(1 for p in progs if p.get("type") in ("raw_tracepoint", "tracepoint", "kprobe")
+               and p["id"] not in own)
+
+
+def wait_quiet(timeout):
+    """Waits up to timeout s for other tracers to unload; returns how many are still loaded."""
+    deadline = time.monotonic() + timeout
+    n = foreign_tracers()
+    while n and time.monotonic() < deadline:
+        time.sleep(1)
+        n = foreign_tracers()
+    return n
+
+
 def loadavg():
     with open("/proc/loadavg") as f:
         return f.read().split()[0]

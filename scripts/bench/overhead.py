@@ -45,6 +45,7 @@ class Setup:
 
 
 def measure(cfg, loop, http, pg, opts):
+    foreign = lib.wait_quiet(opts.quiet_wait)
     s = Setup(cfg, loop, http, pg, opts.run_args)
     try:
         warm = lib.wrk(s.app.port, PATH, opts.warmup, connections=32)
@@ -52,10 +53,12 @@ def measure(cfg, loop, http, pg, opts):
         meter.start()
         sat = lib.wrk(s.app.port, PATH, opts.duration, connections=32)
         cpu = meter.stop()
+        foreign = max(foreign, lib.foreign_tracers(s.tracer.proc.pid if s.tracer else None))
         one = lib.wrk(s.app.port, PATH, opts.duration_c1, connections=1)
         rc = s.stop()
         res = {"cfg": cfg, "loop": loop, "sat": sat, "c1": one, "cpu": cpu, "load": lib.loadavg(),
-               "served": warm["requests"] + sat["requests"] + one["requests"]}
+               "served": warm["requests"] + sat["requests"] + one["requests"],
+               "foreign_bpf": foreign}
         if s.tracer:
             res["httplat_rc"] = rc
             res["httplat_stderr"] = s.tracer.stderr()[-2000:]
@@ -81,7 +84,8 @@ def run(pg, opts, results):
                 out.append(r)
                 lib.log(f"  {r['sat']['req_s']:.0f} req/s, p99 {r['sat']['p99_us']} us, "
                         f"c1 p50 {r['c1']['p50_us']} us, other load "
-                        f"{r['cpu']['other_cores']:.2f} cores, stored {r['stored']}/{r['served']}")
+                        f"{r['cpu']['other_cores']:.2f} cores, stored {r['stored']}/{r['served']}, "
+                        f"other BPF programs {r['foreign_bpf']}")
 
 
 def stored_rows(pg, cfg, opts):
