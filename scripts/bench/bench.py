@@ -22,8 +22,8 @@ def parse_args():
     p.add_argument("--sections", default=",".join(SECTIONS),
                    help="comma-separated subset of " + ",".join(SECTIONS))
     p.add_argument("--rounds", type=int, default=5, help="A B A B rounds (default 5)")
-    p.add_argument("--duration", type=int, default=8, help="seconds per saturation run")
-    p.add_argument("--duration-c1", type=int, default=4, help="seconds per 1-connection run")
+    p.add_argument("--duration", type=int, default=6, help="seconds per saturation run")
+    p.add_argument("--duration-c1", type=int, default=3, help="seconds per 1-connection run")
     p.add_argument("--warmup", type=int, default=1, help="seconds of wrk before measuring")
     p.add_argument("--loops", default="uvloop,asyncio", help="uvloop and/or asyncio")
     p.add_argument("--configs", default="bare,httplat,batched,naive")
