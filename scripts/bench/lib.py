@@ -5,7 +5,6 @@ unix socket, uvicorn on 127.0.0.1, httplat), all started and stopped by PID.
 """
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -67,18 +66,8 @@ def spread(xs):
 
 # ---- CPU accounting ---------------------------------------------------------------------------
 
-def proc_cpu_s(pid):
-    """utime+stime of a process (all its threads) in seconds, from /proc/<pid>/stat; None if gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
 def _all_procs():
-    """{pid: (ppid, cpu seconds)} for every process."""
+    """{pid: (ppid, cpu seconds of the process and of its children it has waited for)}."""
     res = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -88,7 +77,7 @@ def _all_procs():
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        res[int(d)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK)
+        res[int(d)] = (int(fields[1]), sum(int(x) for x in fields[11:15]) / CLK_TCK)
     return res
 
 
@@ -104,6 +93,12 @@ def descendants(procs, root):
     return res
 
 
+def tree_cpu_s(procs, root):
+    """CPU of a process tree, including its exited members (they count in their parent's
+    cutime/cstime once waited for, so PostgreSQL backends that ended are not lost)."""
+    return sum(procs[p][1] for p in {root} | descendants(procs, root) if p in procs)
+
+
 def system_busy_s():
     """CPU seconds spent in user+nice+system over all cores since boot (irq time excluded)."""
     with open("/proc/stat") as f:
@@ -111,38 +106,29 @@ def system_busy_s():
     return (int(parts[1]) + int(parts[2]) + int(parts[3])) / CLK_TCK
 
 
-def _reaped_children_s():
-    """CPU of our children that exited and were waited for (wrk runs end before a meter stops)."""
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
-
-
 class CpuMeter:
     """CPU used between start() and stop() by chosen process trees, by us, and by everyone else."""
 
     def __init__(self, trees):
-        self.trees = trees  # name -> root pid
+        self.trees = dict(trees, ours=os.getpid())  # name -> root pid
+
+    def sample(self):
+        procs = _all_procs()
+        return {name: tree_cpu_s(procs, root) for name, root in self.trees.items()}
 
     def start(self):
-        self.reaped0 = _reaped_children_s()
         self.t0 = time.monotonic()
         self.busy0 = system_busy_s()
-        self.procs0 = _all_procs()
+        self.cpu0 = self.sample()
 
     def stop(self):
-        """Returns {tree name: cpu s, "other_cores": cores busy with processes not ours, "wall_s"}."""
-        procs1 = _all_procs()
+        """{tree name: cpu s, "other_cores": cores busy with processes not ours, "wall_s"}."""
+        cpu = self.sample()
         wall = time.monotonic() - self.t0
         busy = system_busy_s() - self.busy0
-
-        def used(pids):
-            return sum(procs1[p][1] - self.procs0.get(p, (0, 0.0))[1] for p in pids if p in procs1)
-
-        res = {"wall_s": wall}
-        for name, root in self.trees.items():
-            res[name] = used({root} | descendants(procs1, root))
-        ours = used({os.getpid()} | descendants(procs1, os.getpid())) + _reaped_children_s() - self.reaped0
-        res["other_cores"] = max(0.0, busy - ours) / wall if wall > 0 else None
+        res = {name: cpu[name] - self.cpu0[name] for name in self.trees}
+        res["wall_s"] = wall
+        res["other_cores"] = max(0.0, busy - res.pop("ours")) / wall if wall > 0 else None
         return res
 
 

@@ -78,6 +78,8 @@ def run(pg, opts, results):
             shift = rnd % len(configs)
             for cfg in configs[shift:] + configs[:shift]:
                 lib.log(f"overhead round {rnd + 1}/{opts.rounds} {loop}+{http} {cfg}")
+                for table in (opts.httplat_table, "inapp_requests"):  # e.g. bench-ingest rows
+                    pg.sql(f"TRUNCATE {table}", check=False)
                 r = measure(cfg, loop, http, pg, opts)
                 r["round"] = rnd
                 r["stored"] = stored_rows(pg, cfg, opts)

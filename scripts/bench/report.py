@@ -200,7 +200,8 @@ def ingest_section(res, out, aims):
     out.append("|---|---|")
     out.append(f"| rows/s sustained | {cell(rates)} |")
     for key in sorted({k for r in ing["runs"] for k in r.get("extra", {})}):
-        out.append(f"| {key} | {cell([r['extra'].get(key) for r in ing['runs']], '.6g')} |")
+        vals = [r["extra"].get(key) for r in ing["runs"]]
+        out.append(f"| {key} | {cell(vals, ',.0f' if lib.median(vals) >= 1000 else '.2f')} |")
     out.append("")
     if ing.get("sample"):
         out.append("Output of the last run:\n\n```\n" + ing["sample"].strip() + "\n```\n")
