@@ -1,14 +1,16 @@
-"""ingest.py: the writer's ceiling: `httplat bench-ingest N` pushes synthetic records through
-the real PostgreSQL writer path; rows/s sustained, over several runs."""
+"""ingest.py: the writer's ceiling: `httplat bench-ingest N` pushes synthetic records through the
+real PostgreSQL writer path; rows/s sustained, alternating with a plain COPY of the same rows
+(pre-made, by psql) into the same table, which is PostgreSQL's own ceiling on this machine."""
+import os
 import re
+import time
 
 import lib
-
 
 # bench-ingest prints: "rows N, T s, R rows/s; httplat CPU C s (P rows per CPU-second);
 # batches B, producer waits W, dropped D, rejected J"
 FIELDS = {
-    "rows per CPU-second (one core)": r"\(([\d.]+) rows per CPU-second\)",
+    "rows per httplat CPU-second (one core)": r"\(([\d.]+) rows per CPU-second\)",
     "httplat CPU s": r"httplat CPU ([\d.]+) s",
     "seconds": r"rows \d+, ([\d.]+) s",
     "COPY batches": r"batches (\d+)",
@@ -16,6 +18,7 @@ FIELDS = {
     "dropped": r"dropped (\d+)",
     "rejected": r"rejected (\d+)",
 }
+TABLE = "http_requests"
 
 
 def parse(text):
@@ -29,21 +32,44 @@ def parse(text):
     return (float(m.group(1)) if m else None), extra
 
 
+def psql(pg, cmd):
+    return lib.run_cmd(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", cmd, pg.conninfo],
+                       timeout=600)
+
+
+def metered(pg, cmd):
+    """Runs cmd; returns (its stdout, seconds, PostgreSQL CPU s, other cores)."""
+    meter = lib.CpuMeter({"postgres": pg.proc.pid})
+    meter.start()
+    t0 = time.monotonic()
+    out = lib.run_cmd(cmd, timeout=600)
+    dt = time.monotonic() - t0
+    cpu = meter.stop()
+    return out, dt, cpu["postgres"], cpu["other_cores"]
+
+
 def run(pg, opts, results):
-    ing = {"rows": opts.ingest_rows, "runs": []}
+    ing = {"rows": opts.ingest_rows, "runs": [], "copy": []}
     results["ingest"] = ing
+    rows_file = os.path.join(pg.dir, "premade.copy")
     for rnd in range(opts.rounds):
-        lib.log(f"ingest run {rnd + 1}/{opts.rounds}: {opts.ingest_rows} rows")
-        meter = lib.CpuMeter({"postgres": pg.proc.pid})
-        meter.start()
-        out = lib.run_cmd([lib.HTTPLAT, "bench-ingest", str(opts.ingest_rows),
-                           "--db", pg.conninfo], timeout=600)
-        cpu = meter.stop()
+        lib.log(f"ingest round {rnd + 1}/{opts.rounds}: {opts.ingest_rows} rows")
+        lib.wait_quiet(opts.quiet_wait)
+        psql(pg, f"TRUNCATE {TABLE}") if rnd else None  # the table exists once httplat made it
+        out, _, pg_cpu, other = metered(pg, [lib.HTTPLAT, "bench-ingest", str(opts.ingest_rows),
+                                             "--db", pg.conninfo])
         rate, extra = parse(out)
-        extra["PostgreSQL CPU s"] = cpu["postgres"]
-        extra["other load (cores)"] = cpu["other_cores"]
         if rate is None:
             raise RuntimeError(f"no rows/s in bench-ingest output: {out[-500:]}")
+        extra["PostgreSQL CPU s"] = pg_cpu
+        extra["other load (cores)"] = other
         ing["runs"].append({"rows_s": rate, "extra": extra})
         ing["sample"] = out[-3000:]
-        lib.log(f"  {rate:.0f} rows/s")
+        if rnd == 0:
+            psql(pg, f"\\copy (SELECT * FROM {TABLE}) TO '{rows_file}'")
+        psql(pg, f"TRUNCATE {TABLE}")
+        _, dt, pg_cpu, other = metered(pg, ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+                                            f"\\copy {TABLE} FROM '{rows_file}'", pg.conninfo])
+        ing["copy"].append({"rows_s": opts.ingest_rows / dt, "pg_cpu_s": pg_cpu,
+                            "other_cores": other})
+        lib.log(f"  bench-ingest {rate:.0f} rows/s, plain COPY {opts.ingest_rows / dt:.0f} rows/s")

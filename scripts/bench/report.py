@@ -194,14 +194,26 @@ def ingest_section(res, out, aims):
         aims.append(("ingest ≥ 500,000 rows/s on one core", "not measured", None))
         return
     rates = [r["rows_s"] for r in ing["runs"]]
-    out.append(f"`httplat bench-ingest {ing['rows']}`, {len(rates)} runs, into the benchmark's "
-               "PostgreSQL (unix socket, fsync=off).\n")
+    out.append(f"`httplat bench-ingest {ing['rows']}` (synthetic records through the real "
+               f"writer: formatting, batching, COPY, rollup), {len(rates)} runs, into the "
+               "benchmark's PostgreSQL (unix socket, fsync=off), each followed by a plain "
+               "`psql \\copy` of the same rows, pre-made, into the same emptied table "
+               "(same partitions and indexes): PostgreSQL's own ceiling on this machine. "
+               "Rows start to queue in httplat's writer once requests arrive faster than the "
+               "sustained rate; *producer waits* counts how often bench-ingest had to wait "
+               "for the writer's queue.\n")
     out.append("| measure | median (min–max) |")
     out.append("|---|---|")
-    out.append(f"| rows/s sustained | {cell(rates)} |")
+    out.append(f"| **rows/s sustained, httplat writer** | {cell(rates)} |")
+    copy = ing.get("copy", [])
+    out.append(f"| rows/s, plain COPY of pre-made rows | {cell([c['rows_s'] for c in copy])} |")
+    out.append(f"| ratio writer / plain COPY, paired | "
+               f"{cell([r['rows_s'] / c['rows_s'] for r, c in zip(ing['runs'], copy)], '.2f')} |")
+    out.append(f"| PostgreSQL CPU s, plain COPY | {cell([c['pg_cpu_s'] for c in copy], '.2f')} |")
     for key in sorted({k for r in ing["runs"] for k in r.get("extra", {})}):
         vals = [r["extra"].get(key) for r in ing["runs"]]
-        out.append(f"| {key} | {cell(vals, ',.0f' if lib.median(vals) >= 1000 else '.2f')} |")
+        whole = all(float(v).is_integer() for v in vals if v is not None)
+        out.append(f"| {key} | {cell(vals, ',.0f' if whole or lib.median(vals) >= 1000 else '.2f')} |")
     out.append("")
     if ing.get("sample"):
         out.append("Output of the last run:\n\n```\n" + ing["sample"].strip() + "\n```\n")
