@@ -122,7 +122,7 @@ static __always_inline void on_listen(__u32 tgid, __u32 fd)
 
 static __always_inline int on_enter(struct pt_regs *regs, __u8 kind, __u64 pid_tgid)
 {
-	struct inflight a = {};
+	struct inflight a = {}, *ap;
 	__u32 tgid = pid_tgid >> 32;
 	struct conn_key k = {.tgid = tgid};
 
@@ -177,23 +177,31 @@ static __always_inline int on_enter(struct pt_regs *regs, __u8 kind, __u64 pid_t
 	default:
 		break;
 	}
-	if (bpf_map_update_elem(&inflight, &pid_tgid, &a, BPF_ANY))
+	ap = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!ap) {
 		count(HTTPLAT_C_INFLIGHT_FULL);
+		return 0;
+	}
+	*ap = a;
 	return 0;
 }
 
-static __always_inline int on_exit(__u64 pid_tgid, long ret)
+static __always_inline int on_exit(long ret)
 {
-	struct inflight *ap = bpf_map_lookup_elem(&inflight, &pid_tgid);
-	struct conn_key k = {.tgid = pid_tgid >> 32};
+	struct inflight *ap;
+	struct conn_key k = {};
 	struct io_ctx io = {};
 	struct scratch *s;
 	struct hconn *c;
 
-	if (!ap)
+	/* only threads of traced processes ever got storage: no target lookup needed */
+	ap = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+	if (!ap || !ap->kind)
 		return 0;
 	io.a = *ap;
-	bpf_map_delete_elem(&inflight, &pid_tgid);
+	ap->kind = IO_NONE;
+	k.tgid = bpf_get_current_pid_tgid() >> 32;
 	k.fd = io.a.fd;
 	switch (io.a.kind) {
 	case IO_ACCEPT:
@@ -262,12 +270,7 @@ int httplat_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tracepoint/sys_exit")
 int httplat_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tgid = pid_tgid >> 32;
-
-	if (!bpf_map_lookup_elem(&targets, &tgid))
-		return 0;
-	return on_exit(pid_tgid, (long)ctx->args[1]);
+	return on_exit((long)ctx->args[1]);
 }
 
 /* ---- processes ---- */
@@ -362,7 +365,6 @@ int httplat_exit(struct bpf_raw_tracepoint_args *ctx)
 
 	if (!bpf_map_lookup_elem(&targets, &tgid))
 		return 0;
-	bpf_map_delete_elem(&inflight, &pid_tgid);
 	if ((__u32)pid_tgid != tgid)
 		return 0; /* a thread; the process goes on */
 	sweep(tgid, HTTPLAT_F_PROC_EXIT);

@@ -14,7 +14,6 @@
 #define HTTPLAT_MAX_SKIP 65536	     /* fds known not to be server sockets (LRU) */
 #define HTTPLAT_MAX_TARGETS 4096     /* traced processes */
 #define HTTPLAT_MAX_PORTS 1024	     /* server ports */
-#define HTTPLAT_MAX_INFLIGHT 16384   /* syscalls between enter and exit */
 #define HTTPLAT_MAX_PIPELINED 4096   /* queued pipelined requests, all conns */
 #define HTTPLAT_PIPE_PER_CONN 8	     /* queued pipelined requests per conn */
 #define HTTPLAT_RINGBUF_BYTES (8 << 20)

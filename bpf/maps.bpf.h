@@ -20,7 +20,7 @@ enum io_kind {
 	IO_CLOSE,    /* close: handled at enter */
 };
 
-/* Syscall arguments saved at enter, used at exit (keyed by pid_tgid). */
+/* Syscall arguments saved at enter, used at exit (per-thread storage; kind 0 = none). */
 struct inflight {
 	__u64 ptr;	/* buffer, or iovec array */
 	__u32 iovcnt;	/* iovec entries, 0 for a plain buffer */
@@ -136,10 +136,11 @@ struct {
 	__type(value, __u64);
 } skip SEC(".maps");
 
+/* per-thread: no hashing, no locks, freed with the thread */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, HTTPLAT_MAX_INFLIGHT);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct inflight);
 } inflight SEC(".maps");
 

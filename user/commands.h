@@ -5,6 +5,7 @@
 /* Each takes argv with argv[0] = "httplat <name>"; returns the exit status. */
 int cmd_trace(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 /* True once SIGINT/SIGTERM arrived; main() installs the handlers. */
 int httplat_exiting(void);

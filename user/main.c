@@ -30,6 +30,7 @@ static const struct {
 } commands[] = {
 	{"trace", cmd_trace, "print one line (or JSON object) per completed request"},
 	{"run", cmd_run, "daemon: write every request to PostgreSQL (batched COPY, spool)"},
+	{"top", cmd_top, "live latency per API and route in the console (or --batch text)"},
 };
 
 static void usage(FILE *f)

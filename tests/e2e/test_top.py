@@ -1,0 +1,337 @@
+#!/usr/bin/python3
+"""test_top.py: `httplat top` against a real uvicorn app: batch rows and counts, the live view under tmux.
+
+A known mix of requests goes to tests/apps/app.py; the batch snapshots must show every
+request in the right API and route row with the right status columns, and latencies within
+what the app did (server sleep) and what the client measured. The interactive view runs in
+tmux: keys are sent and the pane is read back as a person would see it.
+"""
+import concurrent.futures
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (HTTPLAT, Httplat, Uvicorn, at_exit, check, http,  # noqa: E402
+                     run_tests, stop_pid, test)
+
+# (method, path, expected status, server-side minimum ms, api, route)
+MIX = (
+    [("GET", f"/data/items/{i}", 200, 0, "data", "/data/items/{id}") for i in range(1, 21)]
+    + [("GET", "/data/sleep?ms=300", 200, 300, "data", "/data/sleep")] * 5
+    + [("GET", "/model/crash", 500, 0, "model", "/model/crash")] * 3
+    + [("POST", "/model/generate?ms=1200", 201, 1200, "model", "/model/generate")] * 2
+    + [("GET", "/user/login", 401, 0, "user", "/user/login")] * 4
+    + [("GET", "/user/profile/5000", 404, 0, "user", "/user/profile/{id}")] * 2
+    + [("GET", "/user/old-profile", 301, 0, "user", "/user/old-profile")]
+)
+
+
+def drive(port, mix, parallel=8):
+    """Sends every request of mix; returns [(request, status, seconds)]."""
+    def one(req):
+        status, _, dt = http(port, req[0], req[1])
+        return req, status, dt
+    with concurrent.futures.ThreadPoolExecutor(parallel) as ex:
+        return list(ex.map(one, mix))
+
+
+def snapshots(text):
+    """Splits batch output into snapshots: {"header": str, "apis": {...}, "routes": {...}}."""
+    res = []
+    for block in text.split("httplat top - ")[1:]:
+        lines = block.split("\n")
+        snap = {"header": "httplat top - " + lines[0], "apis": {}, "routes": {}}
+        table, cols = None, None
+        for line in lines[1:]:
+            if line.startswith("API "):
+                cols = line.split()
+                table = "routes" if cols[1] == "ROUTE" else "apis"
+                continue
+            if not line.strip():
+                table = None
+                continue
+            if table is None:
+                continue
+            vals = line.split()
+            if len(vals) != len(cols):
+                continue  # a partly written last line
+            row = dict(zip(cols, vals))
+            key = (row["API"], row["ROUTE"]) if table == "routes" else row["API"]
+            snap[table][key] = row
+        res.append(snap)
+    return res
+
+
+def num(v):
+    return None if v == "-" else float(v)
+
+
+def wait_snapshot(top, pred, timeout=20):
+    """Waits for a complete snapshot satisfying pred; returns it (or the last complete one)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        text = top.stdout()
+        snaps = snapshots(text)
+        if snaps and not text.endswith("\n\n"):
+            snaps.pop()  # still being written
+        if snaps:
+            last = snaps[-1]
+            if pred(last):
+                return last
+        if top.proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    return last
+
+
+def expect_counts(mix):
+    apis, routes = {}, {}
+    for (_, _, status, _, api, route) in mix:
+        for d, k in ((apis, api), (routes, (api, route))):
+            d.setdefault(k, {}).setdefault(str(status), 0)
+            d[k][str(status)] += 1
+    return apis, routes
+
+
+@test
+def test_batch_rows_counts_and_latency():
+    app = Uvicorn()
+    top = Httplat("top", "--batch", "-d", "1", "--pid", str(app.proc.pid))
+    results = drive(app.port, MIX)
+    for req, status, _ in results:
+        check(status == req[2], f"app answered {req[1]} with {status}, want {req[2]}")
+    apis, routes = expect_counts(MIX)
+    total = {k: sum(v.values()) for k, v in apis.items()}
+    snap = wait_snapshot(top, lambda s: all(
+        s["apis"].get(a, {}).get("REQS") == str(n) for a, n in total.items()))
+    check(snap is not None, f"no snapshot printed: {top.stderr()}")
+    for api, n in total.items():
+        row = snap["apis"].get(api)
+        check(row is not None, f"no row for API {api}: {snap}")
+        check(row["REQS"] == str(n), f"{api} REQS {row['REQS']}, want {n}")
+        for code, cnt in apis[api].items():
+            check(row[code] == str(cnt), f"{api} {code}: {row[code]}, want {cnt}")
+        check(row["NORSP"] == "0", f"{api} NORSP {row['NORSP']}")
+    for (api, route), codes in routes.items():
+        row = snap["routes"].get((api, route))
+        check(row is not None, f"no row for {api} {route}: {sorted(snap['routes'])}")
+        n = sum(codes.values())
+        check(row["REQS"] == str(n), f"{route} REQS {row['REQS']}, want {n}")
+        for code, cnt in codes.items():
+            check(row[code] == str(cnt), f"{route} {code}: {row[code]}, want {cnt}")
+    # errors: 3 of the 5 model requests were 500
+    check(snap["apis"]["model"]["ERR%"] == "60.0", f"model ERR% {snap['apis']['model']['ERR%']}")
+    check(snap["apis"]["data"]["ERR%"] == "0.0", "data ERR%")
+    # latencies: at least what the app slept, at most what the client waited (+4.4 % buckets)
+    for route, slept in (("/data/sleep", 300), ("/model/generate", 1200)):
+        api = route.split("/")[1]
+        client_max = max(dt for req, _, dt in results if req[5] == route) * 1000
+        row = snap["routes"][(api, route)]
+        wmax, wp50 = num(row["W.MAX"]), num(row["W.P50"])
+        check(slept <= wmax <= client_max + 1, f"{route} W.MAX {wmax}, want {slept}..{client_max:.0f}")
+        check(slept * 0.95 <= wp50 <= client_max * 1.05, f"{route} W.P50 {wp50}")
+    fast = snap["routes"][("data", "/data/items/{id}")]
+    check(num(fast["W.P99"]) < 200, f"/data/items W.P99 {fast['W.P99']} ms for a fast endpoint")
+    # the API row's median is a fast request (20 of 25), its max a slow one
+    check(num(snap["apis"]["data"]["W.P50"]) < 200, "data W.P50")
+    check(num(snap["apis"]["data"]["W.MAX"]) >= 300, "data W.MAX")
+    check(f"pids {app.proc.pid}" in snap["header"], f"header: {snap['header']}")
+    check(f"ports {app.port}" in snap["header"], f"header: {snap['header']}")
+    check(re.search(r"dropped 0\b", snap["header"]), f"header: {snap['header']}")
+    rc = top.stop()
+    check(rc == 0, f"top exited {rc} on SIGINT")
+
+
+@test
+def test_once_prints_one_snapshot_and_exits():
+    app = Uvicorn()
+    top = Httplat("top", "--once", "-d", "2", "--pid", str(app.proc.pid))
+    deadline = time.monotonic() + 1.5
+    sent = 0
+    while time.monotonic() < deadline:
+        http(app.port, "GET", "/data/items/7")
+        sent += 1
+    rc = top.proc.wait(15)
+    snaps = snapshots(top.stdout())
+    check(rc == 0, f"--once exited {rc}: {top.stderr()}")
+    check(len(snaps) == 1, f"{len(snaps)} snapshots")
+    row = snaps[0]["apis"].get("data")
+    check(row is not None and 0 < int(row["REQS"]) <= sent, f"data row {row}, sent {sent}")
+
+
+@test
+def test_bad_options_are_refused():
+    for args, text in ((["-d", "0"], "invalid -d"),
+                       (["--warn-ms", "900", "--crit-ms", "100"], "above --crit-ms"),
+                       (["--window", "100000", "-d", "0.1"], "intervals"),
+                       (["--pid", "abc"], "invalid --pid")):
+        r = subprocess.run([HTTPLAT, "top", "--once"] + args, capture_output=True, text=True,
+                           timeout=10)
+        check(r.returncode != 0, f"{args} accepted")
+        check(text in r.stderr, f"{args}: stderr {r.stderr!r}")
+        check(r.stdout == "", f"{args}: printed {r.stdout!r}")
+
+
+class Tmux:
+    """A private tmux server (own socket) running one command in a wide window."""
+
+    def __init__(self, cmd, width=230, height=45):
+        self.sock = f"httplat-test-{os.getpid()}"
+        self.dir = tempfile.mkdtemp(prefix="httplat-tmux-")
+        self.rc_file = os.path.join(self.dir, "rc")
+        shell = f"{cmd}; echo $? > {self.rc_file}; sleep 30"
+        self.tmux("new-session", "-d", "-s", "top", "-x", str(width), "-y", str(height),
+                  "/bin/sh", "-c", shell)
+        at_exit(self.stop)
+
+    def tmux(self, *args):
+        return subprocess.run(["tmux", "-L", self.sock] + list(args), capture_output=True,
+                              text=True, timeout=10)
+
+    def keys(self, *keys):
+        self.tmux("send-keys", "-t", "top", *keys)
+
+    def screen(self, escapes=False):
+        return self.tmux("capture-pane", "-p", "-t", "top", *(["-e"] if escapes else [])).stdout
+
+    def wait(self, pred, what, timeout=15):
+        deadline = time.monotonic() + timeout
+        text = ""
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if pred(text):
+                return text
+            time.sleep(0.1)
+        check(False, f"screen never showed {what}:\n{text}")
+
+    def exit_status(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if os.path.exists(self.rc_file):
+                with open(self.rc_file) as f:
+                    return int(f.read().strip() or "-1")
+            time.sleep(0.1)
+        return None
+
+    def stop(self):
+        """SIGINT to the processes of our pane (by PID), then ends our tmux server."""
+        pane = self.tmux("display-message", "-p", "-t", "top", "#{pane_pid}").stdout.strip()
+        if pane.isdigit():
+            out = subprocess.run(["ps", "-o", "pid=", "--ppid", pane], capture_output=True,
+                                 text=True).stdout
+            for pid in out.split():
+                try:
+                    os.kill(int(pid), signal.SIGINT)
+                except ProcessLookupError:
+                    pass
+        self.tmux("kill-server")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def table_rows(screen):
+    """API names of the table rows, top to bottom, as on screen."""
+    rows, seen_title = [], False
+    for line in screen.split("\n"):
+        if line.startswith("API"):
+            seen_title = True
+            continue
+        if seen_title:
+            if not line.strip() or line.startswith("──") or line.startswith("q quit"):
+                break
+            rows.append(line.split()[0])
+    return rows
+
+
+def line_of(screen, first_word):
+    for line in screen.split("\n"):
+        if re.sub(r"\x1b\[[0-9;]*m", "", line).split()[:1] == [first_word]:
+            return line
+    return ""
+
+
+def colours(line):
+    """Foreground colours used on a captured line: {'red', 'yellow'}."""
+    found = set()
+    for params in re.findall(r"\x1b\[([0-9;]*)m", line):
+        codes = params.split(";")
+        if "31" in codes:
+            found.add("red")
+        if "33" in codes:
+            found.add("yellow")
+    return found
+
+
+@test
+def test_console_colours_sort_filter_quit():
+    if not shutil.which("tmux"):
+        check(False, "tmux is not installed (scripts/install-deps.sh installs it)")
+    app = Uvicorn()
+    term = Tmux(f"TERM=xterm-256color {HTTPLAT} top --pid {app.proc.pid} "
+                "--warn-ms 100 --crit-ms 250")
+    term.wait(lambda s: "q quit" in s and "httplat top -" in s, "the header and help line")
+    # model slow (red), data medium (yellow), user fast (no colour)
+    mix = ([("GET", "/model/3/mesh?ms=400")] * 3 + [("GET", "/data/sleep?ms=150")] * 3
+           + [("GET", "/user/profile/1")] * 6)
+    drive(app.port, [(m, p, 0, 0, "", "") for m, p in mix], parallel=12)
+    s = term.wait(lambda s: {"model", "data", "user"} <= set(table_rows(s)), "three API rows")
+    check(table_rows(s) == ["data", "model", "user"], f"default order by API: {table_rows(s)}")
+    esc = term.screen(escapes=True)
+    check("red" in colours(line_of(esc, "model")), f"model not red: {line_of(esc, 'model')!r}")
+    check(colours(line_of(esc, "data")) == {"yellow"}, f"data: {line_of(esc, 'data')!r}")
+    check(colours(line_of(esc, "user")) == set(), f"user coloured: {line_of(esc, 'user')!r}")
+    # sort by the window P95: biggest first, then reversed
+    for _ in range(8):
+        if "sort: W.P95" in term.screen():
+            break
+        term.keys(">")
+        time.sleep(0.15)
+    s = term.wait(lambda s: "sort: W.P95 " in s, "sort by W.P95")
+    check(table_rows(s) == ["model", "data", "user"], f"by W.P95: {table_rows(s)}")
+    term.keys("r")
+    s = term.wait(lambda s: "reversed" in s, "reversed sort")
+    check(table_rows(s) == ["user", "data", "model"], f"reversed: {table_rows(s)}")
+    # filter by path substring in the per-route view
+    term.keys("t")
+    term.wait(lambda s: "view: per route" in s, "the per-route view")
+    term.keys("/", "p", "r", "o", "f", "Enter")
+    s = term.wait(lambda s: 'filter: "prof"' in s, "the filter")
+    check(table_rows(s) == ["user"], f"filtered rows: {table_rows(s)}")
+    check("/user/profile/{id}" in s, "the route of the filtered row")
+    check("/model/{id}/mesh" not in s, "a filtered-out route is shown")
+    # histogram of the selected row
+    term.keys("Enter")
+    s = term.wait(lambda s: "latency in the window" in s, "the histogram panel")
+    check("user /user/profile/{id}" in s, "panel names the selected row")
+    term.keys("q")
+    rc = term.exit_status()
+    check(rc == 0, f"top exited with {rc} after q")
+
+
+@test
+def test_top_beside_another_tracer():
+    """Two tracers at once: `httplat top` and `httplat trace` (or run) both see every request."""
+    app = Uvicorn()
+    other = Httplat("trace", "--pid", str(app.proc.pid))
+    top = Httplat("top", "--batch", "-d", "1", "--pid", str(app.proc.pid))
+    drive(app.port, [("GET", f"/data/items/{i}", 200, 0, "data", "/data/items/{id}")
+                     for i in range(12)])
+    snap = wait_snapshot(top, lambda s: s["apis"].get("data", {}).get("REQS") == "12")
+    check(snap and snap["apis"].get("data", {}).get("REQS") == "12",
+          f"top saw {snap and snap['apis'].get('data')}")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and other.stdout().count("/data/items/") < 12:
+        time.sleep(0.1)
+    check(other.stdout().count("/data/items/") == 12,
+          f"trace saw {other.stdout().count('/data/items/')} of 12")
+    check(stop_pid(top.proc, sig=signal.SIGINT) == 0, "top exit status")
+
+
+if __name__ == "__main__":
+    sys.exit(run_tests())
