@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench.sh: the body of `make bench`: overhead, ingest ceiling, accuracy and kernel cost -> BENCHMARKS.md.
+# bench.sh: the body of `make bench`: overhead, ingest, accuracy, kernel cost -> BENCHMARKS.md.
 # Arguments go to scripts/bench/bench.py (--help lists them), e.g. `scripts/bench.sh --rounds 3`;
 # BENCH_ARGS does the same through make: `make bench BENCH_ARGS="--sections accuracy"`.
 set -eu

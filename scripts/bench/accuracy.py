@@ -53,7 +53,7 @@ def errors(pairs):
 
 
 def measure(loop, http, opts, seed):
-    lib.wait_quiet(opts.quiet_wait)
+    opts.quiet.wait()
     app = lib.uvicorn(loop, http)
     tracer = lib.httplat("trace", "--json", "--pid", str(app.proc.pid))
     try:
@@ -66,8 +66,8 @@ def measure(loop, http, opts, seed):
             if path.startswith("/sleep/"):
                 seen.setdefault(int(path.split("/")[2]), []).append(obj)
     finally:
-        tracer.stop()
-        app.stop()
+        lib.stop(tracer)
+        lib.stop(app)
     matched = [(ms, client_ms, seen[seq][0]["duration_ms"])
                for seq, ms, client_ms in sent if len(seen.get(seq, [])) == 1]
     per_sleep = {}

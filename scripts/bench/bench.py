@@ -37,6 +37,8 @@ def parse_args():
     p.add_argument("--quiet-wait", type=int, default=10,
                    help="seconds to wait before each run for other tracers (other httplat "
                    "instances) to unload; runs they disturb are counted in the report")
+    p.add_argument("--quiet-budget", type=int, default=300,
+                   help="seconds of such waiting over the whole benchmark at most")
     p.add_argument("--no-pin", action="store_true",
                    help="let the scheduler place the app and wrk (default: app CPU 0, wrk CPU 1)")
     p.add_argument("--out", default=os.path.join(lib.ROOT, "BENCHMARKS.md"))
@@ -48,6 +50,7 @@ def parse_args():
     opts.configs = opts.configs.split(",")
     opts.run_args = opts.run_args.split()
     lib.PIN = not opts.no_pin
+    opts.quiet = lib.Quiet(opts.quiet_wait, opts.quiet_budget)
     return opts
 
 
@@ -70,7 +73,8 @@ def main():
     if os.geteuid() != 0:
         print("bench: needs root (BPF, sysctl, PostgreSQL as the postgres user)", file=sys.stderr)
         return 1
-    results = {"machine": lib.machine_info(), "opts": vars(opts), "started": time.time(),
+    results = {"machine": lib.machine_info(), "started": time.time(),
+               "opts": {k: v for k, v in vars(opts).items() if k != "quiet"},
                "load_start": lib.loadavg(), "errors": {}}
     try:
         pg = lib.harness.Postgres()

@@ -54,7 +54,7 @@ def run(pg, opts, results):
     rows_file = os.path.join(pg.dir, "premade.copy")
     for rnd in range(opts.rounds):
         lib.log(f"ingest round {rnd + 1}/{opts.rounds}: {opts.ingest_rows} rows")
-        lib.wait_quiet(opts.quiet_wait)
+        opts.quiet.wait()
         psql(pg, f"TRUNCATE {TABLE}") if rnd else None  # the table exists once httplat made it
         out, _, pg_cpu, other = metered(pg, [lib.HTTPLAT, "bench-ingest", str(opts.ingest_rows),
                                              "--db", pg.conninfo])

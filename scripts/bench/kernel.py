@@ -45,7 +45,7 @@ def bpf_run_stats(opts):
     lib.run_cmd(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"])
     app = tracer = None
     try:
-        foreign = lib.wait_quiet(opts.quiet_wait)
+        foreign = opts.quiet.wait()
         app = lib.uvicorn("uvloop", "httptools")
         tracer = lib.httplat("trace", "--pid", str(app.proc.pid))
         pid = tracer.proc.pid
@@ -60,10 +60,8 @@ def bpf_run_stats(opts):
                 "req_s": load["req_s"], "untargeted": delta(s1, s2),
                 "dd_syscalls": 2 * DD_BYTES, "dd_s": dd_s}
     finally:
-        if tracer:
-            tracer.stop()
-        if app:
-            app.stop()
+        lib.stop(tracer)
+        lib.stop(app)
         lib.run_cmd(["sysctl", "-qw", f"kernel.bpf_stats_enabled={old}"])
 
 
@@ -75,24 +73,24 @@ def untargeted_ab(opts):
     try:
         for rnd in range(opts.rounds):
             for traced in ([False, True] if rnd % 2 == 0 else [True, False]):
-                foreign = lib.wait_quiet(opts.quiet_wait)
+                foreign = opts.quiet.wait()
                 tracer = lib.httplat("trace", "--pid", str(target.proc.pid)) if traced else None
                 try:
                     dd_s = dd_seconds()
                     w = lib.wrk(other.port, "/items/1", max(2, opts.duration // 2))
-                    foreign = max(foreign, lib.foreign_tracers(tracer.proc.pid if tracer else None))
+                    own = tracer.proc.pid if tracer else None
+                    foreign = max(foreign, lib.foreign_tracers(own))
                 finally:
-                    if tracer:
-                        tracer.stop()
-                rows.append({"round": rnd, "httplat": traced, "dd_s": dd_s, "dd_syscalls": 2 * DD_BYTES,
-                             "req_s": w["req_s"],
+                    lib.stop(tracer)
+                rows.append({"round": rnd, "httplat": traced, "dd_s": dd_s,
+                             "dd_syscalls": 2 * DD_BYTES, "req_s": w["req_s"],
                              "p99_us": w["p99_us"], "load": lib.loadavg(),
                              "foreign_bpf": foreign})
                 lib.log(f"  untargeted round {rnd + 1} httplat={traced}: dd {dd_s:.3f}s, "
                         f"other app {w['req_s']:.0f} req/s, other BPF programs {foreign}")
     finally:
-        other.stop()
-        target.stop()
+        lib.stop(other)
+        lib.stop(target)
     return rows
 
 

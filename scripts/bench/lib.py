@@ -160,14 +160,24 @@ def foreign_tracers(own_pid=None):
                and p["id"] not in own)
 
 
-def wait_quiet(timeout):
-    """Waits up to timeout s for other tracers to unload; returns how many are still loaded."""
-    deadline = time.monotonic() + timeout
-    n = foreign_tracers()
-    while n and time.monotonic() < deadline:
-        time.sleep(1)
+class Quiet:
+    """Waits before a run for other tracers to unload: up to each_s per run, and at most
+    budget_s over the whole benchmark, so a busy machine slows it down only so much."""
+
+    def __init__(self, each_s, budget_s):
+        self.each_s = each_s
+        self.left_s = budget_s
+
+    def wait(self):
+        """Returns how many foreign tracing programs are still loaded."""
+        t0 = time.monotonic()
+        deadline = t0 + min(self.each_s, self.left_s)
         n = foreign_tracers()
-    return n
+        while n and time.monotonic() < deadline:
+            time.sleep(1)
+            n = foreign_tracers()
+        self.left_s = max(0.0, self.left_s - (time.monotonic() - t0))
+        return n
 
 
 def loadavg():
@@ -233,10 +243,26 @@ def httplat(*args, ready="tracing"):
     return harness.Httplat(*args, ready=ready)
 
 
+def stop(server):
+    """Stops a harness server (None is fine) by PID and removes its output files, which for
+    `httplat trace` under load grow by megabytes a run; returns its exit status."""
+    if server is None:
+        return None
+    rc = server.stop()
+    for f in ("out", "err", "log"):
+        if hasattr(server, f):
+            try:
+                os.unlink(getattr(server, f).name)
+            except OSError:
+                pass
+    return rc
+
+
 def machine_info():
     def first(cmd):
         try:
-            return subprocess.run(cmd, capture_output=True, text=True).stdout.strip().splitlines()[0]
+            out = subprocess.run(cmd, capture_output=True, text=True).stdout
+            return out.strip().splitlines()[0]
         except (OSError, IndexError):
             return "?"
 
@@ -249,8 +275,9 @@ def machine_info():
     with open("/proc/meminfo") as f:
         mem_kb = int(f.readline().split()[1])
     py = harness.PY
-    mods = first([py, "-c", "import fastapi, uvicorn, uvloop, httptools, h11, starlette, psycopg2;"
-                  "print(f'fastapi {fastapi.__version__}, starlette {starlette.__version__}, "
+    mods = first([py, "-c", "import fastapi, uvicorn, uvloop, httptools, h11, starlette, "
+                  "psycopg2; print(f'fastapi {fastapi.__version__}, "
+                  "starlette {starlette.__version__}, "
                   "uvicorn {uvicorn.__version__}, uvloop {uvloop.__version__}, "
                   "httptools {httptools.__version__}, h11 {h11.__version__}, "
                   "psycopg2 {psycopg2.__version__.split()[0]}')"])

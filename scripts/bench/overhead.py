@@ -21,6 +21,7 @@ class Setup:
         self.cfg = cfg
         self.pg = pg
         self.tracer = None
+        self.stderr = ""
         mw = cfg if cfg in ("batched", "naive") else "none"
         self.app = lib.uvicorn(loop, http, mw=mw, pg=pg)
         if cfg == "httplat":
@@ -39,13 +40,17 @@ class Setup:
 
     def stop(self):
         """Stops httplat first (it flushes), then the app; returns httplat's exit status."""
-        rc = self.tracer.stop() if self.tracer else None
-        self.app.stop()
+        rc = self.tracer.proc.poll() if self.tracer else None
+        if self.tracer and rc is None:
+            self.stderr = self.tracer.stderr()[-2000:]
+            rc = lib.stop(self.tracer)
+        if self.app.proc.poll() is None:
+            lib.stop(self.app)
         return rc
 
 
 def measure(cfg, loop, http, pg, opts):
-    foreign = lib.wait_quiet(opts.quiet_wait)
+    foreign = opts.quiet.wait()
     s = Setup(cfg, loop, http, pg, opts.run_args)
     try:
         warm = lib.wrk(s.app.port, PATH, opts.warmup, connections=32)
@@ -61,7 +66,7 @@ def measure(cfg, loop, http, pg, opts):
                "foreign_bpf": foreign}
         if s.tracer:
             res["httplat_rc"] = rc
-            res["httplat_stderr"] = s.tracer.stderr()[-2000:]
+            res["httplat_stderr"] = s.stderr
         return res
     finally:
         s.stop()
@@ -86,7 +91,8 @@ def run(pg, opts, results):
                 out.append(r)
                 lib.log(f"  {r['sat']['req_s']:.0f} req/s, p99 {r['sat']['p99_us']} us, "
                         f"c1 p50 {r['c1']['p50_us']} us, other load "
-                        f"{r['cpu']['other_cores']:.2f} cores, stored {r['stored']}/{r['served']}, "
+                        f"{r['cpu']['other_cores']:.2f} cores, "
+                        f"stored {r['stored']}/{r['served']}, "
                         f"other BPF programs {r['foreign_bpf']}")
 
 

@@ -213,7 +213,8 @@ def ingest_section(res, out, aims):
     for key in sorted({k for r in ing["runs"] for k in r.get("extra", {})}):
         vals = [r["extra"].get(key) for r in ing["runs"]]
         whole = all(float(v).is_integer() for v in vals if v is not None)
-        out.append(f"| {key} | {cell(vals, ',.0f' if whole or lib.median(vals) >= 1000 else '.2f')} |")
+        spec = ",.0f" if whole or lib.median(vals) >= 1000 else ".2f"
+        out.append(f"| {key} | {cell(vals, spec)} |")
     out.append("")
     if ing.get("sample"):
         out.append("Output of the last run:\n\n```\n" + ing["sample"].strip() + "\n```\n")
@@ -303,8 +304,9 @@ def kernel_section(res, out, aims):
                    f"with other tracers loaded: {disturbed(rows)}:\n")
         out.append("| untargeted work | without httplat | with httplat | paired effect |")
         out.append("|---|---|---|---|")
-        out.append(f"| dd, {rows[0]['dd_syscalls']:,} 1-byte read/write syscalls, s | {cell(dd[False], '.3f')} | "
-                   f"{cell(dd[True], '.3f')} | {cell(ddd, '+.0f')} ns per syscall |")
+        out.append(f"| dd, {rows[0]['dd_syscalls']:,} 1-byte read/write syscalls, s | "
+                   f"{cell(dd[False], '.3f')} | {cell(dd[True], '.3f')} | "
+                   f"{cell(ddd, '+.0f')} ns per syscall |")
         out.append(f"| an untraced uvicorn under wrk -c32, req/s | {cell(rq[False])} | "
                    f"{cell(rq[True])} | ratio {cell(rqr, '.3f')} |")
         out.append("")
