@@ -2,7 +2,8 @@
 
 The two variants `make bench` compares httplat with:
 - "batched", done well: the request path only appends a tuple to a deque; a
-  background thread wakes every FLUSH_S and writes what piled up with one COPY.
+  background thread wakes every FLUSH_S and writes what piled up with one COPY
+  (connection errors: kept and retried; a batch PostgreSQL rejects: dropped, counted).
 - "naive": one INSERT (autocommit) per request, on the event loop.
 Both are plain ASGI middlewares (no BaseHTTPMiddleware, which costs far more).
 """
@@ -74,6 +75,7 @@ class BatchedTimer(_Timer):
         self.conninfo = conninfo
         self.rows = collections.deque()
         self.dropped = 0
+        self.rejected = 0
         self.written = 0
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run, name="inapp-writer", daemon=True)
@@ -93,8 +95,8 @@ class BatchedTimer(_Timer):
             try:
                 conn = conn or psycopg2.connect(self.conninfo)
                 self.flush(conn)
-            except psycopg2.Error as e:
-                print(f"inapp_mw: write failed, will retry: {e}", file=sys.stderr)
+            except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
+                print(f"inapp_mw: database unreachable, will retry: {e}", file=sys.stderr)
                 conn = None
                 time.sleep(FLUSH_S)
             if stop:
@@ -117,17 +119,23 @@ class BatchedTimer(_Timer):
             with conn.cursor() as cur:
                 cur.copy_from(buf, TABLE, columns=COLUMNS)
             conn.commit()
-        except psycopg2.Error:
-            self.rows.extendleft(reversed(batch))
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            self.rows.extendleft(reversed(batch))  # connection trouble: retry later
             raise
+        except psycopg2.Error as e:  # the data itself: retrying would fail forever
+            conn.rollback()
+            self.rejected += len(batch)
+            print(f"inapp_mw: batch of {len(batch)} rejected: {e}", file=sys.stderr)
+            return
         self.written += len(batch)
 
     def close(self):
         self.stopping.set()
         self.thread.join(10)
-        if self.rows or self.dropped:
+        if self.rows or self.dropped or self.rejected:
             print(f"inapp_mw: {len(self.rows)} rows unwritten, {self.dropped} dropped "
-                  f"(queue full), {self.written} written", file=sys.stderr)
+                  f"(queue full), {self.rejected} rejected, {self.written} written",
+                  file=sys.stderr)
 
 
 def wrap(app, kind, conninfo):
