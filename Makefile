@@ -73,7 +73,7 @@ httplat: $(APP_OBJS) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUT)/tests/%: tests/unit/%.c tests/unit/check.h $(LIB) | $(OUT)/tests
+$(OUT)/tests/%: tests/unit/%.c tests/unit/check.h $(wildcard bpf/*.h user/*.h) $(LIB) | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
 

@@ -212,22 +212,101 @@ static __always_inline __u8 hp__chunked_char(__u32 i)
 	return 0;
 }
 
-/* True when none of the 8 bytes at w[pos] is '\n' or '\r' (pos + 8 <= valid length). */
-static __always_inline int hp__no_crlf8(const __u8 *w, __u32 pos)
+/*
+ * Index (0-7) of the first '\r' or '\n' among the 8 bytes at w[pos], 8 if
+ * none (pos + 8 <= valid length). SWAR zero-byte test: a borrow can only
+ * mark bytes after a real match, so the lowest marked byte is exact.
+ */
+static __always_inline __u32 hp__crlf_index8(const __u8 *w, __u32 pos)
 {
-	__u64 v = 0, a, b;
+	__u64 v, a, b, m;
+	__u32 i = 0;
 
 	__builtin_memcpy(&v, &w[pos & HP_MASK], 8);
 	a = v ^ 0x0a0a0a0a0a0a0a0aULL;
 	b = v ^ 0x0d0d0d0d0d0d0d0dULL;
-	return !((((a - 0x0101010101010101ULL) & ~a) | ((b - 0x0101010101010101ULL) & ~b)) &
-		 0x8080808080808080ULL);
+	m = (((a - 0x0101010101010101ULL) & ~a) | ((b - 0x0101010101010101ULL) & ~b)) &
+	    0x8080808080808080ULL;
+	if (!m)
+		return 8;
+	m &= -m;
+	if (!(m & 0x80808080ULL)) {
+		i += 4;
+		m >>= 32;
+	}
+	if (!(m & 0x8080ULL)) {
+		i += 2;
+		m >>= 16;
+	}
+	if (!(m & 0x80ULL))
+		i += 1;
+	return i;
+}
+
+/* Little-endian 8-byte constant from characters (BPF and its hosts are little-endian). */
+#define HP_LE8(a, b, c, d, e, f, g, h)                                                     \
+	((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16 | (__u64)(d) << 24 |             \
+	 (__u64)(e) << 32 | (__u64)(f) << 40 | (__u64)(g) << 48 | (__u64)(h) << 56)
+#define HP_LOWER8 0x2020202020202020ULL /* ORing 0x20 lowers letters, keeps "-: " */
+
+static __always_inline void hh__begin_value(struct http_head *h, __u8 which)
+{
+	if (which == HH_NAME_CL) {
+		if (h->flags & HH_F_CL)
+			h->flags |= HH_F_BAD_CL; /* repeated: RFC 9112 says reject */
+		h->flags |= HH_F_CL;
+		h->clen = 0;
+		h->cl_digits = 0;
+		h->state = HH_CL;
+	} else {
+		h->te = 0;
+		h->state = HH_TE;
+	}
+}
+
+static __always_inline __u64 hp__load8(const __u8 *w, __u32 pos)
+{
+	__u64 v = 0;
+
+	__builtin_memcpy(&v, &w[pos & HP_MASK], 8);
+	return v;
 }
 
 /*
- * One step of the head DFA over w[*pos]; consumes 1 byte, or 8 bytes when
- * skipping a line with no '\n' in them. Returns 1 once the head is done.
- * The caller stops when *pos reaches len.
+ * At the start of a header line with 24 bytes in view: decides the line in
+ * one step by comparing words (most lines are skipped at once).
+ */
+static __always_inline void hh__line_fast(struct http_head *h, const __u8 *w, __u32 *pos)
+{
+	__u32 p = *pos;
+	__u64 a = hp__load8(w, p) | HP_LOWER8;
+	__u64 b = hp__load8(w, p + 8) | HP_LOWER8;
+
+	if (a == HP_LE8('c', 'o', 'n', 't', 'e', 'n', 't', '-')) {
+		if ((b & 0x00ffffffffffffffULL) == HP_LE8('l', 'e', 'n', 'g', 't', 'h', ':', 0)) {
+			hh__begin_value(h, HH_NAME_CL);
+			*pos = p + 15;
+			return;
+		}
+		h->state = HH_SKIP;
+		*pos = p + 8;
+		return;
+	}
+	if (a == HP_LE8('t', 'r', 'a', 'n', 's', 'f', 'e', 'r') &&
+	    b == HP_LE8('-', 'e', 'n', 'c', 'o', 'd', 'i', 'n') &&
+	    ((hp__load8(w, p + 16) | HP_LOWER8) & 0xffff) == HP_LE8('g', ':', 0, 0, 0, 0, 0, 0)) {
+		hh__begin_value(h, HH_NAME_TE);
+		*pos = p + 18;
+		return;
+	}
+	h->state = HH_SKIP;
+	*pos = p + 1;
+}
+
+/*
+ * One step of the head DFA over w[*pos]; consumes 1 byte, or several when
+ * skipping a line or deciding a header name by words. Returns 1 once the
+ * head is done. The caller stops when *pos reaches len.
  */
 static __always_inline int http_head__step(struct http_head *h, const __u8 *w, __u32 *pos,
 					   __u32 len)
@@ -235,13 +314,22 @@ static __always_inline int http_head__step(struct http_head *h, const __u8 *w, _
 	__u32 p = *pos;
 	__u8 c;
 
-	if ((h->state == HH_SKIP || h->state == HH_FIRST) && p + 8 <= len && hp__no_crlf8(w, p)) {
-		if (h->state == HH_FIRST)
-			h->first_len += 8;
-		*pos = p + 8;
-		return 0;
+	if ((h->state == HH_SKIP || h->state == HH_FIRST) && p + 8 <= len) {
+		/* jump to the end of the line a word at a time */
+		__u32 i = hp__crlf_index8(w, p);
+
+		if (i) {
+			if (h->state == HH_FIRST)
+				h->first_len += i;
+			*pos = p + i;
+			return 0;
+		}
 	}
 	c = w[p & HP_MASK];
+	if (h->state == HH_LINE && p + 24 <= len && c != '\r' && c != '\n') {
+		hh__line_fast(h, w, pos);
+		return 0;
+	}
 	*pos = p + 1;
 	switch (h->state) {
 	case HH_FIRST:
@@ -273,17 +361,7 @@ static __always_inline int http_head__step(struct http_head *h, const __u8 *w, _
 		} else if (hp__lower(c) != hp__name_char(h->which, h->match)) {
 			h->state = HH_SKIP;
 		} else if (c == ':') {
-			if (h->which == HH_NAME_CL) {
-				if (h->flags & HH_F_CL)
-					h->flags |= HH_F_BAD_CL; /* repeated: RFC 9112 says reject */
-				h->flags |= HH_F_CL;
-				h->clen = 0;
-				h->cl_digits = 0;
-				h->state = HH_CL;
-			} else {
-				h->te = 0;
-				h->state = HH_TE;
-			}
+			hh__begin_value(h, h->which);
 		} else {
 			h->match++;
 		}

@@ -104,6 +104,7 @@ struct scratch {
 	__u8 win[2 * HP_WIN];
 	struct hconn zconn; /* zeroed template for new connections */
 	struct hreq rq;	   /* staging for queued requests */
+	struct httplat_request_event ev; /* staging for variable-length ring records */
 	struct iovec iov[8];
 };
 

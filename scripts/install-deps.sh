@@ -4,7 +4,11 @@ set -eu
 PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config libpq-dev
 libcurl4-openssl-dev libjansson-dev libinih-dev libncurses-dev postgresql postgresql-client
 python3-uvicorn python3-fastapi python3-uvloop python3-httptools python3-yaml gunicorn wrk tmux
-procps iproute2 curl python3-psycopg2"
+procps iproute2 curl"
+# docker-compose: validates deploy/docker-compose.yml in tests (no Docker engine needed)
+PKGS="$PKGS docker-compose"
+# python3-psycopg2: the in-app middlewares that `make bench` compares httplat with
+PKGS="$PKGS python3-psycopg2"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -11,12 +11,12 @@
  * Time is explicit: records go into the open interval, agg__tick() closes it
  * with its measured length. Every row keeps one struct hist per interval of
  * the window (a ring of `slots` intervals), so memory per row is fixed
- * (about slots x 0.8 KiB) whatever the request rate, and percentiles have the
+ * (about slots x 0.9 KiB) whatever the request rate, and percentiles have the
  * histogram's bounded relative error (within 4.4 %, see hist.h). Records with
  * status 0 (no response) are counted, but are not latency samples.
  */
 
-#define AGG_MAX_SLOTS 600 /* intervals in the window */
+#define AGG_MAX_SLOTS 300 /* intervals in the window: at most ~280 KiB a row */
 #define AGG_MAX_APIS 80
 #define AGG_MAX_ROUTES 256 /* distinct (api, route) rows; more go to one overflow row */
 #define AGG_MAX_PORTS 16

@@ -8,13 +8,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alerter.h"
 #include "cli.h"
+#include "config.h"
 #include "commands.h"
 #include "httplat.h"
 #include "pgwriter.h"
 #include "tracer.h"
 
 #define HEALTH_EVERY_MS 10000
+#define ALERT_FLUSH_MS 5000 /* at exit, time left to deliver queued alerts */
 
 struct run_env {
 	struct selection sel;
@@ -22,6 +25,7 @@ struct run_env {
 	const char *db;
 	char host[256];
 	long stats_s;
+	struct httplat_config cfg; /* --config file, alert flags, HTTPLAT_SLACK_WEBHOOK */
 };
 
 /* Everything the loop and the record callback share; extend here (alerting, ...). */
@@ -29,7 +33,7 @@ struct run_ctx {
 	struct run_env *env;
 	struct tracer *tracer;
 	struct pgwriter *writer;
-	/* ALERTING: struct alerter *alerter; (created after the writer, freed before it) */
+	struct alerter *alerter; /* created after the writer, freed before it */
 	int64_t started_ns;
 	int64_t next_stats_ms;
 	int64_t next_health_ms;
@@ -82,6 +86,7 @@ static error_t run_parse(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &env->sel;
+		state->child_inputs[1] = &env->cfg;
 		break;
 	case OPT_DB:
 		env->db = arg;
@@ -144,19 +149,23 @@ static error_t run_parse(int key, char *arg, struct argp_state *state)
 
 static const struct argp_child children[] = {
 	{&selection_argp, 0, "Process selection and labelling:", 1},
+	{&config_argp, 0, "Alerting and the config file:", 2},
 	{},
 };
 
 static const struct argp run_argp = {
 	.options = options,
 	.parser = run_parse,
-	.doc = "Trace uvicorn processes and write one row per HTTP request to PostgreSQL.\v"
+	.doc = "Trace uvicorn processes and write one row per HTTP request to PostgreSQL; alert "
+	       "to Slack when response times degrade or requests fail (docs/alerts.md).\v"
 	       "Runs in the foreground, logs to stderr, stops cleanly on SIGINT/SIGTERM after "
 	       "writing (or spooling) every queued row. Applies the schema on start.\n\n"
 	       "EXAMPLES:\n"
 	       "  httplat run --db 'postgresql://httplat_writer@localhost/metrics'\n"
 	       "  HTTPLAT_DB='host=/run/postgresql dbname=metrics' httplat run --pid 1234\n"
-	       "  httplat run --spool-dir /var/spool/httplat --spool-max 4G --retention-days 30",
+	       "  httplat run --spool-dir /var/spool/httplat --spool-max 4G --retention-days 30\n"
+	       "  HTTPLAT_SLACK_WEBHOOK=https://hooks.slack.com/services/... httplat run "
+	       "--warn-ms 300 --stat p99",
 	.children = children,
 };
 
@@ -176,6 +185,52 @@ static int64_t real_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Alert history: every settled alert state change becomes a row of the alerts table. */
+static void on_alert_row(void *arg, const struct alert_row *row)
+{
+	pgwriter__push_alert(arg, row);
+}
+
+/* [database] and [select] of the config file, for what no flag (or HTTPLAT_DB) set. */
+static int run_apply_config(struct run_env *env)
+{
+	const struct config_database *d = &env->cfg.database;
+	const char *db_env = getenv("HTTPLAT_DB");
+	char err[256];
+
+	if (config__apply_selection(&env->cfg, &env->sel, err, sizeof(err)))
+		goto fail;
+	if (!env->db && (!db_env || !*db_env) && d->db[0])
+		env->db = d->db;
+	if (!*env->host && d->host[0])
+		snprintf(env->host, sizeof(env->host), "%s", d->host);
+	if (!env->pg.spool_dir)
+		env->pg.spool_dir = !d->spool_dir[0] ? "/var/spool/httplat" :
+				    strcmp(d->spool_dir, "none") ? d->spool_dir : "";
+	if ((!env->pg.spool_max && d->spool_max[0] &&
+	     pgwriter__parse_size(d->spool_max, &env->pg.spool_max)) ||
+	    (!env->pg.mem_max && d->mem_max[0] &&
+	     pgwriter__parse_size(d->mem_max, &env->pg.mem_max))) {
+		snprintf(err, sizeof(err), "[database] spool_max/mem_max: want a size such as 64M");
+		goto fail;
+	}
+	/* retention: a flag or file 0 means keep (-1 here); unset means 14 days */
+	if (!env->pg.retention_days && d->retention_days < 0)
+		env->pg.retention_days = 14;
+	else if (!env->pg.retention_days)
+		env->pg.retention_days = d->retention_days ? d->retention_days : -1;
+	if (!env->pg.rollup_days && d->rollup_days > 0)
+		env->pg.rollup_days = d->rollup_days;
+	if (!env->pg.batch_rows && d->batch_rows > 0)
+		env->pg.batch_rows = (uint32_t)d->batch_rows;
+	if (!env->pg.flush_ms && d->flush_ms > 0)
+		env->pg.flush_ms = (uint32_t)d->flush_ms;
+	return 0;
+fail:
+	fprintf(stderr, "httplat: run: %s\n", err);
+	return -EINVAL;
+}
+
 /* Called by the tracer for every completed request, on the polling thread. */
 static void on_record(void *arg, const struct record *r)
 {
@@ -183,12 +238,14 @@ static void on_record(void *arg, const struct record *r)
 
 	if (pgwriter__push(ctx->writer, r))
 		ctx->push_dropped++;
-	/* ALERTING: alerter__observe(ctx->alerter, r); */
+	alerter__observe(ctx->alerter, r);
 }
 
 static void fill_health(struct run_ctx *ctx, const struct tracer_stats *ts,
 			const struct pgwriter_stats *ws, struct health_row *h)
 {
+	struct alerter_stats as;
+
 	memset(h, 0, sizeof(*h));
 	h->ts_ns = real_ns();
 	h->started_ns = ctx->started_ns;
@@ -212,7 +269,9 @@ static void fill_health(struct run_ctx *ctx, const struct tracer_stats *ts,
 	h->rows_rejected = ws->rows_rejected;
 	h->spool_bytes = ws->spool_bytes;
 	h->db_errors = ws->db_errors;
-	/* ALERTING: h->alerts_sent / h->alerts_failed from alerter__stats() */
+	alerter__stats(ctx->alerter, &as);
+	h->alerts_sent = as.delivery.delivered;
+	h->alerts_failed = as.delivery.rejected + as.delivery.dropped + as.delivery.undelivered;
 	snprintf(h->last_error, sizeof(h->last_error), "%s", ws->last_error);
 }
 
@@ -241,7 +300,7 @@ static void run_tick(struct run_ctx *ctx, int64_t now_ms)
 	struct pgwriter_stats ws;
 	struct health_row h;
 
-	/* ALERTING: alerter__tick(ctx->alerter, now_ms); */
+	alerter__tick(ctx->alerter, real_ns());
 	if (now_ms >= ctx->next_health_ms) {
 		tracer__stats(ctx->tracer, &ts);
 		pgwriter__stats(ctx->writer, &ws);
@@ -260,12 +319,11 @@ int cmd_run(int argc, char **argv)
 	struct run_env env = {.stats_s = 60};
 	struct run_ctx ctx = {.env = &env};
 	const char *db;
+	char line[512];
 	int err = 0, n;
 
-	env.pg.spool_dir = "/var/spool/httplat";
-	env.pg.retention_days = 14;
 	err = argp_parse(&run_argp, argc, argv, 0, NULL, &env);
-	if (err)
+	if (err || (err = run_apply_config(&env)))
 		goto cleanup;
 	if (env.pg.retention_days < 0)
 		env.pg.retention_days = 0;
@@ -287,7 +345,14 @@ int cmd_run(int argc, char **argv)
 			fprintf(stderr, "httplat: run: use --spool-dir DIR or --no-spool\n");
 		goto cleanup;
 	}
-	/* ALERTING: ctx.alerter = alerter__new(...) here, with ctx.writer for its history rows */
+	ctx.alerter = alerter__new(&env.cfg, on_alert_row, ctx.writer);
+	if (!ctx.alerter) {
+		err = -errno;
+		fprintf(stderr, "httplat: run: cannot start alerting: %s\n", strerror(errno));
+		goto cleanup;
+	}
+	alerter__describe(ctx.alerter, line, sizeof(line));
+	fprintf(stderr, "httplat: run: %s\n", line);
 	ctx.tracer = tracer__open(&env.sel, on_record, &ctx);
 	if (!ctx.tracer) {
 		err = -errno;
@@ -312,7 +377,7 @@ cleanup:
 		tracer__poll(ctx.tracer, 0); /* what the kernel already handed over */
 		run_tick(&ctx, INT64_MAX / 2);
 	}
-	/* ALERTING: alerter__free(ctx.alerter); (before the writer: it may push a last row) */
+	alerter__free(ctx.alerter, ALERT_FLUSH_MS); /* before the writer: it pushes last rows */
 	if (ctx.writer) {
 		fprintf(stderr, "httplat: run: stopping: writing queued rows\n");
 		pgwriter__stop(ctx.writer); /* writes, or spools when the database is away */

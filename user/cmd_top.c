@@ -31,26 +31,26 @@ struct top_env {
 };
 
 static const struct argp_option options[] = {
-    {"delay", OPT_DELAY, "SECONDS", 0, "Refresh interval (default 1; 0.1 to 3600)", 0},
-    {"window", OPT_WINDOW, "SECONDS", 0,
-     "The longer window for REQS..ERR% (default 60; at most 600 intervals)", 0},
-    {"batch", OPT_BATCH, NULL, 0,
-     "Plain-text snapshots every interval (also when stdout is not a terminal)", 0},
-    {"once", OPT_ONCE, NULL, 0, "Print one snapshot after one interval and exit", 0},
-    {"warn-ms", OPT_WARN, "MS", 0, "Latency shown yellow above this (default 500)", 0},
-    {"crit-ms", OPT_CRIT, "MS", 0, "Latency shown red above this (default 1000)", 0},
-    {},
+	{"delay", OPT_DELAY, "SECONDS", 0, "Refresh interval (default 1; 0.1 to 3600)", 0},
+	{"window", OPT_WINDOW, "SECONDS", 0,
+	 "The longer window for REQS..ERR% (default 60; at most 300 intervals)", 0},
+	{"batch", OPT_BATCH, NULL, 0,
+	 "Plain-text snapshots every interval (also when stdout is not a terminal)", 0},
+	{"once", OPT_ONCE, NULL, 0, "Print one snapshot after one interval and exit", 0},
+	{"warn-ms", OPT_WARN, "MS", 0, "Latency shown yellow above this (default 500)", 0},
+	{"crit-ms", OPT_CRIT, "MS", 0, "Latency shown red above this (default 1000)", 0},
+	{},
 };
 
 static const char doc[] =
-    "Live latency of the traced uvicorn processes, per API and per route.\v"
-    "Keys: < > sort column, r reverse, / filter by api or path, t per-route view, "
-    "p pause, up/down select, Enter latency histogram and sparklines, q quit.\n\n"
-    "EXAMPLES:\n"
-    "  httplat top                       # every uvicorn process, full screen\n"
-    "  httplat top -d 5 --api gen=/model  # refresh every 5 s, label /model as gen\n"
-    "  httplat top --batch --pid 1234    # text snapshots, like top -b\n"
-    "  httplat top --once --port 8000    # one snapshot after one interval";
+	"Live latency of the traced uvicorn processes, per API and per route.\v"
+	"Keys: < > sort column, r reverse, / filter by api or path, t per-route view, "
+	"p pause, up/down select, Enter latency histogram and sparklines, q quit.\n\n"
+	"EXAMPLES:\n"
+	"  httplat top                        # every uvicorn process, full screen\n"
+	"  httplat top -d 5 --api gen=/model  # refresh every 5 s, label /model as gen\n"
+	"  httplat top --batch --pid 1234     # text snapshots, like top -b\n"
+	"  httplat top --once --port 8000     # one snapshot after one interval";
 
 static int parse_seconds(const char *s, double min, double max, double *out)
 {
@@ -119,16 +119,15 @@ static error_t top_parse(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp_child children[] = {
-    {&selection_argp, 0, "Process selection and labels:", 1},
-    {},
+	{&selection_argp, 0, "Process selection and labels:", 1},
+	{},
 };
 
 static const struct argp top_argp = {
-    .options = options,
-    .parser = top_parse,
-    .args_doc = "",
-    .doc = doc,
-    .children = children,
+	.options = options,
+	.parser = top_parse,
+	.doc = doc,
+	.children = children,
 };
 
 struct top {
@@ -139,6 +138,8 @@ struct top {
 	int pids[TOP_PIDS];
 	uint16_t ports[AGG_MAX_PORTS];
 	double start;
+	int saved_stderr; /* the terminal's stderr while the console holds the screen, or -1 */
+	FILE *held;	  /* what was written to stderr meanwhile */
 };
 
 static double mono_now(void)
@@ -149,11 +150,69 @@ static double mono_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/*
+ * While the console draws, messages on the terminal's stderr (tracer warnings,
+ * -v) would tear the screen: keep them in a temporary file and print them
+ * once the terminal is back.
+ */
+static void top__hold_stderr(struct top *t)
+{
+	t->saved_stderr = -1;
+	if (!isatty(STDERR_FILENO))
+		return;
+	t->held = tmpfile();
+	if (!t->held)
+		return;
+	fflush(stderr);
+	t->saved_stderr = dup(STDERR_FILENO);
+	if (t->saved_stderr < 0 || dup2(fileno(t->held), STDERR_FILENO) < 0) {
+		fclose(t->held);
+		t->held = NULL;
+	}
+}
+
+static void top__release_stderr(struct top *t)
+{
+	char buf[4096];
+	size_t n;
+
+	if (!t->held)
+		return;
+	fflush(stderr);
+	dup2(t->saved_stderr, STDERR_FILENO);
+	close(t->saved_stderr);
+	rewind(t->held);
+	while ((n = fread(buf, 1, sizeof(buf), t->held)) > 0)
+		fwrite(buf, 1, n, stderr);
+	fclose(t->held);
+	t->held = NULL;
+}
+
 static void on_record(void *ctx, const struct record *r)
 {
 	struct top *t = ctx;
 
 	agg__add(t->agg, r);
+}
+
+/* Ports the tracer follows, then any other port seen in records. */
+static int top__ports(struct top *t)
+{
+	unsigned short traced[AGG_MAX_PORTS];
+	uint16_t seen[AGG_MAX_PORTS];
+	int n = 0, nt = tracer__ports(t->tracer, traced, AGG_MAX_PORTS);
+	int ns = agg__ports(t->agg, seen, AGG_MAX_PORTS);
+
+	for (int i = 0; i < nt + ns && n < AGG_MAX_PORTS; i++) {
+		uint16_t p = i < nt ? traced[i] : seen[i - nt];
+		int dup = 0;
+
+		for (int j = 0; j < n; j++)
+			dup |= t->ports[j] == p;
+		if (!dup)
+			t->ports[n++] = p;
+	}
+	return n;
 }
 
 static void top__header(struct top *t, const struct top_env *env, struct top_header *h)
@@ -168,7 +227,7 @@ static void top__header(struct top *t, const struct top_env *env, struct top_hea
 	agg__total(t->agg, &total);
 	h->npids = tracer__pids(t->tracer, t->pids, TOP_PIDS);
 	h->pids = t->pids;
-	h->nports = agg__ports(t->agg, t->ports, AGG_MAX_PORTS);
+	h->nports = top__ports(t);
 	h->ports = t->ports;
 	h->now = time(NULL);
 	h->uptime_s = mono_now() - t->start;
@@ -262,6 +321,8 @@ int cmd_top(int argc, char **argv)
 		env.interval_s * top_slots(&env));
 	if (!env.batch) {
 		t.console = console__open(&env.thr);
+		if (t.console)
+			top__hold_stderr(&t);
 		if (!t.console) {
 			fprintf(stderr, "httplat top: no usable terminal (%s); use --batch\n",
 				strerror(errno));
@@ -272,6 +333,7 @@ int cmd_top(int argc, char **argv)
 	err = top__run(&t, &env);
 	console__close(t.console);
 	t.console = NULL;
+	top__release_stderr(&t);
 	if (err < 0) {
 		fprintf(stderr, "httplat top: tracing failed: %s\n", strerror(-err));
 		goto cleanup;
@@ -279,6 +341,7 @@ int cmd_top(int argc, char **argv)
 	ret = 0;
 cleanup:
 	console__close(t.console);
+	top__release_stderr(&t);
 	tracer__free(t.tracer);
 	agg__free(t.agg);
 	free(t.apis);

@@ -6,6 +6,7 @@
 int cmd_trace(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+int cmd_alert(int argc, char **argv);
 
 /* True once SIGINT/SIGTERM arrived; main() installs the handlers. */
 int httplat_exiting(void);

@@ -1,6 +1,7 @@
 /* console.c: the ncurses view of `httplat top`; key handling is pure (console__key). */
 #include <curses.h>
 #include <errno.h>
+#include <langinfo.h>
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ struct console {
 	uint16_t ports[AGG_MAX_PORTS];
 	const struct agg *a;
 	int colour;
+	int ascii; /* the locale is not UTF-8: ASCII lines, bars and sparklines */
 	struct agg_point pts[SPARK_MAX]; /* detail panel scratch */
 	double spark_v[SPARK_MAX];
 };
@@ -169,7 +171,7 @@ const char *console__help(const struct console_view *v)
 {
 	if (v->editing)
 		return "filter by api or path substring; Enter applies, Esc cancels, empty clears";
-	return "q quit  < > sort column  r reverse  / filter  t per-route  p pause  "
+	return "q quit  < > sort  r reverse  / filter  t routes  p pause  "
 	       "up/down select  Enter histogram  left/right scroll";
 }
 
@@ -186,7 +188,8 @@ struct console *console__open(const struct top_thresholds *t)
 		goto fail;
 	c->t = *t;
 	console_view__init(&c->v);
-	setlocale(LC_ALL, ""); /* UTF-8 blocks for sparklines */
+	setlocale(LC_ALL, ""); /* UTF-8 lines, bars and sparklines where the locale has them */
+	c->ascii = strcmp(nl_langinfo(CODESET), "UTF-8") != 0;
 	c->screen = newterm(NULL, stdout, stdin);
 	if (!c->screen) {
 		errno = ENOTTY;
@@ -280,6 +283,14 @@ static int layout(const struct console *c, int route_w, int *colv, int *xv)
 	return n;
 }
 
+/* A horizontal rule: box-drawing in UTF-8 (line-drawing ACS shows as "q" in some terminals). */
+static void draw_rule(const struct console *c, int y, int x, int len)
+{
+	move(y, x);
+	for (int i = 0; i < len; i++)
+		addstr(c->ascii ? "-" : "\u2500");
+}
+
 static void draw_cell(int y, int x, int w, int left, const char *text, attr_t attr)
 {
 	attron(attr);
@@ -288,8 +299,8 @@ static void draw_cell(int y, int x, int w, int left, const char *text, attr_t at
 }
 
 /* "──── last 1s ────" over the visible columns of one group. */
-static void draw_group(int y, const int *colv, const int *xv, int n, int route_w, int from, int to,
-		       const char *title)
+static void draw_group(const struct console *c, int y, const int *colv, const int *xv, int n,
+		       int route_w, int from, int to, const char *title)
 {
 	int x0 = -1, x1 = -1, len = (int)strlen(title);
 
@@ -302,7 +313,7 @@ static void draw_group(int y, const int *colv, const int *xv, int n, int route_w
 	}
 	if (x0 < 0)
 		return;
-	mvhline(y, x0, ACS_HLINE, x1 - x0);
+	draw_rule(c, y, x0, x1 - x0);
 	if (len + 2 <= x1 - x0)
 		mvprintw(y, x0 + (x1 - x0 - len) / 2 - 1, " %s ", title);
 }
@@ -315,8 +326,8 @@ static void draw_titles(const struct console *c, int y, const int *colv, const i
 	snprintf(g1, sizeof(g1), "last %gs", c->h.interval_s);
 	snprintf(g2, sizeof(g2), "last %gs (%gs so far)", c->h.interval_s * c->h.slots,
 		 c->h.interval_s * c->h.filled);
-	draw_group(y, colv, xv, n, route_w, TOP_COL_RPS, TOP_COL_WINDOW, g1);
-	draw_group(y, colv, xv, n, route_w, TOP_COL_WINDOW, TOP_NCOLS, g2);
+	draw_group(c, y, colv, xv, n, route_w, TOP_COL_RPS, TOP_COL_WINDOW, g1);
+	draw_group(c, y, colv, xv, n, route_w, TOP_COL_WINDOW, TOP_NCOLS, g2);
 	attron(A_REVERSE);
 	mvhline(y + 1, 0, ' ', COLS);
 	for (int i = 0; i < n; i++) {
@@ -367,17 +378,17 @@ static int draw_detail(struct console *c, int y, int lines)
 	if (lines < 4 || width < 8)
 		return 0;
 	n = agg__series(c->a, r->id, pts, width < SPARK_MAX ? width : SPARK_MAX);
-	mvhline(y, 0, ACS_HLINE, COLS);
+	draw_rule(c, y, 0, COLS);
 	attron(A_BOLD);
 	mvprintw(y + used++, 2, " %s %s: last %d intervals ", r->api, r->route, n);
 	attroff(A_BOLD);
 	for (int i = 0; i < n; i++)
 		v[i] = pts[i].rps;
-	topfmt__sparkline(v, n, spark, sizeof(spark));
+	topfmt__sparkline(v, n, c->ascii, spark, sizeof(spark));
 	mvprintw(y + used++, 0, "req/s    %s", spark);
 	for (int i = 0; i < n; i++)
 		v[i] = pts[i].p95;
-	topfmt__sparkline(v, n, spark, sizeof(spark));
+	topfmt__sparkline(v, n, c->ascii, spark, sizeof(spark));
 	mvprintw(y + used++, 0, "p95 ms   %s", spark);
 	if (agg__hist(c->a, r->id, &h))
 		return used;
@@ -398,7 +409,7 @@ static int draw_detail(struct console *c, int y, int lines)
 		mvprintw(y + used, 0, "%8s - %-6s ms ", lo, hi);
 		attron(level_attr(c, l));
 		for (int k = 0; k < bar; k++)
-			addstr("\u2588");
+			addstr(c->ascii ? "#" : "\u2588");
 		attroff(level_attr(c, l));
 		printw(" %llu", (unsigned long long)bins[i].count);
 		used++;
@@ -406,25 +417,61 @@ static int draw_detail(struct console *c, int y, int lines)
 	return used;
 }
 
+/*
+ * Writes text from line y, breaking between its "  "-separated fields where
+ * the terminal is too narrow; with draw unset only counts. Returns lines used.
+ */
+static int draw_wrapped(int y, const char *text, int draw)
+{
+	const char *p = text;
+	int x = 0, lines = 1;
+
+	while (*p) {
+		const char *sep = strstr(p, "  ");
+		int len = sep ? (int)(sep - p) : (int)strlen(p);
+
+		if (x > 0 && x + 2 + len > COLS) {
+			lines++;
+			x = 0;
+		} else if (x > 0) {
+			x += 2;
+		}
+		if (draw)
+			mvaddnstr(y + lines - 1, x, p, len < COLS - x ? len : COLS - x);
+		x += len;
+		p += len;
+		while (*p == ' ')
+			p++;
+	}
+	return lines;
+}
+
 static void console__draw(struct console *c)
 {
-	char line[512];
-	int colv[TOP_NCOLS], xv[TOP_NCOLS], n, route_w, body, detail = 0, y = 4;
+	char line[512], help[256];
+	int colv[TOP_NCOLS], xv[TOP_NCOLS], n, route_w, body, detail = 0, y = 0, first, nhelp;
 
 	console__prepare(c);
 	route_w = topfmt__route_width(c->shown, c->nshown);
 	erase();
 	topfmt__header(&c->h, line, sizeof(line));
-	mvaddnstr(0, 0, line, COLS);
+	y += draw_wrapped(y, line, 1);
 	snprintf(line, sizeof(line), "view: %s (t)  sort: %s%s  filter: %s%s%s  rows: %d%s",
 		 c->v.routes ? "per route" : "per API", topfmt__title(c->v.sort_col),
 		 c->v.reverse ? " reversed" : "", c->v.filter[0] ? "\"" : "",
 		 c->v.filter[0] ? c->v.filter : "none", c->v.filter[0] ? "\"" : "", c->nshown,
 		 c->v.paused ? "  PAUSED (p resumes)" : "");
-	mvaddnstr(1, 0, line, COLS);
+	y += draw_wrapped(y, line, 1);
 	n = layout(c, route_w, colv, xv);
-	draw_titles(c, 2, colv, xv, n, route_w);
-	body = LINES - y - 1;
+	draw_titles(c, y, colv, xv, n, route_w);
+	y += 2;
+	first = y;
+	if (c->v.editing)
+		snprintf(help, sizeof(help), "filter: %s_  %s", c->v.edit, console__help(&c->v));
+	else
+		snprintf(help, sizeof(help), "%s", console__help(&c->v));
+	nhelp = draw_wrapped(0, help, 0);
+	body = LINES - first - nhelp;
 	if (c->v.detail && c->nshown) {
 		/* the table keeps its rows up to half the screen; the panel gets the rest */
 		detail = body - (c->nshown < body / 2 ? c->nshown : body / 2);
@@ -435,7 +482,7 @@ static void console__draw(struct console *c)
 	if (body > 0 && c->v.selected >= c->top + body)
 		c->top = c->v.selected - body + 1;
 	c->top = clamp(c->top, 0, c->nshown > 0 ? c->nshown - 1 : 0);
-	for (int i = c->top; i < c->nshown && y < 4 + body; i++, y++)
+	for (int i = c->top; i < c->nshown && y < first + body; i++, y++)
 		draw_row(c, y, &c->shown[i], i == c->v.selected, colv, xv, n, route_w);
 	if (!c->nshown)
 		mvaddnstr(y, 0,
@@ -443,14 +490,11 @@ static void console__draw(struct console *c)
 					 : "no requests yet",
 			  COLS);
 	if (detail)
-		draw_detail(c, 4 + body, detail);
+		draw_detail(c, first + body, detail);
 	attron(A_REVERSE);
-	mvhline(LINES - 1, 0, ' ', COLS);
-	if (c->v.editing)
-		snprintf(line, sizeof(line), "filter: %s_   %s", c->v.edit, console__help(&c->v));
-	else
-		snprintf(line, sizeof(line), "%s", console__help(&c->v));
-	mvaddnstr(LINES - 1, 0, line, COLS);
+	for (int i = 0; i < nhelp; i++)
+		mvhline(LINES - nhelp + i, 0, ' ', COLS);
+	draw_wrapped(LINES - nhelp, help, 1);
 	attroff(A_REVERSE);
 	refresh();
 }

@@ -1,5 +1,6 @@
 /* decode.c: turns a kernel request event into a record: request-line split, times, labels. */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "classify.h"
@@ -46,8 +47,10 @@ int decode__request(const struct httplat_request_event *e, size_t size, int64_t 
 	size_t len, mlen, tlen;
 	int invalid = 0, truncated = 0;
 
-	if (size < sizeof(*e) || e->hdr.type != HTTPLAT_EV_REQUEST || e->raw_len > HTTPLAT_RAW_MAX ||
-	    e->start_ns == 0)
+	/* records carry only the used part of raw[] */
+	if (size < offsetof(struct httplat_request_event, raw) || size > sizeof(*e) ||
+	    e->hdr.type != HTTPLAT_EV_REQUEST || e->raw_len > HTTPLAT_RAW_MAX ||
+	    e->raw_len > size - offsetof(struct httplat_request_event, raw) || e->start_ns == 0)
 		return -EINVAL;
 	memset(r, 0, sizeof(*r));
 	len = e->raw_len;

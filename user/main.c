@@ -31,6 +31,7 @@ static const struct {
 	{"trace", cmd_trace, "print one line (or JSON object) per completed request"},
 	{"run", cmd_run, "daemon: write every request to PostgreSQL (batched COPY, spool)"},
 	{"top", cmd_top, "live latency per API and route in the console (or --batch text)"},
+	{"alert", cmd_alert, "check Slack alerting: 'alert test' posts a test message"},
 };
 
 static void usage(FILE *f)

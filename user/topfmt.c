@@ -17,31 +17,31 @@ static const struct {
 	int width;
 	enum col_kind kind;
 } cols[TOP_NCOLS] = {
-    [TOP_COL_API] = {"API", 10, K_TEXT},
-    [TOP_COL_ROUTE] = {"ROUTE", 0, K_TEXT},
-    [TOP_COL_RPS] = {"REQ/S", 7, K_RPS},
-    [TOP_COL_P50] = {"P50", 6, K_MS},
-    [TOP_COL_P95] = {"P95", 6, K_MS},
-    [TOP_COL_P99] = {"P99", 6, K_MS},
-    [TOP_COL_MAX] = {"MAX", 6, K_MS},
-    [TOP_COL_REQS] = {"REQS", 7, K_COUNT},
-    [TOP_COL_WP50] = {"W.P50", 6, K_MS},
-    [TOP_COL_WP95] = {"W.P95", 6, K_MS},
-    [TOP_COL_WP99] = {"W.P99", 6, K_MS},
-    [TOP_COL_WMAX] = {"W.MAX", 6, K_MS},
-    [TOP_COL_CODE + 0] = {"200", 5, K_COUNT},
-    [TOP_COL_CODE + 1] = {"201", 5, K_COUNT},
-    [TOP_COL_CODE + 2] = {"301", 5, K_COUNT},
-    [TOP_COL_CODE + 3] = {"400", 5, K_COUNT},
-    [TOP_COL_CODE + 4] = {"401", 5, K_COUNT},
-    [TOP_COL_CODE + 5] = {"403", 5, K_COUNT},
-    [TOP_COL_CODE + 6] = {"404", 5, K_COUNT},
-    [TOP_COL_CODE + 7] = {"500", 5, K_COUNT},
-    [TOP_COL_CODE + 8] = {"502", 5, K_COUNT},
-    [TOP_COL_CODE + 9] = {"503", 5, K_COUNT},
-    [TOP_COL_CODE + AGG_ST_OTHER] = {"OTHER", 5, K_COUNT},
-    [TOP_COL_CODE + AGG_ST_NORESP] = {"NORSP", 5, K_COUNT},
-    [TOP_COL_ERR] = {"ERR%", 5, K_PCT},
+	[TOP_COL_API] = {"API", 10, K_TEXT},
+	[TOP_COL_ROUTE] = {"ROUTE", 0, K_TEXT},
+	[TOP_COL_RPS] = {"REQ/S", 7, K_RPS},
+	[TOP_COL_P50] = {"P50", 6, K_MS},
+	[TOP_COL_P95] = {"P95", 6, K_MS},
+	[TOP_COL_P99] = {"P99", 6, K_MS},
+	[TOP_COL_MAX] = {"MAX", 6, K_MS},
+	[TOP_COL_REQS] = {"REQS", 7, K_COUNT},
+	[TOP_COL_WP50] = {"W.P50", 6, K_MS},
+	[TOP_COL_WP95] = {"W.P95", 6, K_MS},
+	[TOP_COL_WP99] = {"W.P99", 6, K_MS},
+	[TOP_COL_WMAX] = {"W.MAX", 6, K_MS},
+	[TOP_COL_CODE + 0] = {"200", 5, K_COUNT},
+	[TOP_COL_CODE + 1] = {"201", 5, K_COUNT},
+	[TOP_COL_CODE + 2] = {"301", 5, K_COUNT},
+	[TOP_COL_CODE + 3] = {"400", 5, K_COUNT},
+	[TOP_COL_CODE + 4] = {"401", 5, K_COUNT},
+	[TOP_COL_CODE + 5] = {"403", 5, K_COUNT},
+	[TOP_COL_CODE + 6] = {"404", 5, K_COUNT},
+	[TOP_COL_CODE + 7] = {"500", 5, K_COUNT},
+	[TOP_COL_CODE + 8] = {"502", 5, K_COUNT},
+	[TOP_COL_CODE + 9] = {"503", 5, K_COUNT},
+	[TOP_COL_CODE + AGG_ST_OTHER] = {"OTHER", 5, K_COUNT},
+	[TOP_COL_CODE + AGG_ST_NORESP] = {"NORSP", 5, K_COUNT},
+	[TOP_COL_ERR] = {"ERR%", 5, K_PCT},
 };
 
 const char *topfmt__title(int col)
@@ -336,9 +336,11 @@ void topfmt__snapshot(FILE *f, const struct top_header *h, struct agg_row *apis,
 	fflush(f);
 }
 
-int topfmt__sparkline(const double *v, int n, char *buf, size_t sz)
+int topfmt__sparkline(const double *v, int n, int ascii, char *buf, size_t sz)
 {
-	static const char *const blocks[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+	static const char *const utf8[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+	static const char *const plain[] = {"_", ".", "-", "~", "=", "+", "*", "#"};
+	const char *const *blocks = ascii ? plain : utf8;
 	double top = 0;
 	size_t used = 0;
 
@@ -347,7 +349,7 @@ int topfmt__sparkline(const double *v, int n, char *buf, size_t sz)
 			top = v[i];
 	if (sz)
 		buf[0] = '\0';
-	for (int i = 0; i < n && used + 4 <= sz; i++) {
+	for (int i = 0; i < n && used + strlen(blocks[7]) + 1 <= sz; i++) {
 		int level = top > 0 ? (int)(v[i] / top * 7.0 + 0.5) : 0;
 		const char *b = v[i] > 0 ? blocks[level < 0 ? 0 : level > 7 ? 7 : level] : " ";
 

@@ -91,8 +91,11 @@ void topfmt__periods(const struct top_header *h, char *buf, size_t n);
 void topfmt__snapshot(FILE *f, const struct top_header *h, struct agg_row *apis, int napis,
 		      struct agg_row *routes, int nroutes, const struct top_thresholds *t);
 
-/* UTF-8 sparkline of v[0..n) scaled to its maximum, one block per value; returns bytes written. */
-int topfmt__sparkline(const double *v, int n, char *buf, size_t sz);
+/*
+ * Sparkline of v[0..n) scaled to its maximum, one character per value (a blank
+ * for 0): UTF-8 blocks, or ASCII "_.-~=+*#" when ascii is set. Returns bytes written.
+ */
+int topfmt__sparkline(const double *v, int n, int ascii, char *buf, size_t sz);
 
 /* One line of a latency histogram: [lo, hi) ms and how many requests fell there. */
 struct top_bin {

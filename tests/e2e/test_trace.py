@@ -18,6 +18,7 @@ from harness import (Httplat, Uvicorn, build_request, check, http, read_response
                      recv_all, run_tests, test)
 
 MARGIN_MS = 2.0     # kernel duration may not exceed the client's by more than this
+CLIENT_GAP_MS = 10  # ...or, if the app ran late, within this of the client's time
 SLEEP_SLACK_MS = 25  # slow endpoints: within this above the known sleep (2 ms below: uvloop timers
 # have 1 ms resolution and may fire early)
 
@@ -216,9 +217,14 @@ def compare(expects, recs, label):
                             f"{e.client_ms:.3f} ms + {MARGIN_MS}")
         if r["ttfb_ms"] is None or r["ttfb_ms"] > r["duration_ms"] + 1e-6:
             problems.append(f"{name}: ttfb {r['ttfb_ms']} vs duration {r['duration_ms']}")
-        if e.sleep_ms is not None and not (e.sleep_ms - 2 <= r["duration_ms"] <= e.sleep_ms +
-                                           SLEEP_SLACK_MS):
-            problems.append(f"{name}: duration {r['duration_ms']:.3f} ms, sleep {e.sleep_ms}")
+        if e.sleep_ms is not None:
+            # within a few ms of the known sleep; when the machine is so loaded that the app
+            # itself ran late, the client saw that lateness too (duration close to its time)
+            d = r["duration_ms"]
+            if d < e.sleep_ms - 2 or (d > e.sleep_ms + SLEEP_SLACK_MS and
+                                      e.client_ms - d > CLIENT_GAP_MS):
+                problems.append(f"{name}: duration {d:.3f} ms, sleep {e.sleep_ms}, client "
+                                f"{e.client_ms:.3f} ms")
         if r["duration_ms"] < getattr(e, "at_least_ms", 0) - 2:
             problems.append(f"{name}: duration {r['duration_ms']:.3f} ms < {e.at_least_ms}")
         if r["version"] != e.version:
@@ -365,6 +371,21 @@ def bad_options():
         p = subprocess.run([os.path.join(os.path.dirname(__file__), "..", "..", "httplat"),
                             "trace"] + args, capture_output=True, text=True, timeout=10)
         check(p.returncode != 0 and words in p.stderr, f"{args}: rc={p.returncode} {p.stderr!r}")
+
+
+@test
+def make_install_destdir():
+    """`make install` puts the binary in $(DESTDIR)/usr/local/sbin, and it runs from there."""
+    import tempfile
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    with tempfile.TemporaryDirectory() as d:
+        r = subprocess.run(["make", "-s", "-C", root, "install", f"DESTDIR={d}"],
+                           capture_output=True, text=True, timeout=300)
+        check(r.returncode == 0, f"make install failed: {r.stderr[-400:]}")
+        binary = os.path.join(d, "usr", "local", "sbin", "httplat")
+        check(os.access(binary, os.X_OK), f"{binary} missing or not executable")
+        r = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=10)
+        check(r.returncode == 0 and "trace" in r.stdout, f"installed binary: {r.stdout!r}")
 
 
 if __name__ == "__main__":

@@ -125,6 +125,16 @@ static void test_head(void)
 	CHECK(h.flags & HH_F_BAD_CL);
 	head_run(&h, "HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n", 512, &used);
 	CHECK(h.flags & HH_F_BAD_CL);
+	/* names are case-insensitive, on the word-compare path and the byte path alike */
+	for (unsigned i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+		CHECK_INT(head_run(&h,
+				   "HTTP/1.1 200 OK\r\nCONTENT-TYPE: text/html; charset=utf-8\r\n"
+				   "CONTENT-LENGTH:7\r\nServer: x\r\n\r\n",
+				   pieces[i], &used),
+			  1);
+		CHECK_INT(h.clen, 7);
+		CHECK_INT(h.flags, HH_F_CL);
+	}
 	/* look-alike names do not count */
 	head_run(&h, "HTTP/1.1 200 OK\r\nContent-Lengthy: 5\r\nX-Content-Length: 7\r\n\r\n", 512,
 		 &used);

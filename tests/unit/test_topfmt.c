@@ -196,12 +196,14 @@ static void test_sparkline(void)
 	const double flat[] = {0, 0};
 	char b[64];
 
-	CHECK_INT(topfmt__sparkline(v, 5, b, sizeof(b)), 1 + 4 * 3);
+	CHECK_INT(topfmt__sparkline(v, 5, 0, b, sizeof(b)), 1 + 4 * 3);
 	CHECK_STR(b, " ▂▃▅█");
-	topfmt__sparkline(flat, 2, b, sizeof(b));
+	topfmt__sparkline(flat, 2, 0, b, sizeof(b));
 	CHECK_STR(b, "  ");
-	topfmt__sparkline(v, 5, b, 7); /* never splits a character */
+	topfmt__sparkline(v, 5, 0, b, 7); /* never splits a character */
 	CHECK_STR(b, " ▂");
+	CHECK_INT(topfmt__sparkline(v, 5, 1, b, sizeof(b)), 5);
+	CHECK_STR(b, " .-=#");
 }
 
 static void test_bins(void)

@@ -1,0 +1,332 @@
+/* slackmsg.c: alert events as Slack attachments (colour by severity, escaped request text). */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "slackmsg.h"
+
+/* Length of the valid UTF-8 sequence at s, or 0 (overlong, surrogate, > U+10FFFF, cut). */
+static int utf8__len(const unsigned char *s)
+{
+	unsigned c = s[0];
+	int n;
+	unsigned cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, cp = c & 0x07;
+	else
+		return 0;
+	for (int i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80) /* also stops at NUL */
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+static size_t text__copy(const char *in, char *out, size_t outsz, int entities)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t o = 0;
+
+	if (!outsz)
+		return 0;
+	while (*s) {
+		const char *put;
+		char one[5];
+		int n = utf8__len(s), len;
+
+		if (entities && *s == '&')
+			put = "&amp;";
+		else if (entities && *s == '<')
+			put = "&lt;";
+		else if (entities && *s == '>')
+			put = "&gt;";
+		else if (!n || *s < 0x20 || *s == 0x7f)
+			put = "?";
+		else {
+			memcpy(one, s, n);
+			one[n] = 0;
+			put = one;
+		}
+		len = (int)strlen(put);
+		if (o + len >= outsz)
+			break;
+		memcpy(out + o, put, len);
+		o += len;
+		s += n ? n : 1;
+	}
+	out[o] = 0;
+	return o;
+}
+
+size_t slackmsg__escape(const char *in, char *out, size_t outsz)
+{
+	return text__copy(in, out, outsz, 1);
+}
+
+size_t slackmsg__sanitize(const char *in, char *out, size_t outsz)
+{
+	return text__copy(in, out, outsz, 0);
+}
+
+static const char *rule__what(enum alert_rule r)
+{
+	switch (r) {
+	case ALERT_RULE_LATENCY:
+		return "response time";
+	case ALERT_RULE_HTTP_500:
+		return "HTTP 500";
+	case ALERT_RULE_ERROR_RATIO:
+		return "5xx ratio";
+	default:
+		return "requests without response";
+	}
+}
+
+/* "p95 1234 ms > 1000 ms" style measure, no request text. */
+static void event__measure(const struct alert_event *ev, char *out, size_t sz)
+{
+	const char *cmp = ev->state == ALERT_RESOLVED ? "now, threshold" : ">";
+
+	switch (ev->rule) {
+	case ALERT_RULE_LATENCY:
+		snprintf(out, sz, "%s %.0f ms %s %.0f ms", alert_stat__name(ev->stat), ev->value,
+			 cmp, ev->threshold);
+		break;
+	case ALERT_RULE_HTTP_500:
+		snprintf(out, sz, "x%llu", (unsigned long long)ev->count);
+		break;
+	case ALERT_RULE_ERROR_RATIO:
+		snprintf(out, sz, "%.1f %% 5xx %s %.1f %%", ev->value * 100, cmp,
+			 ev->threshold * 100);
+		break;
+	default:
+		snprintf(out, sz, "%.0f %s %.0f", ev->value,
+			 ev->state == ALERT_RESOLVED ? "now, threshold" : ">=", ev->threshold);
+	}
+}
+
+static void event__head(const struct alert_event *ev, char *out, size_t sz)
+{
+	char sev[16];
+	size_t i;
+
+	snprintf(sev, sizeof(sev), "%s", alert_severity__name(ev->severity));
+	for (i = 0; sev[i]; i++)
+		sev[i] = (char)(sev[i] >= 'a' && sev[i] <= 'z' ? sev[i] - 32 : sev[i]);
+	if (ev->state == ALERT_RESOLVED)
+		snprintf(out, sz, "RESOLVED %s", alert_severity__name(ev->severity));
+	else if (ev->from != ALERT_SEV_NONE)
+		snprintf(out, sz, "%s firing (%s %s)", sev,
+			 ev->severity > ev->from ? "escalated from" : "down from",
+			 alert_severity__name(ev->from));
+	else
+		snprintf(out, sz, "%s %s", sev, alert_state__name(ev->state));
+}
+
+/* The one-line text; slack: escaped for Slack, else only sanitized (for logs). */
+static void event__line(const struct alert_event *ev, int slack, char *out, size_t outsz)
+{
+	char head[64], measure[96], window[48] = "", route[RECORD_PATH_MAX * 5 + 1];
+	char api[RECORD_API_MAX * 5];
+
+	text__copy(ev->route, route, sizeof(route), slack);
+	text__copy(ev->api, api, sizeof(api), slack);
+	event__head(ev, head, sizeof(head));
+	event__measure(ev, measure, sizeof(measure));
+	if (ev->rule != ALERT_RULE_HTTP_500)
+		snprintf(window, sizeof(window), " over %d s (%llu requests)", ev->window_s,
+			 (unsigned long long)ev->samples_in_window);
+	snprintf(out, outsz, "%s: %s %s %s%s%s%s", head, api, rule__what(ev->rule), measure, window,
+		 route[0] ? " on " : "", route);
+}
+
+void slackmsg__line(const struct alert_event *ev, char *out, size_t outsz)
+{
+	event__line(ev, 0, out, outsz);
+}
+
+/* "httplat on HOST · #channel": both from the configuration, escaped all the same. */
+static void origin__footer(const struct slackmsg_origin *o, char *out, size_t sz)
+{
+	char host[256 * 5], channel[64 * 5];
+
+	slackmsg__escape(o->host, host, sizeof(host));
+	slackmsg__escape(o->channel, channel, sizeof(channel));
+	snprintf(out, sz, "httplat on %.300s · %.300s", host, channel);
+}
+
+const char *slackmsg__colour(const struct alert_event *ev)
+{
+	if (ev->state == ALERT_RESOLVED)
+		return "#2eb67d";
+	return ev->severity == ALERT_SEV_CRITICAL ? "#d40e0d" : "#e8a317";
+}
+
+static void ts__iso(int64_t ns, char *out, size_t sz)
+{
+	time_t t = (time_t)(ns / 1000000000LL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, sz, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+static int field__add(json_t *fields, const char *title, const char *value, int isshort)
+{
+	json_t *f = json_pack("{s:s, s:s, s:b}", "title", title, "value", value, "short", isshort);
+
+	return f ? json_array_append_new(fields, f) : -1;
+}
+
+static void samples__text(const struct alert_event *ev, char *out, size_t sz)
+{
+	size_t o = 0;
+
+	out[0] = 0;
+	for (int i = 0; i < ev->nsamples && o + 1 < sz; i++) {
+		const struct alert_sample *s = &ev->sample[i];
+		char method[RECORD_METHOD_MAX * 5], path[RECORD_PATH_MAX * 5 + 1];
+		int n;
+
+		slackmsg__escape(s->method, method, sizeof(method));
+		slackmsg__escape(s->path, path, sizeof(path));
+		if (s->status)
+			n = snprintf(out + o, sz - o, "%s %s → %u in %.0f ms\n", method, path,
+				     s->status, s->duration_ms);
+		else
+			n = snprintf(out + o, sz - o, "%s %s → no response after %.0f ms\n", method,
+				     path, s->duration_ms);
+		if (n < 0 || (size_t)n >= sz - o)
+			break;
+		o += n;
+	}
+}
+
+static json_t *event__attachment(const struct alert_event *ev, const struct slackmsg_origin *o)
+{
+	char route[RECORD_PATH_MAX * 5 + 1], title[RECORD_PATH_MAX * 10 + 256];
+	char measure[96], buf[64], when[48], footer[640], api[RECORD_API_MAX * 5];
+	char samples[ALERT_SAMPLES * (RECORD_PATH_MAX * 5 + 128)];
+	json_t *a, *fields;
+
+	slackmsg__escape(ev->route, route, sizeof(route));
+	slackmsg__escape(ev->api, api, sizeof(api));
+	event__line(ev, 1, title, sizeof(title));
+	event__measure(ev, measure, sizeof(measure));
+	origin__footer(o, footer, sizeof(footer));
+	fields = json_array();
+	if (!fields)
+		return NULL;
+	if (field__add(fields, "API", api, 1) ||
+	    field__add(fields, "Route", route[0] ? route : "-", 1) ||
+	    field__add(fields,
+		       ev->rule == ALERT_RULE_HTTP_500 ? "500s so far" : "Value vs threshold",
+		       measure, 1))
+		goto fail;
+	if (ev->rule != ALERT_RULE_HTTP_500) {
+		snprintf(buf, sizeof(buf), "%d s, %llu requests", ev->window_s,
+			 (unsigned long long)ev->samples_in_window);
+		if (field__add(fields, "Window", buf, 1))
+			goto fail;
+	}
+	ts__iso(ev->since_ns, when, sizeof(when));
+	if (field__add(fields, "Firing since", when, 1))
+		goto fail;
+	if (ev->state == ALERT_RESOLVED) {
+		long long s = (ev->ts_ns - ev->since_ns) / 1000000000LL;
+
+		snprintf(buf, sizeof(buf), "%lldh %02lldm %02llds", s / 3600, s / 60 % 60, s % 60);
+		if (field__add(fields, "Fired for", buf, 1))
+			goto fail;
+	}
+	samples__text(ev, samples, sizeof(samples));
+	if (samples[0] && field__add(fields, "Sample requests", samples, 0))
+		goto fail;
+	a = json_pack("{s:s, s:s, s:s, s:o, s:s, s:I}", "color", slackmsg__colour(ev), "fallback",
+		      title, "title", title, "fields", fields, "footer", footer, "ts",
+		      (json_int_t)(ev->ts_ns / 1000000000LL));
+	return a;
+fail:
+	json_decref(fields);
+	return NULL;
+}
+
+static char *payload__dump(const char *text, json_t *attachments)
+{
+	json_t *root;
+	char *out;
+
+	root = json_pack("{s:s, s:o}", "text", text, "attachments", attachments);
+	if (!root)
+		return NULL;
+	out = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	return out;
+}
+
+char *slackmsg__payload(const struct alert_event *ev, int n, const struct slackmsg_origin *o)
+{
+	char text[RECORD_PATH_MAX * 10 + 256], channel[64 * 5];
+	int firing = 0, resolved = 0, shown = n;
+	json_t *atts = json_array();
+
+	if (!atts || n < 1)
+		goto fail;
+	if (n > SLACKMSG_MAX_ATTACHMENTS)
+		shown = SLACKMSG_MAX_ATTACHMENTS - 1;
+	for (int i = 0; i < n; i++) {
+		json_t *a;
+
+		firing += ev[i].state != ALERT_RESOLVED;
+		resolved += ev[i].state == ALERT_RESOLVED;
+		if (i >= shown)
+			continue;
+		a = event__attachment(&ev[i], o);
+		if (!a || json_array_append_new(atts, a))
+			goto fail;
+	}
+	if (shown < n) {
+		snprintf(text, sizeof(text), "…and %d more alert updates (see the httplat log)",
+			 n - shown);
+		if (json_array_append_new(
+			atts, json_pack("{s:s, s:s}", "color", "#888888", "text", text)))
+			goto fail;
+	}
+	slackmsg__escape(o->channel, channel, sizeof(channel));
+	if (n == 1)
+		event__line(ev, 1, text, sizeof(text));
+	else
+		snprintf(text, sizeof(text), "%d alert updates for %s: %d firing, %d resolved", n,
+			 channel, firing, resolved);
+	return payload__dump(text, atts);
+fail:
+	json_decref(atts);
+	return NULL;
+}
+
+char *slackmsg__test_payload(const struct slackmsg_origin *o)
+{
+	char text[512], footer[640];
+	json_t *atts;
+
+	origin__footer(o, footer, sizeof(footer));
+	snprintf(text, sizeof(text), "httplat test message (%.400s): alerts will arrive here.",
+		 footer);
+	atts = json_pack("[{s:s, s:s, s:s}]", "color", "#2eb67d", "text", text, "footer", footer);
+	if (!atts)
+		return NULL;
+	return payload__dump(text, atts);
+}
