@@ -28,7 +28,7 @@ def parse_args():
     p.add_argument("--loops", default="uvloop,asyncio", help="uvloop and/or asyncio")
     p.add_argument("--configs", default="bare,httplat,batched,naive")
     p.add_argument("--requests", type=int, default=3000, help="accuracy: requests per loop")
-    p.add_argument("--ingest-rows", type=int, default=1_000_000, help="rows per bench-ingest run")
+    p.add_argument("--ingest-rows", type=int, default=2_000_000, help="rows per bench-ingest run")
     p.add_argument("--run-args", default="run --db {db} --pid {pid} --spool-dir {spool}",
                    help="httplat arguments for the traced configuration ({db} {pid} {port} "
                    "{spool}: a directory in the benchmark's temp dir)")

@@ -40,10 +40,17 @@ def psql(pg, cmd):
 def metered(pg, cmd):
     """Runs cmd; returns (its stdout, seconds, PostgreSQL CPU s, other cores)."""
     meter = lib.CpuMeter({"postgres": pg.proc.pid})
+    before = lib.descendants(lib.all_procs(), pg.proc.pid)
     meter.start()
     t0 = time.monotonic()
     out = lib.run_cmd(cmd, timeout=600)
     dt = time.monotonic() - t0
+    # the client's backend ends just after the client: its CPU counts once the postmaster
+    # has reaped it (cutime), so wait for that, briefly
+    deadline = time.monotonic() + 2
+    while (lib.descendants(lib.all_procs(), pg.proc.pid) - before
+           and time.monotonic() < deadline):
+        time.sleep(0.02)
     cpu = meter.stop()
     return out, dt, cpu["postgres"], cpu["other_cores"]
 

@@ -66,7 +66,7 @@ def spread(xs):
 
 # ---- CPU accounting ---------------------------------------------------------------------------
 
-def _all_procs():
+def all_procs():
     """{pid: (ppid, cpu seconds of the process and of its children it has waited for)}."""
     res = {}
     for d in os.listdir("/proc"):
@@ -113,7 +113,7 @@ class CpuMeter:
         self.trees = dict(trees, ours=os.getpid())  # name -> root pid
 
     def sample(self):
-        procs = _all_procs()
+        procs = all_procs()
         return {name: tree_cpu_s(procs, root) for name, root in self.trees.items()}
 
     def start(self):
