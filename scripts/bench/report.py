@@ -161,6 +161,35 @@ def overhead_section(res, out, aims):
     out.append("")
 
 
+def standing(res, out):
+    """The one-glance table: each way of measuring against bare, per loop flavour."""
+    rows = res.get("overhead", [])
+    if not rows:
+        return
+    ov = Overhead(rows)
+    out.append("## Where httplat stands against the in-app approach\n")
+    out.append("Medians over the rounds (min–max); throughput is paired with the same round's "
+               "bare run. *CPU outside the app* is httplat's plus PostgreSQL's, per 10,000 "
+               "requests; *app CPU* is the uvicorn worker's own, in which in-app "
+               "instrumentation spends its time, and which includes the kernel time of the "
+               "worker's syscalls, so httplat's BPF programs show up there too.\n")
+    out.append("| loop | configuration | req/s vs bare | added p50 at -c1, µs "
+               "| CPU outside the app, ms/10k req | app CPU, ms/10k req |")
+    out.append("|---|---|---|---|---|---|")
+    for loop in ov.loops:
+        for cfg in CFG_NAMES:
+            rs = ov.of(loop, cfg)
+            if not rs:
+                continue
+            outside = [(cpu_per_10k(r, "httplat") or 0) + (cpu_per_10k(r, "postgres") or 0)
+                       for r in rs]
+            out.append(f"| {loop} | {CFG_NAMES[cfg]} | {cell(ov.ratio(loop, cfg), '.3f')} | "
+                       f"{'—' if cfg == 'bare' else cell(ov.added(loop, cfg, 'c1', 'p50_us'))} | "
+                       f"{cell(outside, '.1f')} | "
+                       f"{cell([cpu_per_10k(r, 'app') for r in rs], '.0f')} |")
+    out.append("")
+
+
 def overhead_aims(ov, loop, cfg):
     """Issue 8's aims for one loop flavour, judged on one httplat configuration."""
     clean = ov.ratio(loop, cfg, clean=True)
@@ -357,9 +386,9 @@ def write(path, res):
         "Everything (app, wrk, httplat, PostgreSQL) shares 2 cores, and other work may run on "
         "the machine: the *other (cores)* column says how much CPU the rest of the machine used "
         "during each run. Compare ratios, not absolute figures.\n",
-        "## Aims\n",
-        "| aim | measured (median) | |", "|---|---|---|",
     ]
+    standing(res, out)
+    out += ["## Aims\n", "| aim | measured (median) | |", "|---|---|---|"]
     out += [f"| {a} | {v} | {verdict(ok)} |" for a, v, ok in aims]
     out.append("")
     if res.get("errors"):
