@@ -26,7 +26,8 @@ def parse_args():
     p.add_argument("--duration-c1", type=int, default=3, help="seconds per 1-connection run")
     p.add_argument("--warmup", type=int, default=1, help="seconds of wrk before measuring")
     p.add_argument("--loops", default="uvloop,asyncio", help="uvloop and/or asyncio")
-    p.add_argument("--configs", default="bare,httplat,batched,naive")
+    p.add_argument("--configs", default="bare,httplat,trace,batched,naive",
+                   help="overhead configurations")
     p.add_argument("--requests", type=int, default=3000, help="accuracy: requests per loop")
     p.add_argument("--ingest-rows", type=int, default=2_000_000, help="rows per bench-ingest run")
     p.add_argument("--run-args", default="run --db {db} --pid {pid} --spool-dir {spool}",
