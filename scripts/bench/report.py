@@ -404,6 +404,33 @@ def kernel_section(res, out, aims):
         out.append("")
 
 
+def rounds_appendix(res, out):
+    """Every saturation run's req/s, in run order, marked when other tracers were loaded."""
+    rows = res.get("overhead", [])
+    if not rows:
+        return
+    ov = Overhead(rows)
+    n = max(r["round"] for r in rows) + 1
+    out.append("## Appendix: every saturation run\n")
+    out.append("req/s of each -c32 run by round; * = another httplat instance was loaded "
+               "meanwhile; the figure after / is the other load on the machine, in cores.\n")
+    out.append("| loop | configuration | " + " | ".join(f"round {i + 1}" for i in range(n)) + " |")
+    out.append("|---|---|" + "---|" * n)
+    for loop in ov.loops:
+        for cfg in CFG_NAMES:
+            by_round = {r["round"]: r for r in ov.of(loop, cfg)}
+            if not by_round:
+                continue
+            cells = []
+            for i in range(n):
+                r = by_round.get(i)
+                cells.append("—" if r is None else
+                             f"{r['sat']['req_s']:.0f}{'*' if r.get('foreign_bpf') else ''} / "
+                             f"{r['cpu']['other_cores']:.2f}")
+            out.append(f"| {loop} | {CFG_NAMES[cfg]} | " + " | ".join(cells) + " |")
+    out.append("")
+
+
 def _err(res, name):
     e = res.get("errors", {}).get(name)
     return f" (the section failed: `{e}`)" if e else ""
@@ -453,5 +480,6 @@ def write(path, res):
         out.append("Sections that failed: " + ", ".join(
             f"{k} (`{v[:300]}`)" for k, v in res["errors"].items()) + "\n")
     out += body
+    rounds_appendix(res, out)
     with open(path, "w") as f:
         f.write("\n".join(out).rstrip() + "\n")
