@@ -1259,6 +1259,10 @@ void pgwriter__stop(struct pgwriter *w)
 	if (w->spooler_started)
 		pthread_join(w->spooler, NULL);
 	w->spooler_started = 0;
+	/* a batch the spooler put back while the writer was finishing: lost, but counted */
+	pthread_mutex_lock(&w->mu);
+	spool_excess(w, 0, 1);
+	pthread_mutex_unlock(&w->mu);
 }
 
 void pgwriter__free(struct pgwriter *w)
