@@ -733,6 +733,10 @@ static int connect_db(struct pgwriter *w)
 		set_error(w, NULL, w->conn ? PQerrorMessage(w->conn) : "out of memory");
 		goto fail;
 	}
+	pthread_mutex_lock(&w->mu);
+	w->sock = PQsocket(w->conn); /* the watchdog covers the schema and maintenance too */
+	w->sock_shut = 0;
+	pthread_mutex_unlock(&w->mu);
 	PQsetNoticeProcessor(w->conn, quiet_notice, NULL);
 	/* rows are UTF-8 whatever PGCLIENTENCODING says; the server converts to its encoding */
 	if (PQsetClientEncoding(w->conn, "UTF8")) {
@@ -753,8 +757,6 @@ static int connect_db(struct pgwriter *w)
 	pthread_mutex_lock(&w->mu);
 	w->st.connected = 1;
 	w->ever_connected = 1;
-	w->sock = PQsocket(w->conn);
-	w->sock_shut = 0;
 	if (w->attempt)
 		w->st.reconnects++;
 	pthread_mutex_unlock(&w->mu);
@@ -765,9 +767,7 @@ static int connect_db(struct pgwriter *w)
 	return 0;
 fail:
 	log_failure(w, "cannot connect");
-	if (w->conn)
-		PQfinish(w->conn);
-	w->conn = NULL;
+	disconnect(w);
 	backoff(w);
 	return -1;
 }
