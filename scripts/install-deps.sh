@@ -7,6 +7,8 @@ python3-uvicorn python3-fastapi python3-uvloop python3-httptools python3-yaml gu
 procps iproute2 curl"
 # docker-compose: validates deploy/docker-compose.yml in tests (no Docker engine needed)
 PKGS="$PKGS docker-compose"
+# python3-psycopg2: the in-app middlewares that `make bench` compares httplat with
+PKGS="$PKGS python3-psycopg2"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

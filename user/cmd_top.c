@@ -12,6 +12,7 @@
 #include "agg.h"
 #include "cli.h"
 #include "commands.h"
+#include "config.h"
 #include "console.h"
 #include "topfmt.h"
 #include "tracer.h"
@@ -20,30 +21,27 @@
 #define TOP_PIDS 64
 #define KEY_POLL_MS 50 /* how long keys may wait while the tracer has nothing */
 
-enum { OPT_BATCH = 'b', OPT_DELAY = 'd', OPT_ONCE = 1000, OPT_WINDOW, OPT_WARN, OPT_CRIT };
+enum { OPT_BATCH = 'b', OPT_DELAY = 'd', OPT_ONCE = 1000 };
 
 struct top_env {
 	struct selection sel;
+	struct httplat_config cfg; /* thresholds, window and [select] shared with the alerts */
 	double interval_s;
-	double window_s;
 	int batch, once;
-	struct top_thresholds thr;
 };
 
 static const struct argp_option options[] = {
 	{"delay", OPT_DELAY, "SECONDS", 0, "Refresh interval (default 1; 0.1 to 3600)", 0},
-	{"window", OPT_WINDOW, "SECONDS", 0,
-	 "The longer window for REQS..ERR% (default 60; at most 300 intervals)", 0},
 	{"batch", OPT_BATCH, NULL, 0,
-	 "Plain-text snapshots every interval (also when stdout is not a terminal)", 0},
+     "Plain-text snapshots every interval (also when stdout is not a terminal)", 0},
 	{"once", OPT_ONCE, NULL, 0, "Print one snapshot after one interval and exit", 0},
-	{"warn-ms", OPT_WARN, "MS", 0, "Latency shown yellow above this (default 500)", 0},
-	{"crit-ms", OPT_CRIT, "MS", 0, "Latency shown red above this (default 1000)", 0},
 	{},
 };
 
 static const char doc[] =
 	"Live latency of the traced uvicorn processes, per API and per route.\v"
+	"Latency cells are yellow above --warn-ms and red above --crit-ms, per API as the alerts "
+	"(config file, then flags); REQS..ERR% cover the alerts' --window.\n\n"
 	"Keys: < > sort column, r reverse, / filter by api or path, t per-route view, "
 	"p pause, up/down select, Enter latency histogram and sparklines, q quit.\n\n"
 	"EXAMPLES:\n"
@@ -67,11 +65,6 @@ static int parse_seconds(const char *s, double min, double max, double *out)
 	return 0;
 }
 
-static int top_slots(const struct top_env *env)
-{
-	return (int)lround(env->window_s / env->interval_s);
-}
-
 static error_t top_parse(int key, char *arg, struct argp_state *state)
 {
 	struct top_env *env = state->input;
@@ -79,14 +72,11 @@ static error_t top_parse(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &env->sel;
+		state->child_inputs[1] = &env->cfg;
 		break;
 	case OPT_DELAY:
 		if (parse_seconds(arg, 0.1, 3600, &env->interval_s))
 			argp_error(state, "invalid -d '%s': want seconds from 0.1 to 3600", arg);
-		break;
-	case OPT_WINDOW:
-		if (parse_seconds(arg, 0.1, 86400, &env->window_s))
-			argp_error(state, "invalid --window '%s': want seconds", arg);
 		break;
 	case OPT_BATCH:
 		env->batch = 1;
@@ -94,23 +84,8 @@ static error_t top_parse(int key, char *arg, struct argp_state *state)
 	case OPT_ONCE:
 		env->once = 1;
 		break;
-	case OPT_WARN:
-	case OPT_CRIT:
-		if (parse_seconds(arg, 0, 1e9,
-				  key == OPT_WARN ? &env->thr.warn_ms : &env->thr.crit_ms))
-			argp_error(state, "invalid --%s '%s': want milliseconds",
-				   key == OPT_WARN ? "warn-ms" : "crit-ms", arg);
-		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
-		break;
-	case ARGP_KEY_END:
-		if (env->thr.warn_ms > env->thr.crit_ms)
-			argp_error(state, "--warn-ms (%g) is above --crit-ms (%g)",
-				   env->thr.warn_ms, env->thr.crit_ms);
-		if (top_slots(env) < 1 || top_slots(env) > AGG_MAX_SLOTS)
-			argp_error(state, "--window %g / -d %g gives %d intervals: want 1 to %d",
-				   env->window_s, env->interval_s, top_slots(env), AGG_MAX_SLOTS);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -120,6 +95,9 @@ static error_t top_parse(int key, char *arg, struct argp_state *state)
 
 static const struct argp_child children[] = {
 	{&selection_argp, 0, "Process selection and labels:", 1},
+	{&config_argp, 0,
+	 "Thresholds and window, as the alerts (top uses --config, --warn-ms, --crit-ms, --window):",
+	 2},
 	{},
 };
 
@@ -138,6 +116,8 @@ struct top {
 	int pids[TOP_PIDS];
 	uint16_t ports[AGG_MAX_PORTS];
 	double start;
+	struct top_thresholds thr;
+	int slots;	  /* intervals in the window */
 	int saved_stderr; /* the terminal's stderr while the console holds the screen, or -1 */
 	FILE *held;	  /* what was written to stderr meanwhile */
 };
@@ -186,6 +166,19 @@ static void top__release_stderr(struct top *t)
 		fwrite(buf, 1, n, stderr);
 	fclose(t->held);
 	t->held = NULL;
+}
+
+/* What was seen and what was lost, on stderr at exit. */
+static void top__summary(struct top *t)
+{
+	struct tracer_stats st;
+
+	tracer__stats(t->tracer, &st);
+	fprintf(stderr,
+		"httplat top: %llu requests, %llu events lost, %llu undecodable, "
+		"%llu counted in an overflow row\n",
+		(unsigned long long)st.requests, (unsigned long long)st.dropped,
+		(unsigned long long)st.decode_errors, (unsigned long long)agg__overflowed(t->agg));
 }
 
 static void on_record(void *ctx, const struct record *r)
@@ -253,7 +246,7 @@ static void top__print(struct top *t, const struct top_env *env)
 	na = agg__rows(t->agg, 0, t->apis, TOP_ROWS);
 	nr = agg__rows(t->agg, 1, t->routes, TOP_ROWS);
 	topfmt__snapshot(stdout, &h, t->apis, na < TOP_ROWS ? na : TOP_ROWS, t->routes,
-			 nr < TOP_ROWS ? nr : TOP_ROWS, &env->thr);
+			 nr < TOP_ROWS ? nr : TOP_ROWS, &t->thr);
 }
 
 /* Polls records and keys until an interval ends; returns 1 to go on, 0 to stop, -errno. */
@@ -289,21 +282,48 @@ static int top__run(struct top *t, const struct top_env *env)
 	return 0;
 }
 
+static void top_limits(const void *ctx, const char *api, double *warn_ms, double *crit_ms)
+{
+	alert_config__limits(ctx, api, warn_ms, crit_ms);
+}
+
+/* The config file's [select], the alerts' thresholds, and their window in intervals. */
+static int top__configure(struct top_env *env, struct top *t)
+{
+	const struct alert_config *al = &env->cfg.alerts;
+	long slots = lround(al->window_s / env->interval_s);
+	char err[512];
+
+	if (config__apply_selection(&env->cfg, &env->sel, err, sizeof(err))) {
+		fprintf(stderr, "httplat top: %s\n", err);
+		return -EINVAL;
+	}
+	t->thr = (struct top_thresholds){al->warn_ms, al->crit_ms, top_limits, al};
+	if (slots < 1)
+		slots = 1;
+	if (slots > AGG_MAX_SLOTS) {
+		fprintf(stderr,
+			"httplat top: the %ds window is %ld intervals of %gs; the window columns "
+			"cover the last %d (%gs)\n",
+			al->window_s, slots, env->interval_s, AGG_MAX_SLOTS,
+			AGG_MAX_SLOTS * env->interval_s);
+		slots = AGG_MAX_SLOTS;
+	}
+	t->slots = (int)slots;
+	return 0;
+}
+
 int cmd_top(int argc, char **argv)
 {
-	struct top_env env = {
-	    .interval_s = 1,
-	    .window_s = 60,
-	    .thr = {.warn_ms = 500, .crit_ms = 1000},
-	};
+	struct top_env env = {.interval_s = 1};
 	struct top t = {0};
 	int err, ret = 1;
 
-	if (argp_parse(&top_argp, argc, argv, 0, NULL, &env))
+	if (argp_parse(&top_argp, argc, argv, 0, NULL, &env) || top__configure(&env, &t))
 		goto cleanup;
 	if (!isatty(STDOUT_FILENO) || env.once)
 		env.batch = 1;
-	t.agg = agg__new(top_slots(&env));
+	t.agg = agg__new(t.slots);
 	t.apis = calloc(TOP_ROWS, sizeof(*t.apis));
 	t.routes = calloc(TOP_ROWS, sizeof(*t.routes));
 	if (!t.agg || !t.apis || !t.routes) {
@@ -317,10 +337,9 @@ int cmd_top(int argc, char **argv)
 		goto cleanup;
 	}
 	fprintf(stderr, "httplat top: tracing %d process(es); refresh every %gs, window %gs\n",
-		tracer__pids(t.tracer, t.pids, TOP_PIDS), env.interval_s,
-		env.interval_s * top_slots(&env));
+		tracer__pids(t.tracer, t.pids, TOP_PIDS), env.interval_s, env.interval_s * t.slots);
 	if (!env.batch) {
-		t.console = console__open(&env.thr);
+		t.console = console__open(&t.thr);
 		if (t.console)
 			top__hold_stderr(&t);
 		if (!t.console) {
@@ -334,6 +353,7 @@ int cmd_top(int argc, char **argv)
 	console__close(t.console);
 	t.console = NULL;
 	top__release_stderr(&t);
+	top__summary(&t);
 	if (err < 0) {
 		fprintf(stderr, "httplat top: tracing failed: %s\n", strerror(-err));
 		goto cleanup;

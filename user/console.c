@@ -178,6 +178,7 @@ const char *console__help(const struct console_view *v)
 struct console *console__open(const struct top_thresholds *t)
 {
 	struct console *c = calloc(1, sizeof(*c));
+	int err = ENOMEM;
 
 	if (!c)
 		goto fail;
@@ -192,8 +193,8 @@ struct console *console__open(const struct top_thresholds *t)
 	c->ascii = strcmp(nl_langinfo(CODESET), "UTF-8") != 0;
 	c->screen = newterm(NULL, stdout, stdin);
 	if (!c->screen) {
-		errno = ENOTTY;
-		goto fail_keep_errno;
+		err = ENOTTY;
+		goto fail;
 	}
 	cbreak();
 	noecho();
@@ -210,9 +211,8 @@ struct console *console__open(const struct top_thresholds *t)
 	}
 	return c;
 fail:
-	errno = ENOMEM;
-fail_keep_errno:
 	console__close(c);
+	errno = err;
 	return NULL;
 }
 
@@ -400,9 +400,8 @@ static int draw_detail(struct console *c, int y, int lines)
 		 (unsigned long long)h.count);
 	for (int i = 0; i < nb && used < lines; i++) {
 		int bar = (int)((bins[i].count * BAR_MAX + most - 1) / (most ? most : 1));
-		enum top_level l = bins[i].lo >= c->t.crit_ms	? TOP_CRIT
-				   : bins[i].lo >= c->t.warn_ms ? TOP_WARN
-								: TOP_NORMAL;
+		/* a bin takes the colour of its lower edge, as a cell with that value would */
+		enum top_level l = topfmt__level(&c->t, r->api, bins[i].lo);
 
 		topfmt__ms(bins[i].lo, 1, lo, sizeof(lo));
 		topfmt__ms(bins[i].hi, 1, hi, sizeof(hi));

@@ -132,11 +132,25 @@ static void fmt_count(uint64_t v, char *buf, size_t n)
 		snprintf(buf, n, "%lluM", (unsigned long long)(v / 1000000));
 }
 
-static enum top_level ms_level(double ms, const struct top_thresholds *t)
+void topfmt__limits(const struct top_thresholds *t, const char *api, double *warn_ms,
+		    double *crit_ms)
 {
-	if (ms > t->crit_ms)
+	*warn_ms = t->warn_ms;
+	*crit_ms = t->crit_ms;
+	if (t->limits)
+		t->limits(t->ctx, api, warn_ms, crit_ms);
+	if (!(*crit_ms > 0))
+		*crit_ms = INFINITY;
+}
+
+enum top_level topfmt__level(const struct top_thresholds *t, const char *api, double ms)
+{
+	double warn, crit;
+
+	topfmt__limits(t, api, &warn, &crit);
+	if (ms > crit)
 		return TOP_CRIT;
-	return ms > t->warn_ms ? TOP_WARN : TOP_NORMAL;
+	return ms > warn ? TOP_WARN : TOP_NORMAL;
 }
 
 enum top_level topfmt__cell(const struct agg_row *r, int col, const struct top_thresholds *t,
@@ -155,7 +169,7 @@ enum top_level topfmt__cell(const struct agg_row *r, int col, const struct top_t
 		return TOP_NORMAL;
 	case K_MS:
 		topfmt__ms(v, p->answered > 0, buf, n);
-		return p->answered ? ms_level(v, t) : TOP_NORMAL;
+		return p->answered ? topfmt__level(t, r->api, v) : TOP_NORMAL;
 	case K_PCT:
 		snprintf(buf, n, p->requests ? "%.1f" : "-", v);
 		return TOP_NORMAL;

@@ -37,8 +37,17 @@ enum top_level { TOP_NORMAL, TOP_WARN, TOP_CRIT };
 
 struct top_thresholds {
 	double warn_ms; /* latency cells above it are yellow */
-	double crit_ms; /* ... and above this red */
+	double crit_ms; /* ... and above this red; 0 = no red level */
+	/* Optional per-API values (the alerts' [alerts.API] overrides); ctx is its argument. */
+	void (*limits)(const void *ctx, const char *api, double *warn_ms, double *crit_ms);
+	const void *ctx;
 };
+
+/* The thresholds for one API; a crit of 0 comes back as infinity. */
+void topfmt__limits(const struct top_thresholds *t, const char *api, double *warn_ms,
+		    double *crit_ms);
+/* The colour level of a latency for that API. */
+enum top_level topfmt__level(const struct top_thresholds *t, const char *api, double ms);
 
 /* Title ("P95", "500", ...) and width of a column; route_w sizes TOP_COL_ROUTE. */
 const char *topfmt__title(int col);

@@ -148,6 +148,8 @@ def test_batch_rows_counts_and_latency():
     check(re.search(r"dropped 0\b", snap["header"]), f"header: {snap['header']}")
     rc = top.stop()
     check(rc == 0, f"top exited {rc} on SIGINT")
+    check(f"httplat top: {len(MIX)} requests, 0 events lost" in top.stderr(),
+          f"exit summary: {top.stderr()}")
 
 
 @test
@@ -229,8 +231,9 @@ def test_once_prints_one_snapshot_and_exits_with_api_labels():
 @test
 def test_bad_options_are_refused():
     for args, text in ((["-d", "0"], "invalid -d"),
-                       (["--warn-ms", "900", "--crit-ms", "100"], "above --crit-ms"),
-                       (["--window", "1000", "-d", "0.1"], "intervals"),
+                       (["--warn-ms", "900", "--crit-ms", "100"], "must be above the warning"),
+                       (["--window", "soon"], "invalid --window"),
+                       (["--config", "/nonexistent/httplat.conf"], "No such file"),
                        (["--pid", "abc"], "invalid --pid")):
         r = subprocess.run([HTTPLAT, "top", "--once"] + args, capture_output=True, text=True,
                            timeout=10)
@@ -249,6 +252,7 @@ class Tmux:
         shell = f"{cmd}; echo $? > {self.rc_file}; sleep 30"
         self.tmux("new-session", "-d", "-s", "top", "-x", str(width), "-y", str(height),
                   "/bin/sh", "-c", shell)
+        self.path = self.tmux("display-message", "-p", "#{socket_path}").stdout.strip()
         at_exit(self.stop)
 
     def tmux(self, *args):
@@ -292,6 +296,11 @@ class Tmux:
                 except ProcessLookupError:
                     pass
         self.tmux("kill-server")
+        if self.path.endswith(self.sock):
+            try:
+                os.unlink(self.path)  # the server leaves its socket file behind
+            except OSError:
+                pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -344,17 +353,23 @@ def test_console_colours_sort_filter_quit():
     if not shutil.which("tmux"):
         check(False, "tmux is not installed (scripts/install-deps.sh installs it)")
     app = Uvicorn()
-    term = Tmux(f"TERM=xterm-256color {HTTPLAT} top --pid {app.proc.pid} "
+    # thresholds as the alerts take them: flags over the file, per-API sections in the file
+    conf = tempfile.NamedTemporaryFile("w", prefix="httplat-conf-", suffix=".conf", delete=False)
+    at_exit(lambda: os.unlink(conf.name))
+    conf.write("[alerts]\nwarn_ms = 900\n[alerts.model]\nwarn_ms = 300\ncrit_ms = 0\n")
+    conf.close()
+    term = Tmux(f"TERM=xterm-256color {HTTPLAT} top --pid {app.proc.pid} --config {conf.name} "
                 "--warn-ms 100 --crit-ms 250")
     term.wait(lambda s: "q quit" in s and "httplat top -" in s, "the header and help line")
-    # model slow (red), data medium (yellow), user fast (no colour)
-    mix = ([("GET", "/model/3/mesh?ms=400")] * 3 + [("GET", "/data/sleep?ms=150")] * 3
-           + [("GET", "/user/profile/1")] * 6)
-    drive(app.port, [(m, p, 0, 0, "", "") for m, p in mix], parallel=12)
+    # data 150 ms: yellow (100 < 150 < 250); user fast: no colour; model 400 ms: yellow by its
+    # own warn_ms 300 and no critical level, while its 500 count is red
+    mix = ([("GET", "/model/3/mesh?ms=400")] * 3 + [("GET", "/model/crash")]
+           + [("GET", "/data/sleep?ms=150")] * 3 + [("GET", "/user/profile/1")] * 6)
+    drive(app.port, [(m, p, 0, 0, "", "") for m, p in mix], parallel=13)
     s = term.wait(lambda s: {"model", "data", "user"} <= set(table_rows(s)), "three API rows")
     check(table_rows(s) == ["data", "model", "user"], f"default order by API: {table_rows(s)}")
     esc = term.screen(escapes=True)
-    check("red" in colours(line_of(esc, "model")), f"model not red: {line_of(esc, 'model')!r}")
+    check(colours(line_of(esc, "model")) == {"red", "yellow"}, f"model: {line_of(esc, 'model')!r}")
     check(colours(line_of(esc, "data")) == {"yellow"}, f"data: {line_of(esc, 'data')!r}")
     check(colours(line_of(esc, "user")) == set(), f"user coloured: {line_of(esc, 'user')!r}")
     # sort by the window P95: biggest first, then reversed
@@ -403,7 +418,7 @@ def test_top_beside_run_and_trace():
     at_exit(lambda: shutil.rmtree(spool, ignore_errors=True))
     run = Httplat("run", "--db", pg.conninfo, "--spool-dir", spool, "--pid", str(app.proc.pid))
     trace = Httplat("trace", "--pid", str(app.proc.pid))
-    top = Httplat("top", "--batch", "-d", "1", "--pid", str(app.proc.pid))
+    top = Httplat("top", "-d", "1", "--pid", str(app.proc.pid))  # no --batch: stdout is a file
     drive(app.port, [("GET", f"/data/items/{i}", 200, 0, "data", "/data/items/{id}")
                      for i in range(12)])
     snap = wait_snapshot(top, lambda s: s["apis"].get("data", {}).get("REQS") == "12")

@@ -1,5 +1,6 @@
 /* test_topfmt.c: cell text, colour levels, sorting, filtering and the batch text of `httplat top`.
  */
+#include <math.h>
 #include <stdlib.h>
 
 #include "check.h"
@@ -63,6 +64,41 @@ static void test_levels_follow_thresholds(void)
 	CHECK_INT(topfmt__cell(&r, TOP_COL_MAX, &thr, b, sizeof(b)), TOP_CRIT);
 	CHECK_INT(topfmt__cell(&r, TOP_COL_RPS, &thr, b, sizeof(b)), TOP_NORMAL);
 	CHECK_STR(b, "1.00");
+}
+
+/* Per-API values as the alerts' [alerts.model] section would give them. */
+static void model_limits(const void *ctx, const char *api, double *warn, double *crit)
+{
+	(void)ctx;
+	if (!strcmp(api, "model")) {
+		*warn = 2000;
+		*crit = 0; /* no critical level */
+	}
+}
+
+static void test_per_api_limits(void)
+{
+	const struct top_thresholds t = {500, 1000, model_limits, NULL};
+	const struct top_thresholds none = {500, 0, NULL, NULL};
+	const double ms[] = {1500};
+	const double huge[] = {1e7};
+	struct agg_row r;
+	double warn, crit;
+	char b[32];
+
+	mkrow(&r, "model", "", ms, 1, NULL, 0);
+	CHECK_INT(topfmt__cell(&r, TOP_COL_MAX, &t, b, sizeof(b)), TOP_NORMAL);
+	mkrow(&r, "model", "", huge, 1, NULL, 0);
+	CHECK_INT(topfmt__cell(&r, TOP_COL_MAX, &t, b, sizeof(b)), TOP_WARN);
+	mkrow(&r, "data", "/data/x", ms, 1, NULL, 0); /* other APIs keep the defaults */
+	CHECK_INT(topfmt__cell(&r, TOP_COL_MAX, &t, b, sizeof(b)), TOP_CRIT);
+	CHECK_INT(topfmt__cell(&r, TOP_COL_MAX, &none, b, sizeof(b)), TOP_WARN);
+	topfmt__limits(&t, "model", &warn, &crit);
+	CHECK(warn == 2000 && isinf(crit));
+	topfmt__limits(&t, "user", &warn, &crit);
+	CHECK(warn == 500 && crit == 1000);
+	CHECK_INT(topfmt__level(&t, "user", 1000), TOP_WARN); /* above, not at */
+	CHECK_INT(topfmt__level(&t, "user", 1000.01), TOP_CRIT);
 }
 
 static void test_status_cells(void)
@@ -233,6 +269,7 @@ int main(void)
 {
 	RUN(test_ms_text);
 	RUN(test_levels_follow_thresholds);
+	RUN(test_per_api_limits);
 	RUN(test_status_cells);
 	RUN(test_line_layout);
 	RUN(test_sort_and_filter);
