@@ -7,7 +7,7 @@
 #include "cli.h"
 #include "pgcli.h"
 
-enum { OPT_DB = 2100, OPT_HOST, OPT_MEM_MAX, OPT_BATCH_ROWS, OPT_FLUSH_MS };
+enum { OPT_DB = 2100, OPT_HOST, OPT_MEM_MAX, OPT_BATCH_ROWS, OPT_FLUSH_MS, OPT_DB_TIMEOUT };
 
 static const struct argp_option options[] = {
     {"db", OPT_DB, "CONNINFO", 0,
@@ -17,6 +17,8 @@ static const struct argp_option options[] = {
     {"host", OPT_HOST, "NAME", 0, "Value of the host column (default: this machine's hostname)", 2},
     {"mem-max", OPT_MEM_MAX, "SIZE", 0, "Memory bound for queued rows, e.g. 64M (default 64M)", 2},
     {"batch-rows", OPT_BATCH_ROWS, "N", 0, "Rows per COPY batch at most (default 20000)", 2},
+    {"db-timeout", OPT_DB_TIMEOUT, "SECONDS", 0,
+     "Drop a connection whose database call takes longer, spool meanwhile (default 30)", 2},
     {"flush-ms", OPT_FLUSH_MS, "MS", 0,
      "Write a batch when its first row is this old (default 200; rows visible within 1 s)", 2},
     {},
@@ -50,6 +52,11 @@ static error_t pgcli_parse(int key, char *arg, struct argp_state *state)
 		if (cli__parse_long(arg, 1, 1000000, &v))
 			argp_error(state, "invalid --batch-rows '%s': want 1-1000000", arg);
 		c->pg.batch_rows = (uint32_t)v;
+		break;
+	case OPT_DB_TIMEOUT:
+		if (cli__parse_long(arg, 1, 86400, &v))
+			argp_error(state, "invalid --db-timeout '%s': want 1-86400 seconds", arg);
+		c->pg.db_timeout_ms = (int)v * 1000;
 		break;
 	case OPT_FLUSH_MS:
 		if (cli__parse_long(arg, 1, 60000, &v))

@@ -12,7 +12,7 @@ struct pgcli {
 	char host[256]; /* --host */
 };
 
-/* Child parser for --db, --host, --mem-max, --batch-rows, --flush-ms; input: struct pgcli. */
+/* Child parser (input: struct pgcli): --db, --host, --mem-max, --batch-rows, --flush-ms, ... */
 extern const struct argp pgcli_argp;
 
 /*

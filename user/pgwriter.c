@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #define FREE_KEEP 4		 /* sealed batches kept for reuse */
 #define MAINT_MS (3600 * 1000)	 /* partitions ahead and retention, hourly */
 #define LOG_EVERY_MS 30000	 /* repeat of the same connection error */
+#define SPOOL_BUSY_MS 100	 /* writer away this long and memory half full: spool */
 #define SCHEMA_LOCK "1752462448" /* advisory lock key: one migrator at a time */
 
 static const char *const part_table[PGB__COUNT] = {
@@ -51,9 +53,14 @@ struct pgwriter {
 	pthread_t thread;
 	int started;
 
+	pthread_t spooler; /* spools and watches while the writer waits on the database */
+	int spooler_started;
+	pthread_mutex_t spool_mu; /* the spool files; never held while taking mu */
+
 	pthread_mutex_t mu;
 	pthread_cond_t wake; /* writer: work or stop */
 	pthread_cond_t idle; /* flushers: queue drained */
+	pthread_cond_t tick; /* spooler: stop */
 	/* under mu */
 	int stop;
 	int flushers;
@@ -61,7 +68,12 @@ struct pgwriter {
 	int64_t open_since_ms;
 	struct pgrollup *rollup; /* of the open batch */
 	struct pgbatch *head, *tail;
-	struct pgbatch *inflight;
+	struct pgbatch *inflight; /* the writer's */
+	int spooling;		  /* batches being written to the spool */
+	int writer_done;	  /* the writer thread has finished */
+	int64_t busy_since_ms;	  /* the writer is waiting on the database since; 0 idle */
+	int sock;		  /* the connection's socket, -1 none: the watchdog may shut it */
+	int sock_shut;
 	struct pgbatch *free_list;
 	int nfree;
 	uint64_t mem_bytes; /* open + queued + in flight */
@@ -123,6 +135,8 @@ void pgwriter_opts__defaults(struct pgwriter_opts *o)
 		o->rollup_days = 90;
 	if (!o->stop_timeout_ms)
 		o->stop_timeout_ms = 10000;
+	if (!o->db_timeout_ms)
+		o->db_timeout_ms = 30000;
 }
 
 int pgwriter__parse_size(const char *s, uint64_t *out)
@@ -318,6 +332,9 @@ int pgwriter__push(struct pgwriter *w, const struct record *r)
 		err = -ENOBUFS;
 		goto cleanup;
 	}
+	if (w->mem_bytes <= w->o.mem_max / 2 &&
+	    w->mem_bytes + b->part[PGB_REQUESTS].len - before > w->o.mem_max / 2)
+		pthread_cond_signal(&w->tick); /* half full: the spooler looks now */
 	w->mem_bytes += b->part[PGB_REQUESTS].len - before;
 	w->st.rows_queued++;
 	if (!b->rows[PGB_REQUESTS]++ || r->ts_ns < b->first_ns)
@@ -383,7 +400,7 @@ int pgwriter__flush(struct pgwriter *w, int timeout_ms)
 	pthread_mutex_lock(&w->mu);
 	w->flushers++;
 	pthread_cond_signal(&w->wake);
-	while (w->open || w->head || w->inflight) {
+	while (w->open || w->head || w->inflight || w->spooling) {
 		if (pthread_cond_timedwait(&w->idle, &w->mu, &until) == ETIMEDOUT) {
 			err = -ETIMEDOUT;
 			break;
@@ -554,11 +571,12 @@ static void disconnect(struct pgwriter *w)
 {
 	if (!w->conn)
 		return;
-	PQfinish(w->conn);
-	w->conn = NULL;
 	pthread_mutex_lock(&w->mu);
 	w->st.connected = 0;
+	w->sock = -1; /* before the fd is closed: the watchdog must not shut a reused one */
 	pthread_mutex_unlock(&w->mu);
+	PQfinish(w->conn);
+	w->conn = NULL;
 }
 
 static void quiet_notice(void *arg, const char *msg)
@@ -715,6 +733,10 @@ static int connect_db(struct pgwriter *w)
 		set_error(w, NULL, w->conn ? PQerrorMessage(w->conn) : "out of memory");
 		goto fail;
 	}
+	pthread_mutex_lock(&w->mu);
+	w->sock = PQsocket(w->conn); /* the watchdog covers the schema and maintenance too */
+	w->sock_shut = 0;
+	pthread_mutex_unlock(&w->mu);
 	PQsetNoticeProcessor(w->conn, quiet_notice, NULL);
 	/* rows are UTF-8 whatever PGCLIENTENCODING says; the server converts to its encoding */
 	if (PQsetClientEncoding(w->conn, "UTF8")) {
@@ -745,9 +767,7 @@ static int connect_db(struct pgwriter *w)
 	return 0;
 fail:
 	log_failure(w, "cannot connect");
-	if (w->conn)
-		PQfinish(w->conn);
-	w->conn = NULL;
+	disconnect(w);
 	backoff(w);
 	return -1;
 }
@@ -953,8 +973,11 @@ static void update_spool_stats(struct pgwriter *w)
 {
 	struct spool_stats ss = {};
 
-	if (w->spool)
+	if (w->spool) {
+		pthread_mutex_lock(&w->spool_mu);
 		spool__stats(w->spool, &ss);
+		pthread_mutex_unlock(&w->spool_mu);
+	}
 	pthread_mutex_lock(&w->mu);
 	w->st.rows_spooled = ss.rows;
 	w->st.spool_bytes = ss.bytes;
@@ -972,12 +995,17 @@ static void spool_excess(struct pgwriter *w, uint64_t keep, int drop_rest)
 		uint64_t bytes = pgbatch__bytes(b);
 		int err;
 
-		w->inflight = b;
+		w->spooling++;
 		pthread_mutex_unlock(&w->mu);
-		err = w->spool ? spool__write(w->spool, b) : -ENOSPC;
+		err = -ENOSPC;
+		if (w->spool) {
+			pthread_mutex_lock(&w->spool_mu);
+			err = spool__write(w->spool, b);
+			pthread_mutex_unlock(&w->spool_mu);
+		}
 		update_spool_stats(w);
 		pthread_mutex_lock(&w->mu);
-		w->inflight = NULL;
+		w->spooling--;
 		if (err && !drop_rest) {
 			enqueue_head(w, b);
 			return;
@@ -998,39 +1026,42 @@ static void spool_excess(struct pgwriter *w, uint64_t keep, int drop_rest)
 	}
 }
 
+/* Under mu: spool files wait to be written. */
 static int spool_pending(struct pgwriter *w)
 {
-	struct spool_stats ss;
-
-	if (!w->spool)
-		return 0;
-	spool__stats(w->spool, &ss);
-	return ss.files > 0;
+	return w->st.spool_files > 0;
 }
 
 /* Connected and idle: writes the oldest spool file. Not under mu. */
 static void replay_one(struct pgwriter *w)
 {
-	int err;
+	int err, pending;
 
 	if (!w->replay && !(w->replay = calloc(1, sizeof(*w->replay))))
 		return;
+	pthread_mutex_lock(&w->spool_mu);
 	err = spool__read_oldest(w->spool, w->replay);
+	pthread_mutex_unlock(&w->spool_mu);
 	if (!err && !deliver(w, w->replay)) {
+		pthread_mutex_lock(&w->spool_mu);
 		err = spool__remove_oldest(w->spool);
+		pthread_mutex_unlock(&w->spool_mu);
 		w->replayed += w->replay->rows[PGB_REQUESTS];
 	} else if (err && err != -ENOENT) {
 		wlog("spool: cannot read: %s", strerror(-err));
 	}
 	update_spool_stats(w);
-	if (!spool_pending(w) && w->replayed) {
+	pthread_mutex_lock(&w->mu);
+	pending = spool_pending(w);
+	pthread_mutex_unlock(&w->mu);
+	if (!pending && w->replayed) {
 		wlog("spool replayed: %llu rows", (unsigned long long)w->replayed);
 		w->replayed = 0;
 		w->spool_logged = 0;
 	}
 }
 
-static void wait_ms(struct pgwriter *w, int64_t ms)
+static void wait_ms(pthread_cond_t *cond, struct pgwriter *w, int64_t ms)
 {
 	struct timespec until;
 
@@ -1043,7 +1074,42 @@ static void wait_ms(struct pgwriter *w, int64_t ms)
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000;
 	}
-	pthread_cond_timedwait(&w->wake, &w->mu, &until);
+	pthread_cond_timedwait(cond, &w->mu, &until);
+}
+
+/*
+ * The spooler: while the writer is away at the database (disconnected, or a
+ * call taking longer than SPOOL_BUSY_MS) and memory is half full, it seals
+ * batches by age and moves the oldest to the spool, so memory does not fill
+ * behind a slow database. A call
+ * that takes longer than db_timeout_ms gets its socket shut: libpq then
+ * fails it as a lost connection and the batch is retried (its id prevents
+ * a double write).
+ */
+static void *spooler_main(void *arg)
+{
+	struct pgwriter *w = arg;
+	int64_t now, busy;
+
+	pthread_mutex_lock(&w->mu);
+	while (!w->writer_done) { /* also during stop: a hung database must not hang the exit */
+		now = mono_ms();
+		busy = w->busy_since_ms ? now - w->busy_since_ms : 0;
+		if (busy > w->o.db_timeout_ms && w->sock >= 0 && !w->sock_shut) {
+			shutdown(w->sock, SHUT_RDWR); /* the fd stays open: libpq closes it */
+			w->sock_shut = 1;
+			wlog("the database did not answer for %lld ms: dropping the connection",
+			     (long long)busy);
+		}
+		if (!w->st.connected || busy > SPOOL_BUSY_MS) {
+			if (w->open && now - w->open_since_ms >= (int64_t)w->o.flush_ms)
+				seal(w);
+			spool_excess(w, w->o.mem_max / 2, 0);
+		}
+		wait_ms(&w->tick, w, 100);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
 }
 
 static void *writer_main(void *arg)
@@ -1068,9 +1134,11 @@ static void *writer_main(void *arg)
 			break; /* done, out of time, or the database is away: spool the rest */
 		if (w->head && (w->conn || now >= w->next_connect_ms)) {
 			b = w->inflight = dequeue(w);
+			w->busy_since_ms = now;
 			pthread_mutex_unlock(&w->mu);
 			err = deliver(w, b);
 			pthread_mutex_lock(&w->mu);
+			w->busy_since_ms = 0;
 			w->inflight = NULL;
 			if (err) {
 				enqueue_head(w, b);
@@ -1083,37 +1151,42 @@ static void *writer_main(void *arg)
 			batch_put(w, b);
 			continue;
 		}
-		if (!w->conn && w->head)
-			spool_excess(w, w->o.mem_max / 2, 0);
 		if (!w->head && w->conn && !w->stop && spool_pending(w)) {
+			w->busy_since_ms = now;
 			pthread_mutex_unlock(&w->mu);
 			replay_one(w);
 			pthread_mutex_lock(&w->mu);
+			w->busy_since_ms = 0;
 			continue;
 		}
 		if (w->conn && now >= w->next_maint_ms && !w->stop) {
+			w->busy_since_ms = now;
 			pthread_mutex_unlock(&w->mu);
 			if (maintain(w) != TXN_OK)
 				log_failure(w, "maintenance failed");
 			w->next_maint_ms = now + MAINT_MS;
 			pthread_mutex_lock(&w->mu);
+			w->busy_since_ms = 0;
 			continue;
 		}
 		if (!w->head && !w->stop && !w->conn && now >= w->next_connect_ms &&
 		    (!w->ever_connected || spool_pending(w))) {
+			w->busy_since_ms = now;
 			pthread_mutex_unlock(&w->mu);
 			connect_db(w); /* schema at start, or the spool wants replaying */
 			pthread_mutex_lock(&w->mu);
+			w->busy_since_ms = 0;
 			continue;
 		}
-		/* wake often: open batches are sealed (and spooled) by age even while backing off
-		 */
-		wait_ms(w, w->head && !w->conn && w->next_connect_ms - now < 50
-			       ? w->next_connect_ms - now
-			       : 50);
+		wait_ms(&w->wake, w,
+			w->head && !w->conn && w->next_connect_ms - now < 50
+			    ? w->next_connect_ms - now
+			    : 50);
 	}
 	seal(w);
 	spool_excess(w, 0, 1);
+	w->writer_done = 1;
+	pthread_cond_signal(&w->tick);
 	pthread_cond_broadcast(&w->idle);
 	pthread_mutex_unlock(&w->mu);
 	disconnect(w);
@@ -1130,8 +1203,11 @@ struct pgwriter *pgwriter__new(const struct pgwriter_opts *o)
 	w->o = *o;
 	pgwriter_opts__defaults(&w->o);
 	pthread_mutex_init(&w->mu, NULL);
+	pthread_mutex_init(&w->spool_mu, NULL);
 	pthread_cond_init(&w->wake, NULL);
 	pthread_cond_init(&w->idle, NULL);
+	pthread_cond_init(&w->tick, NULL);
+	w->sock = -1;
 	w->ens_lo = 1; /* empty range */
 	snprintf(w->host, sizeof(w->host), "%s", o->host && *o->host ? o->host : "unknown");
 	w->conninfo = o->conninfo ? strdup(o->conninfo) : NULL;
@@ -1155,6 +1231,10 @@ struct pgwriter *pgwriter__new(const struct pgwriter_opts *o)
 	err = -pthread_create(&w->thread, NULL, writer_main, w);
 	if (!err)
 		w->started = 1;
+	if (!err)
+		err = -pthread_create(&w->spooler, NULL, spooler_main, w);
+	if (!err)
+		w->spooler_started = 1;
 cleanup:
 	if (err) {
 		pgwriter__free(w);
@@ -1166,14 +1246,23 @@ cleanup:
 
 void pgwriter__stop(struct pgwriter *w)
 {
-	if (!w->started)
-		return;
 	pthread_mutex_lock(&w->mu);
 	w->stop = 1;
+	if (!w->started)
+		w->writer_done = 1;
 	pthread_cond_signal(&w->wake);
+	pthread_cond_signal(&w->tick);
 	pthread_mutex_unlock(&w->mu);
-	pthread_join(w->thread, NULL);
+	if (w->started)
+		pthread_join(w->thread, NULL); /* writes or spools what is left */
 	w->started = 0;
+	if (w->spooler_started)
+		pthread_join(w->spooler, NULL);
+	w->spooler_started = 0;
+	/* a batch the spooler put back while the writer was finishing: lost, but counted */
+	pthread_mutex_lock(&w->mu);
+	spool_excess(w, 0, 1);
+	pthread_mutex_unlock(&w->mu);
 }
 
 void pgwriter__free(struct pgwriter *w)
@@ -1196,8 +1285,10 @@ void pgwriter__free(struct pgwriter *w)
 	spool__close(w->spool);
 	free(w->lines);
 	free(w->conninfo);
+	pthread_cond_destroy(&w->tick);
 	pthread_cond_destroy(&w->idle);
 	pthread_cond_destroy(&w->wake);
 	pthread_mutex_destroy(&w->mu);
+	pthread_mutex_destroy(&w->spool_mu);
 	free(w);
 }

@@ -19,6 +19,7 @@ struct pgwriter_opts {
 	int retention_days;    /* raw partitions; 0 = never drop */
 	int rollup_days;       /* rollup, alerts, health rows */
 	int stop_timeout_ms;   /* on free: time to write what is left before spooling it */
+	int db_timeout_ms;     /* a database call taking longer loses its connection (30 s) */
 };
 
 /* Defaults for every field the caller leaves 0. */

@@ -192,6 +192,53 @@ def test_crash_loses_nothing():
     outage("e2e-crash", 300000, pg().kill)  # SIGKILL: connections cut mid-batch, crash recovery
 
 
+def pg_processes():
+    """The test PostgreSQL's processes, parents first (backends run in their own sessions)."""
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout
+    kids = {}
+    for line in out.splitlines():
+        pid, ppid = map(int, line.split())
+        kids.setdefault(ppid, []).append(pid)
+    res, todo = [], [pg().proc.pid]
+    while todo:
+        p = todo.pop(0)
+        res.append(p)
+        todo.extend(kids.get(p, []))
+    return res[1:]  # not runuser itself
+
+
+@h.test
+def test_hung_database_loses_nothing():
+    """PostgreSQL frozen (SIGSTOP) under load: the connection is dropped after --db-timeout,
+    rows go to the spool meanwhile, and all arrive exactly once after SIGCONT."""
+    app = h.Uvicorn()
+    hl, spool = run_httplat(app, "e2e-hung", "--mem-max", "64K", "--flush-ms", "100",
+                            "--db-timeout", "2")
+    load = Load(app.port, 400000)
+    load.start()
+    time.sleep(1.0)
+    frozen = pg_processes()
+    for pid in frozen:  # the postmaster first, so it starts no new backend
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        hl.wait_stderr("did not answer", timeout=15)
+        deadline = time.monotonic() + 10
+        while not any(f.endswith(".batch") for f in os.listdir(spool)) and \
+                time.monotonic() < deadline:
+            time.sleep(0.1)
+        spooled = any(f.endswith(".batch") for f in os.listdir(spool))
+    finally:
+        # runuser stops itself when its child (the postmaster) stops: continue it too
+        for pid in [pg().proc.pid] + frozen:
+            os.kill(pid, signal.SIGCONT)
+    time.sleep(2.0)
+    done = load.finish()
+    h.check(spooled, "nothing spooled while the database hung")
+    check_exactly_once("e2e-hung", done)
+    h.check(hl.stop() == 0, "httplat run exit status")
+    h.check("dropped 0," in hl.stderr().split("exit:")[-1], hl.stderr()[-800:])
+
+
 @h.test
 def test_spool_replayed_after_restart():
     app = h.Uvicorn()
