@@ -189,7 +189,8 @@ def summary(res, out):
         for loop in ov.loops:
             parts = [f"{CFG_NAMES[c].split(' →')[0]} {fmt(lib.median(ov.ratio(loop, c)), '.3f')}"
                      for c in CFG_NAMES if c != "bare" and ov.of(loop, c)]
-            lines.append(f"- {loop}, throughput at saturation as a fraction of bare: "
+            lines.append(f"- {loop}, throughput at saturation as a fraction of bare (median of "
+                         "all rounds): "
                          + "; ".join(parts) + ".")
         for cfg in ("httplat", "trace"):
             rs = [r for r in rows if r["cfg"] == cfg]
