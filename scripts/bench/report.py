@@ -204,10 +204,13 @@ def summary(res, out):
     if b and b.get("requests"):
         per_req = sum(ns for ns, _ in b["targeted"].values()) / b["requests"]
         lines.append(f"- Kernel side: {per_req:.0f} ns of BPF time per traced request.")
-    ddd, _ = untargeted_effects(res.get("kernel", {}).get("untargeted", []))
+    ddd, rqr = untargeted_effects(res.get("kernel", {}).get("untargeted", []))
     if ddd:
         lines.append(f"- Untargeted processes pay {lib.median(ddd):+.0f} ns per syscall while "
-                     "httplat is loaded.")
+                     "httplat is loaded, and an untraced uvicorn keeps "
+                     f"{fmt(lib.median(rqr), '.3f')} of its throughput: compare with the "
+                     "traced app's figure above to see how much of httplat's cost is the "
+                     "system-wide syscall hooks rather than the tracing itself.")
     for a in res.get("accuracy", []):
         e = a["vs_client"]
         lines.append(f"- Accuracy ({a['loop']}): {a['matched']}/{a['sent']} requests seen; "
