@@ -189,14 +189,21 @@ static __always_inline int on_enter(struct pt_regs *regs, __u8 kind, __u64 pid_t
 
 static __always_inline int on_exit(long ret)
 {
+	struct task_struct *task;
 	struct inflight *ap;
 	struct conn_key k = {};
 	struct io_ctx io = {};
 	struct scratch *s;
 	struct hconn *c;
 
-	/* only threads of traced processes ever got storage: no target lookup needed */
-	ap = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+	/*
+	 * Only threads of traced processes get task storage: a thread with
+	 * none at all (one load) is not ours, without even a lookup.
+	 */
+	task = bpf_get_current_task_btf();
+	if (!task->bpf_storage)
+		return 0;
+	ap = bpf_task_storage_get(&inflight, task, 0, 0);
 	if (!ap || !ap->kind)
 		return 0;
 	io.a = *ap;
@@ -262,7 +269,7 @@ int httplat_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
 	tgid = pid_tgid >> 32;
-	if (!bpf_map_lookup_elem(&targets, &tgid))
+	if (!target_is(tgid))
 		return 0;
 	return on_enter((struct pt_regs *)ctx->args[0], kind, pid_tgid);
 }
@@ -315,11 +322,10 @@ int httplat_fork(struct bpf_raw_tracepoint_args *ctx)
 	struct task_struct *child = (struct task_struct *)ctx->args[1];
 	__u32 ptgid = BPF_CORE_READ(parent, tgid);
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
-	struct httplat_target t = {.flags = HTTPLAT_T_INHERITED, .parent = ptgid};
 
-	if (ptgid == ctgid || !bpf_map_lookup_elem(&targets, &ptgid))
+	if (ptgid == ctgid || !target_is(ptgid))
 		return 0;
-	bpf_map_update_elem(&targets, &ctgid, &t, BPF_NOEXIST);
+	target_set(ctgid, 1);
 	proc_event(HTTPLAT_EV_PROC_FORK, ctgid, ptgid, 0);
 	return 0;
 }
@@ -343,7 +349,7 @@ int httplat_exec(struct bpf_raw_tracepoint_args *ctx)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	char comm[HTTPLAT_COMM_LEN];
 
-	if (bpf_map_lookup_elem(&targets, &tgid)) {
+	if (target_is(tgid)) {
 		/* close-on-exec fds went away without close() */
 		sweep(tgid, HTTPLAT_F_PROC_EXIT);
 		proc_event(HTTPLAT_EV_PROC_EXEC, tgid, 0, 0);
@@ -363,12 +369,12 @@ int httplat_exit(struct bpf_raw_tracepoint_args *ctx)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
 
-	if (!bpf_map_lookup_elem(&targets, &tgid))
+	if (!target_is(tgid))
 		return 0;
 	if ((__u32)pid_tgid != tgid)
 		return 0; /* a thread; the process goes on */
 	sweep(tgid, HTTPLAT_F_PROC_EXIT);
-	bpf_map_delete_elem(&targets, &tgid);
+	target_set(tgid, 0);
 	proc_event(HTTPLAT_EV_PROC_EXIT, tgid, 0, 0);
 	return 0;
 }

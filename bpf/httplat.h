@@ -12,7 +12,9 @@
 #define HTTPLAT_COMM_LEN 16
 #define HTTPLAT_MAX_CONNS 65536	     /* tracked connections (LRU) */
 #define HTTPLAT_MAX_SKIP 65536	     /* fds known not to be server sockets (LRU) */
-#define HTTPLAT_MAX_TARGETS 4096     /* traced processes */
+#define HTTPLAT_MAX_TARGETS 4096     /* traced processes (user space's list) */
+#define HTTPLAT_PID_LIMIT 4194304    /* PID_MAX_LIMIT on 64-bit: one bit each */
+#define HTTPLAT_PID_WORDS (HTTPLAT_PID_LIMIT / 64)
 #define HTTPLAT_MAX_PORTS 1024	     /* server ports */
 #define HTTPLAT_MAX_PIPELINED 4096   /* queued pipelined requests, all conns */
 #define HTTPLAT_PIPE_PER_CONN 8	     /* queued pipelined requests per conn */
@@ -110,14 +112,5 @@ struct httplat_proc_event {
 	__u16 _pad1;
 	char comm[HTTPLAT_COMM_LEN];
 };
-
-/* Value of the targets map: why a process is traced. */
-struct httplat_target {
-	__u32 flags; /* HTTPLAT_T_* */
-	__u32 parent;
-};
-
-#define HTTPLAT_T_MATCHED 1   /* its command line matched (or --pid) */
-#define HTTPLAT_T_INHERITED 2 /* forked from a traced process */
 
 #endif /* HTTPLAT_H */

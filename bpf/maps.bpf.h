@@ -108,11 +108,18 @@ struct scratch {
 	struct iovec iov[8];
 };
 
+/*
+ * Traced processes: one bit per tgid. An array lookup is inlined by the
+ * verifier, so the check every syscall on the host pays is a few
+ * instructions, not a hash lookup. User space mmaps it and flips bits with
+ * atomics, as the fork and exit programs do.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, HTTPLAT_MAX_TARGETS);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, HTTPLAT_PID_WORDS);
 	__type(key, __u32);
-	__type(value, struct httplat_target);
+	__type(value, __u64);
 } targets SEC(".maps");
 
 struct {
@@ -170,6 +177,27 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, HTTPLAT_RINGBUF_BYTES);
 } events SEC(".maps");
+
+static __always_inline int target_is(__u32 tgid)
+{
+	__u32 w = tgid >> 6;
+	__u64 *v = bpf_map_lookup_elem(&targets, &w);
+
+	return v && (*v & (1ULL << (tgid & 63)));
+}
+
+static __always_inline void target_set(__u32 tgid, int on)
+{
+	__u32 w = tgid >> 6;
+	__u64 *v = bpf_map_lookup_elem(&targets, &w);
+
+	if (!v)
+		return;
+	if (on)
+		__sync_fetch_and_or(v, 1ULL << (tgid & 63));
+	else
+		__sync_fetch_and_and(v, ~(1ULL << (tgid & 63)));
+}
 
 static __always_inline void count(__u32 idx)
 {

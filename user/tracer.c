@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,7 +33,8 @@ struct tracer {
 	void *ctx;
 	int64_t mono_to_real;
 	int ncpus;
-	int targets_fd, ports_fd;
+	int ports_fd;
+	__u64 *target_bits; /* the targets map, mmapped: one bit per tgid */
 	int pids[MAX_TRACKED];
 	int npids;
 	unsigned short ports[MAX_PORTS];
@@ -126,11 +128,22 @@ static void target_ports(struct tracer *t, int pid)
 		port_add(t, ports[i]);
 }
 
-static void target_add(struct tracer *t, int pid, __u32 flags, int parent)
+/* Flips pid's bit; the kernel's fork and exit programs do the same with atomics. */
+static void target_bit(struct tracer *t, int pid, int on)
 {
-	struct httplat_target v = {.flags = flags, .parent = (__u32)parent};
-	__u32 key = (__u32)pid;
+	__u64 bit = 1ULL << (pid & 63), *word;
 
+	if (pid <= 0 || pid >= HTTPLAT_PID_LIMIT)
+		return;
+	word = &t->target_bits[pid >> 6];
+	if (on)
+		__atomic_fetch_or(word, bit, __ATOMIC_SEQ_CST);
+	else
+		__atomic_fetch_and(word, ~bit, __ATOMIC_SEQ_CST);
+}
+
+static void target_add(struct tracer *t, int pid, int inherited)
+{
 	if (tracked_index(t, pid) < 0) {
 		if (t->npids >= MAX_TRACKED) {
 			fprintf(stderr, "httplat: more than %d processes to trace; %d ignored\n",
@@ -140,19 +153,18 @@ static void target_add(struct tracer *t, int pid, __u32 flags, int parent)
 		t->pids[t->npids++] = pid;
 		if (t->sel->verbose)
 			fprintf(stderr, "httplat: tracing pid %d%s\n", pid,
-				flags & HTTPLAT_T_INHERITED ? " (child)" : "");
+				inherited ? " (child)" : "");
 	}
 	/* ports first, so the first read on an existing connection is recognised */
 	target_ports(t, pid);
-	bpf_map_update_elem(t->targets_fd, &key, &v, BPF_ANY);
+	target_bit(t, pid, 1);
 }
 
 static void target_del(struct tracer *t, int pid)
 {
 	int i = tracked_index(t, pid);
-	__u32 key = (__u32)pid;
 
-	bpf_map_delete_elem(t->targets_fd, &key);
+	target_bit(t, pid, 0);
 	if (i < 0)
 		return;
 	t->pids[i] = t->pids[--t->npids];
@@ -220,7 +232,7 @@ static int scan_one(void *vctx, pid_t pid)
 	if (pid == getpid() || tracked_index(t, pid) >= 0)
 		return 0;
 	if (wanted(t, pid)) {
-		target_add(t, pid, HTTPLAT_T_MATCHED, 0);
+		target_add(t, pid, 0);
 		x->found++;
 	}
 	return 0;
@@ -235,7 +247,7 @@ static int scan_children(void *vctx, pid_t pid)
 		return 0;
 	parent = traced_ancestor(x->t, pid);
 	if (parent) {
-		target_add(x->t, pid, HTTPLAT_T_INHERITED, parent);
+		target_add(x->t, pid, 1);
 		x->found++;
 	}
 	return 0;
@@ -289,7 +301,7 @@ static void on_proc_event(struct tracer *t, const struct httplat_proc_event *e)
 			    discover__pid_matches("/proc", pid) != 1)
 				target_del(t, pid);
 		} else if (wanted(t, pid)) {
-			target_add(t, pid, HTTPLAT_T_MATCHED, 0);
+			target_add(t, pid, 0);
 		}
 		break;
 	case HTTPLAT_EV_PROC_EXIT:
@@ -360,7 +372,14 @@ struct tracer *tracer__open(const struct selection *sel, tracer_record_fn fn, vo
 			strerror(-err));
 		goto cleanup;
 	}
-	t->targets_fd = bpf_map__fd(t->skel->maps.targets);
+	t->target_bits = mmap(NULL, (size_t)HTTPLAT_PID_WORDS * sizeof(__u64),
+			      PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(t->skel->maps.targets), 0);
+	if (t->target_bits == MAP_FAILED) {
+		err = -errno;
+		t->target_bits = NULL;
+		fprintf(stderr, "httplat: cannot map the target set: %s\n", strerror(errno));
+		goto cleanup;
+	}
 	t->ports_fd = bpf_map__fd(t->skel->maps.ports);
 	for (int i = 0; i < sel->nports; i++)
 		port_add(t, sel->ports[i]);
@@ -384,7 +403,7 @@ struct tracer *tracer__open(const struct selection *sel, tracer_record_fn fn, vo
 			err = -ESRCH;
 			goto cleanup;
 		}
-		target_add(t, sel->pids[i], HTTPLAT_T_MATCHED, 0);
+		target_add(t, sel->pids[i], 0);
 	}
 	tracer_scan(t);
 	t->next_scan_ms = clock_ns(CLOCK_MONOTONIC) / 1000000 + RESCAN_MS;
@@ -458,6 +477,8 @@ void tracer__free(struct tracer *t)
 	if (!t)
 		return;
 	ring_buffer__free(t->rb);
+	if (t->target_bits)
+		munmap(t->target_bits, (size_t)HTTPLAT_PID_WORDS * sizeof(__u64));
 	httplat_bpf__destroy(t->skel);
 	free(t);
 }
