@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -211,10 +212,13 @@ int cmd_trace(int argc, char **argv)
 	for (int i = 0; i < nport; i++)
 		fprintf(stderr, " %u", ports[i]);
 	fprintf(stderr, "%s. Ctrl-C to stop.\n", nport ? "" : " none yet");
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* a terminal sees each line at once; a pipe or file gets one write per drained batch */
+	if (isatty(STDOUT_FILENO))
+		setvbuf(stdout, NULL, _IOLBF, 0);
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (!httplat_exiting()) {
 		err = tracer__poll(t, 100);
+		fflush(stdout);
 		if (err < 0) {
 			fprintf(stderr, "httplat: reading events: %s\n", strerror(-err));
 			break;
