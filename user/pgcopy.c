@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pgcopy.h"
+#include "text.h"
 
 #define FFFD "\xef\xbf\xbd"
 
@@ -41,40 +42,6 @@ void pgbuf__free(struct pgbuf *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when s[0] does not start one. */
-static size_t utf8_seq(const unsigned char *s, size_t left)
-{
-	unsigned char c = s[0];
-	size_t n;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (left < n)
-		return 0;
-	/* second-byte ranges that rule out overlongs, surrogates and > U+10FFFF */
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
 /*
  * Writes s[0..len) as valid UTF-8 at o (room for 3 * len bytes): invalid bytes
  * and NUL become U+FFFD; with escape, COPY text's specials are escaped too.
@@ -102,7 +69,7 @@ static char *utf8_put(char *o, const unsigned char *u, size_t len, int escape, i
 			i++;
 			continue;
 		}
-		n = c ? utf8_seq(u + i, len - i) : 0;
+		n = c ? text__utf8_seq(u + i, len - i) : 0;
 		if (!n) {
 			memcpy(o, FFFD, 3);
 			o += 3;

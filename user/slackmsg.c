@@ -1,39 +1,13 @@
 /* slackmsg.c: alert events as Slack attachments (colour by severity, escaped request text). */
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "slackmsg.h"
-
-/* Length of the valid UTF-8 sequence at s, or 0 (overlong, surrogate, > U+10FFFF, cut). */
-static int utf8__len(const unsigned char *s)
-{
-	unsigned c = s[0];
-	int n;
-	unsigned cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4, cp = c & 0x07;
-	else
-		return 0;
-	for (int i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80) /* also stops at NUL */
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
+#include "text.h"
 
 static size_t text__copy(const char *in, char *out, size_t outsz, int entities)
 {
@@ -45,7 +19,7 @@ static size_t text__copy(const char *in, char *out, size_t outsz, int entities)
 	while (*s) {
 		const char *put;
 		char one[5];
-		int n = utf8__len(s), len;
+		int n = (int)text__utf8_seq(s, SIZE_MAX), len;
 
 		if (entities && *s == '&')
 			put = "&amp;";

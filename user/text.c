@@ -1,32 +1,42 @@
 /* text.c: UTF-8 validation and terminal escaping of untrusted strings. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "text.h"
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates), or 0. */
-static size_t utf8_seq(const unsigned char *s)
+size_t text__utf8_seq(const unsigned char *s, size_t left)
 {
-	unsigned char c = s[0];
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t n;
 
 	if (c < 0x80)
 		return 1;
 	if (c >= 0xc2 && c <= 0xdf)
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-
-		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-
-		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 &&
-				       (s[3] & 0xc0) == 0x80
-			       ? 4
-			       : 0;
-	}
-	return 0;
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (left < n)
+		return 0;
+	/* second-byte ranges that rule out overlongs, surrogates and > U+10FFFF (RFC 3629) */
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
 }
 
 size_t text__utf8_sanitize(const char *src, char *dst, size_t dstsz)
@@ -37,7 +47,7 @@ size_t text__utf8_sanitize(const char *src, char *dst, size_t dstsz)
 	if (!dstsz)
 		return 0;
 	while (*s) {
-		size_t n = utf8_seq(s);
+		size_t n = text__utf8_seq(s, SIZE_MAX);
 		const char *out = (const char *)s;
 
 		if (!n) {

@@ -5,6 +5,15 @@
 #include <stddef.h>
 
 /*
+ * Length of the character at s: 1 for ASCII (NUL included: callers decide
+ * about it), 2-4 for a valid UTF-8 sequence that fits in left bytes, 0 for
+ * anything else (stray continuation, overlong, surrogate, > U+10FFFF, cut).
+ * Never reads past the first byte that breaks the sequence, so a
+ * NUL-terminated string may pass SIZE_MAX as left.
+ */
+size_t text__utf8_seq(const unsigned char *s, size_t left);
+
+/*
  * Copies src into dst as valid UTF-8: each byte of an invalid sequence
  * becomes U+FFFD. Returns the length written (dst is always terminated).
  */
