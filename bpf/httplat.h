@@ -49,30 +49,53 @@ enum httplat_conn_kind {
 	HTTPLAT_CONN_TLS = 2,	 /* libssl uprobes (future): key id = SSL pointer */
 };
 
-/* Request flags (httplat_request_event.flags). */
-#define HTTPLAT_F_NO_RESPONSE (1u << 0)	    /* ended before a final status line */
-#define HTTPLAT_F_RESP_INCOMPLETE (1u << 1) /* ended before the declared body was sent */
-#define HTTPLAT_F_END_INFERRED (1u << 2)    /* no framing: end = last write before close/next */
-#define HTTPLAT_F_PIPELINED (1u << 3)	    /* read while an earlier request was unanswered */
-#define HTTPLAT_F_PROC_EXIT (1u << 4)	    /* finalised because the process exited or exec'd */
-#define HTTPLAT_F_PREEXISTING (1u << 5)	    /* connection accepted before tracing began */
-#define HTTPLAT_F_PEER_CLOSED (1u << 6)	    /* the client closed its side before the end */
-#define HTTPLAT_F_UPGRADED (1u << 7)	    /* 101 Switching Protocols: connection left */
-#define HTTPLAT_F_FRAMING_LOST (1u << 8)    /* parse gave up; end found by heuristic */
+/*
+ * Request flags (httplat_request_event.flags), defined once:
+ * X(NAME, bit, json_name, meaning). The BPF side uses HTTPLAT_F_NAME; user
+ * space generates flag names for --json, logs and the database from it.
+ */
+#define HTTPLAT_FLAGS(X)                                                                   \
+	X(NO_RESPONSE, 0, no_response, "ended before a final status line")                  \
+	X(RESP_INCOMPLETE, 1, resp_incomplete, "ended before the declared body was sent")   \
+	X(END_INFERRED, 2, end_inferred, "no framing: end = last write before close/next")  \
+	X(PIPELINED, 3, pipelined, "read while an earlier request was unanswered")          \
+	X(PROC_EXIT, 4, proc_exit, "finalised because the process exited or exec'd")        \
+	X(PREEXISTING, 5, preexisting, "connection accepted before tracing began")          \
+	X(PEER_CLOSED, 6, peer_closed, "the client closed its side before the end")         \
+	X(UPGRADED, 7, upgraded, "101 Switching Protocols: connection left")                \
+	X(FRAMING_LOST, 8, framing_lost, "parse gave up; end found by heuristic")
 
-/* Per-CPU loss and oddity counters, index into the "counters" map. */
-enum httplat_counter {
-	HTTPLAT_C_RB_FULL = 0,	   /* ring-buffer reserve failed: event lost */
-	HTTPLAT_C_CONN_FULL,	   /* connection state could not be stored */
-	HTTPLAT_C_INFLIGHT_FULL,   /* syscall args could not be stored */
-	HTTPLAT_C_PIPE_FULL,	   /* pipelined request could not be queued: lost */
-	HTTPLAT_C_PARSE_GIVEUP,	   /* framing lost: end found by heuristic */
-	HTTPLAT_C_NON_HTTP,	   /* reads on a server socket that were not HTTP */
-	HTTPLAT_C_ORPHAN_RESPONSE, /* status line without a request we saw */
-	HTTPLAT_C_REQUESTS,	   /* request records emitted */
-	HTTPLAT_C_CONN_EVICTED,	   /* LRU pushed out live state (conn table too small) */
-	HTTPLAT_C__COUNT,
-};
+#define HTTPLAT_F__ENUM(name, bit, json, doc) HTTPLAT_F_##name = 1u << (bit),
+enum httplat_flag { HTTPLAT_FLAGS(HTTPLAT_F__ENUM) };
+#undef HTTPLAT_F__ENUM
+
+/* What a counter means for the user: a loss is reported as such everywhere. */
+#define HTTPLAT_CK_LOSS 1   /* requests or records lost */
+#define HTTPLAT_CK_GIVEUP 2 /* a request kept, but with less known about it */
+#define HTTPLAT_CK_ODDITY 3 /* not a loss: bytes that were not what we expected */
+#define HTTPLAT_CK_INFO 4   /* plain activity */
+
+/*
+ * Per-CPU kernel counters (index into the "counters" map), defined once:
+ * X(NAME, column, kind, meaning). The BPF side uses HTTPLAT_C_NAME; the
+ * tracer's names, the exit summaries, top's header and the httplat_health
+ * columns are generated from this list, so a counter cannot be forgotten
+ * in one of them.
+ */
+#define HTTPLAT_COUNTERS(X)                                                                \
+	X(RB_FULL, ringbuf_full, HTTPLAT_CK_LOSS, "ring buffer full: records lost")          \
+	X(CONN_FULL, conn_table_full, HTTPLAT_CK_LOSS, "connection state not stored")        \
+	X(INFLIGHT_FULL, inflight_full, HTTPLAT_CK_LOSS, "syscall arguments not stored")     \
+	X(PIPE_FULL, pipeline_full, HTTPLAT_CK_LOSS, "pipelined requests not queued: lost")  \
+	X(PARSE_GIVEUP, parse_giveup, HTTPLAT_CK_GIVEUP, "framing lost: end by heuristic")   \
+	X(NON_HTTP, non_http_reads, HTTPLAT_CK_ODDITY, "reads on a server socket not HTTP")  \
+	X(ORPHAN_RESPONSE, orphan_responses, HTTPLAT_CK_ODDITY, "status line, no request")   \
+	X(REQUESTS, requests, HTTPLAT_CK_INFO, "request records emitted")                    \
+	X(CONN_EVICTED, conn_evicted, HTTPLAT_CK_LOSS, "LRU pushed out live connection state")
+
+#define HTTPLAT_C__ENUM(name, column, kind, doc) HTTPLAT_C_##name,
+enum httplat_counter { HTTPLAT_COUNTERS(HTTPLAT_C__ENUM) HTTPLAT_C__COUNT };
+#undef HTTPLAT_C__ENUM
 
 /* Common record header: every ring-buffer record starts with this. */
 struct httplat_hdr {

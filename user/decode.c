@@ -10,10 +10,9 @@ _Static_assert(sizeof(struct httplat_request_event) == 96 + HTTPLAT_RAW_MAX,
 	       "request event layout changed: update both sides");
 _Static_assert(RECORD_PATH_MAX == HTTPLAT_RAW_MAX, "record path holds a whole raw line");
 
-static const char *const flag_names[] = {
-	"no_response", "resp_incomplete", "end_inferred", "pipelined", "proc_exit",
-	"preexisting", "peer_closed",	  "upgraded",	  "framing_lost",
-};
+#define FLAG_NAME(name, bit, json, doc) [bit] = #json,
+static const char *const flag_names[16] = {HTTPLAT_FLAGS(FLAG_NAME)};
+#undef FLAG_NAME
 
 const char *decode__flag_name(int bit)
 {
@@ -58,6 +57,7 @@ int decode__request(const struct httplat_request_event *e, size_t size, int64_t 
 	r->duration_ms = e->end_ns > e->start_ns ? (double)(e->end_ns - e->start_ns) / 1e6 : 0;
 	r->ttfb_ms = e->ttfb_ns >= e->start_ns && e->ttfb_ns ? (double)(e->ttfb_ns - e->start_ns) / 1e6
 							     : -1;
+	r->queue_ms = -1;
 	r->wait_ms = -1;
 	r->bytes_in = e->bytes_in;
 	r->bytes_out = e->bytes_out;

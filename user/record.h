@@ -30,8 +30,15 @@ struct record {
 	uint16_t status; /* 0 = no response */
 	uint16_t lport;
 	uint8_t version; /* 10 = HTTP/1.0, 11 = HTTP/1.1, 0 unknown */
-	uint8_t tls;	 /* 1 when seen through libssl uprobes (future) */
-	double wait_ms;	 /* reserved: time queued before the app read it; <0 unknown */
+	uint8_t tls;	 /* 1 when the plaintext was seen through libssl */
+	/*
+	 * The latency split (docs/tracing.md): queue_ms + wait_ms + duration_ms
+	 * is what the client waited, less the network. <0 = unknown (NULL).
+	 * queue_ms: accept-queue wait, first request of a connection only.
+	 * wait_ms: the request's first byte arrived -> the app read it.
+	 */
+	double queue_ms;
+	double wait_ms;
 	char method[RECORD_METHOD_MAX]; /* "GET", "PROPFIND"... truncated to 15 */
 	/*
 	 * Path as sent, without the query string, NUL-terminated. It may hold

@@ -43,17 +43,12 @@ struct tracer {
 	uint64_t events, requests, decode_errors;
 };
 
-static const char *const counter_names[HTTPLAT_C__COUNT] = {
-	[HTTPLAT_C_RB_FULL] = "ringbuf_full",
-	[HTTPLAT_C_CONN_FULL] = "conn_table_full",
-	[HTTPLAT_C_INFLIGHT_FULL] = "inflight_full",
-	[HTTPLAT_C_PIPE_FULL] = "pipeline_full",
-	[HTTPLAT_C_PARSE_GIVEUP] = "parse_giveup",
-	[HTTPLAT_C_NON_HTTP] = "non_http_reads",
-	[HTTPLAT_C_ORPHAN_RESPONSE] = "orphan_responses",
-	[HTTPLAT_C_REQUESTS] = "requests",
-	[HTTPLAT_C_CONN_EVICTED] = "conn_evicted",
-};
+#define COUNTER_NAME(name, column, kind, doc) [HTTPLAT_C_##name] = #column,
+static const char *const counter_names[HTTPLAT_C__COUNT] = {HTTPLAT_COUNTERS(COUNTER_NAME)};
+#undef COUNTER_NAME
+#define COUNTER_KIND(name, column, kind, doc) [HTTPLAT_C_##name] = kind,
+static const unsigned char counter_kinds[HTTPLAT_C__COUNT] = {HTTPLAT_COUNTERS(COUNTER_KIND)};
+#undef COUNTER_KIND
 
 const char *tracer__counter_name(int idx)
 {
@@ -62,9 +57,7 @@ const char *tracer__counter_name(int idx)
 
 int tracer__counter_is_loss(int idx)
 {
-	return idx == HTTPLAT_C_RB_FULL || idx == HTTPLAT_C_CONN_FULL ||
-	       idx == HTTPLAT_C_INFLIGHT_FULL || idx == HTTPLAT_C_PIPE_FULL ||
-	       idx == HTTPLAT_C_CONN_EVICTED;
+	return idx >= 0 && idx < HTTPLAT_C__COUNT && counter_kinds[idx] == HTTPLAT_CK_LOSS;
 }
 
 static int64_t clock_ns(clockid_t id)
