@@ -221,7 +221,7 @@ static void fill_health(struct run_ctx *ctx, const struct tracer_stats *ts,
 	h->decode_errors = ts->decode_errors;
 	h->drop_ringbuf_full = ts->kernel[HTTPLAT_C_RB_FULL];
 	h->drop_conn_full = ts->kernel[HTTPLAT_C_CONN_FULL];
-	h->drop_inflight_full = ts->kernel[HTTPLAT_C_INFLIGHT_FULL];
+	h->drop_inflight_full = 0; /* no per-syscall state any more (kept for the column) */
 	h->drop_pipe_full = ts->kernel[HTTPLAT_C_PIPE_FULL];
 	h->parse_giveup = ts->kernel[HTTPLAT_C_PARSE_GIVEUP];
 	h->non_http = ts->kernel[HTTPLAT_C_NON_HTTP];

@@ -1,11 +1,16 @@
 /* cli.c: the shared argp child parser for process selection and labelling options. */
 #include <errno.h>
+#include <linux/types.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "httplat.h"
 
-enum { OPT_PID = 'p', OPT_PORT = 'P', OPT_API = 1000, OPT_ROUTE };
+#define HL_STR2(x) #x
+#define HL_STR(x) HL_STR2(x)
+
+enum { OPT_PID = 'p', OPT_PORT = 'P', OPT_API = 1000, OPT_ROUTE, OPT_HOOKS, OPT_PIPELINE };
 
 static const struct argp_option options[] = {
 	{"pid", OPT_PID, "PID", 0, "Trace this process (repeatable); replaces discovery", 1},
@@ -16,7 +21,15 @@ static const struct argp_option options[] = {
 	 1},
 	{"route", OPT_ROUTE, "PATTERN", 0,
 	 "Route template such as /model/{id}/mesh (repeatable; ids collapse by default)", 1},
-	{"verbose", 'v', NULL, 0, "Verbose output (libbpf messages, discovery)", 1},
+	{"verbose", 'v', NULL, 0, "Verbose output (libbpf messages, discovery, the hook path)", 1},
+	{"hooks", OPT_HOOKS, "auto|socket|syscall", 0,
+	 "Kernel data path: socket tracepoints (Linux 6.3+, no cost for other processes) or the "
+	 "syscall-exit fallback (default auto: the best the kernel has)",
+	 1},
+	{"pipeline-max", OPT_PIPELINE, "N", 0,
+	 "Unanswered pipelined requests kept per connection; beyond, each is counted lost "
+	 "(default and maximum " HL_STR(HTTPLAT_PIPE_PER_CONN) ")",
+	 1},
 	{},
 };
 
@@ -96,6 +109,26 @@ static error_t selection_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case 'v':
 		sel->verbose++;
+		break;
+	case OPT_HOOKS:
+		if (!strcmp(arg, "auto"))
+			sel->hooks = TRACER_HOOKS_AUTO;
+		else if (!strcmp(arg, "socket"))
+			sel->hooks = TRACER_HOOKS_SOCKET;
+		else if (!strcmp(arg, "syscall"))
+			sel->hooks = TRACER_HOOKS_SYSCALL;
+		else {
+			argp_error(state, "invalid --hooks '%s': want auto, socket or syscall", arg);
+			return EINVAL;
+		}
+		break;
+	case OPT_PIPELINE:
+		if (cli__parse_long(arg, 1, HTTPLAT_PIPE_PER_CONN, &v)) {
+			argp_error(state, "invalid --pipeline-max '%s': want 1-%d", arg,
+				   HTTPLAT_PIPE_PER_CONN);
+			return EINVAL;
+		}
+		sel->pipeline_max = (int)v;
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

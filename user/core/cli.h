@@ -8,6 +8,9 @@
 
 #define SELECTION_MAX 64
 
+/* The kernel data path (--hooks): socket tracepoints, or the syscall-exit fallback. */
+enum tracer_hooks { TRACER_HOOKS_AUTO = 0, TRACER_HOOKS_SOCKET, TRACER_HOOKS_SYSCALL };
+
 struct selection {
 	int pids[SELECTION_MAX];
 	int npids;
@@ -15,6 +18,8 @@ struct selection {
 	int nports;
 	struct classifier *classifier; /* --api, --route; owned, freed by selection__free */
 	int verbose;
+	int hooks;	  /* enum tracer_hooks */
+	int pipeline_max; /* --pipeline-max: queued requests kept per connection, 0 = default */
 };
 
 /*

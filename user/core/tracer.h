@@ -31,6 +31,8 @@ int tracer__pids(struct tracer *t, int *pids, int max);
 /* Server ports being traced (for headers); returns the count written. */
 int tracer__ports(struct tracer *t, unsigned short *ports, int max);
 void tracer__free(struct tracer *t);
+/* The data path in use, for -v and run's start line: "socket tracepoints ..." / "syscall exit ...". */
+const char *tracer__hooks_name(const struct tracer *t);
 /* Names of the kernel counters, for reports ("ringbuf_full", ...). */
 const char *tracer__counter_name(int idx);
 /* Non-zero for counters that mean lost data (not mere oddities). */
