@@ -124,7 +124,9 @@ static int route__set(struct httplat_config *c, const char *v)
 	return 0;
 }
 
-#define AT(field) offsetof(struct httplat_config, field), sizeof(((struct httplat_config *)0)->field)
+/* offset and size of a field of struct httplat_config, for the table */
+#define AT(field)                                                                                  \
+	offsetof(struct httplat_config, field), sizeof(((struct httplat_config *)0)->field)
 #define DAY_S 86400.0
 #define WEEK_S (7 * DAY_S)
 
