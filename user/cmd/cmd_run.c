@@ -70,8 +70,7 @@ static error_t run_parse(int key, char *arg, struct argp_state *state)
 
 	switch (key) {
 	case ARGP_KEY_INIT:
-		for (int i = 0; i < 3; i++)
-			state->child_inputs[i] = &env->cfg;
+		state->child_inputs[0] = state->child_inputs[1] = &env->cfg;
 		break;
 	case OPT_NO_SPOOL:
 		if (config__override(&env->cfg, "database", "spool_dir", "none", "no-spool"))
@@ -80,9 +79,6 @@ static error_t run_parse(int key, char *arg, struct argp_state *state)
 	case OPT_STATS:
 		if (parse__long(arg, 0, 86400, &env->stats_s))
 			argp_error(state, "invalid --stats-interval '%s': want 0-86400", arg);
-		break;
-	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument '%s'", arg);
 		break;
 	default:
 		return config__argp_override(state, &env->cfg, "database", options, key, arg);
@@ -298,9 +294,8 @@ int cmd_run(int argc, char **argv)
 {
 	const struct argp db_argp = {.options = pgcli_argp.options, .parser = run_db_parse};
 	const struct argp_child children[] = {
-	    {&selection_argp, 0, "Process selection and labelling:", 1},
+	    {&runner_alerts_argp, 0, NULL, 0},
 	    {&db_argp, 0, "Database:", 2},
-	    {&config_alerts_argp, 0, "Alerting and the config file:", 3},
 	    {},
 	};
 	const struct argp run_argp = {

@@ -56,8 +56,7 @@ static error_t top_parse(int key, char *arg, struct argp_state *state)
 
 	switch (key) {
 	case ARGP_KEY_INIT:
-		for (int i = 0; i < 2; i++)
-			state->child_inputs[i] = &env->cfg;
+		state->child_inputs[0] = &env->cfg;
 		break;
 	case OPT_DELAY:
 		if (parse__seconds(arg, 0.1, 3600, &env->interval_s))
@@ -69,22 +68,14 @@ static error_t top_parse(int key, char *arg, struct argp_state *state)
 	case OPT_ONCE:
 		env->once = 1;
 		break;
-	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument '%s'", arg);
-		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
 }
 
-static const struct argp_child children[] = {
-	{&selection_argp, 0, "Process selection and labels:", 1},
-	{&config_alerts_argp, 0,
-	 "Thresholds and window, as the alerts (top uses --config, --warn-ms, --crit-ms, --window):",
-	 2},
-	{},
-};
+/* top uses --config, --warn-ms, --crit-ms and --window of the alert group */
+static const struct argp_child children[] = {{&runner_alerts_argp, 0, NULL, 0}, {}};
 
 static const struct argp top_argp = {
 	.options = options,

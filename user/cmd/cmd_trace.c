@@ -55,7 +55,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &env->cfg;
-		state->child_inputs[1] = &env->cfg;
 		break;
 	case OPT_JSON:
 		env->json = 1;
@@ -69,20 +68,13 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "invalid --duration '%s': want seconds, or 500ms, 5m, 1h",
 				   arg);
 		break;
-	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument '%s'", arg);
-		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
 }
 
-static const struct argp_child children[] = {
-	{&selection_argp, 0, "Which processes and how to label them:", 1},
-	{&config_argp, 0, "The config file (its [select] section):", 2},
-	{},
-};
+static const struct argp_child children[] = {{&runner_argp, 0, NULL, 0}, {}};
 
 static const struct argp argp = {options, parse_opt, NULL, doc, children};
 

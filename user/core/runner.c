@@ -26,6 +26,38 @@ struct runner {
 	double start_s;
 };
 
+static error_t runner_parse(int key, char *arg, struct argp_state *state)
+{
+	switch (key) {
+	case ARGP_KEY_INIT:
+		for (int i = 0; i < 2; i++) /* both children lists have two */
+			state->child_inputs[i] = state->input;
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s'", arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp_child runner_children[] = {
+	{&selection_argp, 0, "Process selection and labels:", 1},
+	{&config_argp, 0, "The config file:", 2},
+	{},
+};
+
+static const struct argp_child runner_alerts_children[] = {
+	{&selection_argp, 0, "Process selection and labels:", 1},
+	{&config_alerts_argp, 0, "Alert thresholds and window, and the config file:", 2},
+	{},
+};
+
+const struct argp runner_argp = {.parser = runner_parse, .children = runner_children};
+const struct argp runner_alerts_argp = {.parser = runner_parse,
+					.children = runner_alerts_children};
+
 int runner__tracing(const struct runner *r)
 {
 	return r->tracer != NULL;

@@ -50,7 +50,15 @@ struct runner_ops {
 };
 
 /*
- * Call after argp_parse (with selection_argp and config_argp as children, input c):
+ * The option groups every tracing command has, as one argp child (input: struct
+ * httplat_config *): the selection (selection_argp), --config, and with runner_alerts_argp the
+ * alert flags. Positional arguments are refused.
+ */
+extern const struct argp runner_argp;
+extern const struct argp runner_alerts_argp;
+
+/*
+ * Call after argp_parse (with runner_argp or runner_alerts_argp as a child, input c):
  * config__finish, the selection, on_config, the tracer, the loop until a stop (signal,
  * count, duration, a callback), the drain, on_stop, the summary. Returns the exit status.
  */
