@@ -118,7 +118,10 @@ static void run_db_options(struct run_ctx *ctx, const struct config_database *d)
 
 	ctx->pgc.db = d->db[0] ? d->db : NULL;
 	snprintf(ctx->pgc.host, sizeof(ctx->pgc.host), "%s", d->host);
-	pg->spool_dir = !d->spool_dir[0] ? SPOOL_DIR : strcmp(d->spool_dir, "none") ? d->spool_dir : "";
+	if (!d->spool_dir[0])
+		pg->spool_dir = SPOOL_DIR;
+	else
+		pg->spool_dir = strcmp(d->spool_dir, "none") ? d->spool_dir : ""; /* "": no spool */
 	pg->spool_max = d->spool_max;
 	pg->mem_max = d->mem_max;
 	pg->retention_days = d->retention_days;
@@ -129,8 +132,8 @@ static void run_db_options(struct run_ctx *ctx, const struct config_database *d)
 	pgcli__finish(&ctx->pgc, NULL);
 }
 
-/* Called by the tracer for every completed request, on the polling thread. */
-static void on_record(void *arg, const struct record *r)
+/* Every completed request, on the polling thread. */
+static void run_record(void *arg, const struct record *r)
 {
 	struct run_ctx *ctx = arg;
 
@@ -306,7 +309,7 @@ int cmd_run(int argc, char **argv)
 	    .name = "httplat: run",
 	    .tick_s = TICK_S,
 	    .on_config = run_config,
-	    .on_record = on_record,
+	    .on_record = run_record,
 	    .describe = run_describe,
 	    .on_start = run_start,
 	    .on_tick = run_tick,
