@@ -371,7 +371,8 @@ int main(void)
 	RUN(test_alert_flags);
 	RUN(test_example_file);
 	for (const char *const *n =
-		 (const char *const[]){"open.conf", "public.conf", "run.conf", "over.conf", "empty.conf", NULL};
+		 (const char *const[]){"open.conf", "public.conf", "run.conf", "over.conf",
+				       "empty.conf", NULL};
 	     *n; n++) {
 		char p[512];
 

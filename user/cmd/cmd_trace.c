@@ -61,7 +61,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_COUNT:
 		if (parse__long(arg, 1, 1L << 40, &env->count))
-			argp_error(state, "invalid --count '%s': want a whole number, at least 1", arg);
+			argp_error(state, "invalid --count '%s': want a number, at least 1", arg);
 		break;
 	case OPT_DURATION:
 		if (parse__seconds(arg, 0.001, 1L << 31, &env->duration_s))

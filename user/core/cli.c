@@ -61,7 +61,7 @@ int selection__from_config(struct selection *sel, const struct httplat_config *c
 	for (int i = 0; i < s->nroute; i++)
 		if ((ret = classifier__add_route(sel->classifier, s->route[i]))) {
 			snprintf(err, errsz, "route '%s': %s", s->route[i],
-				 ret == -ENOSPC ? "too many rules" : "want a path such as /model/{id}");
+				 ret == -ENOSPC ? "too many rules" : "want a path like /model/{id}");
 			return ret;
 		}
 	return 0;

@@ -440,7 +440,8 @@ int config__env(struct httplat_config *c, char *err, size_t errsz)
 	const char *hook = getenv("HTTPLAT_SLACK_WEBHOOK"), *db = getenv("HTTPLAT_DB");
 
 	if (db && *db &&
-	    snprintf(c->database.db, sizeof(c->database.db), "%s", db) >= (int)sizeof(c->database.db)) {
+	    snprintf(c->database.db, sizeof(c->database.db), "%s", db) >=
+		(int)sizeof(c->database.db)) {
 		snprintf(err, errsz, "HTTPLAT_DB is too long");
 		return -EINVAL;
 	}
@@ -510,8 +511,8 @@ static int config__apply_overrides(struct httplat_config *c, char *err, size_t e
 			s->nports = 0;
 		if (config__set_key(c, o->section, o->key, o->value, want, sizeof(want))) {
 			snprintf(err, errsz, "invalid --%s '%s'%s%s", o->flag,
-				 strcmp(o->key, "webhook") ? o->value : "(hidden)", *want ? ": " : "",
-				 want);
+				 strcmp(o->key, "webhook") ? o->value : "(hidden)",
+				 *want ? ": " : "", want);
 			return -EINVAL;
 		}
 	}
