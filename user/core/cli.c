@@ -58,12 +58,14 @@ int selection__from_config(struct selection *sel, const struct httplat_config *c
 				 ret == -ENOSPC ? "too many rules" : "want NAME=/prefix");
 			return ret;
 		}
-	for (int i = 0; i < s->nroute; i++)
-		if ((ret = classifier__add_route(sel->classifier, s->route[i]))) {
+	for (int i = 0; i < s->nroute; i++) {
+		ret = classifier__add_route(sel->classifier, s->route[i]);
+		if (ret) {
 			snprintf(err, errsz, "route '%s': %s", s->route[i],
 				 ret == -ENOSPC ? "too many rules" : "want a path like /model/{id}");
 			return ret;
 		}
+	}
 	return 0;
 }
 
