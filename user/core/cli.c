@@ -62,7 +62,7 @@ int selection__from_config(struct selection *sel, const struct httplat_config *c
 		ret = classifier__add_route(sel->classifier, s->route[i]);
 		if (ret) {
 			snprintf(err, errsz, "route '%s': %s", s->route[i],
-				 ret == -ENOSPC ? "too many rules" : "want a path like /model/{id}");
+				 ret == -ENOSPC ? "too many rules" : "want a path, /model/{id}");
 			return ret;
 		}
 	}
