@@ -54,6 +54,14 @@ struct record {
 	char api[RECORD_API_MAX];	  /* "data", "model", "user", "other", ... */
 };
 
+/* Wall-clock time the request ended (its last response byte, or when it was abandoned). */
+static inline int64_t record__end_ns(const struct record *r)
+{
+	double d = r->duration_ms > 0 ? r->duration_ms : 0;
+
+	return r->ts_ns + (int64_t)(d * 1e6);
+}
+
 /* True when the request got no response (status 0): excluded from latency stats. */
 static inline int record__answered(const struct record *r)
 {
