@@ -157,7 +157,8 @@ struct spool *spool__open(const char *dir, uint64_t max_bytes)
 		if (err)
 			goto cleanup;
 	}
-	qsort(s->files, s->nfiles, sizeof(*s->files), cmp_file);
+	if (s->nfiles) /* qsort(NULL, 0) is undefined */
+		qsort(s->files, s->nfiles, sizeof(*s->files), cmp_file);
 cleanup:
 	if (d)
 		closedir(d);

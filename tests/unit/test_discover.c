@@ -100,7 +100,7 @@ static void test_fake_proc(void)
 		   "  sl  local_address\n"
 		   "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 "
 		   "0 0 4242 1\n",
-		   123);
+		   107);
 	snprintf(p, sizeof(p), "%s/77/fd", root);
 	mkdir(p, 0755);
 	snprintf(p, sizeof(p), "%s/77/fd/3", root);
