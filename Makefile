@@ -14,6 +14,13 @@ CFLAGS     += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
 LDLIBS     += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lpq -lcurl -ljansson -linih -lncursesw) \
               -lelf -lz -lpthread -lm
 
+# SANITIZE=asan: ASan+UBSan, any report fatal (make asan builds the unit tests so, in build/asan/);
+# SANITIZE=fuzz: clang with libFuzzer's coverage on top (make fuzz-bins, in build/fuzz/).
+SAN_asan   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_fuzz   := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer
+CFLAGS     += $(SAN_$(SANITIZE))
+
 # clang's own system include dirs, so vmlinux.h-based programs find asm/ headers
 CLANG_SYS  := $(shell $(CLANG) -v -E - </dev/null 2>&1 | sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -I$(OUT) -Ibpf $(CLANG_SYS) \
@@ -48,7 +55,7 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
 .DELETE_ON_ERROR:
-.PHONY: all clean install test unit deps demo bench
+.PHONY: all clean install test unit asan fuzz fuzz-bins deps demo bench
 
 all: httplat
 
@@ -88,9 +95,37 @@ $(OUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h bpf/*.h) $(USER_HDRS) $
 
 unit: $(UNIT_BINS)
 
-# The README's test command: unit tests, then end-to-end tests (root, real servers).
-test: deps httplat unit
-	$(Q)$(PYTHON) tests/run.py $(UNIT_BINS)
+# The unit tests again under ASan+UBSan (a build of their own; any report fails the test).
+ASAN_OUT   := $(OUT)/asan
+ASAN_BINS  := $(patsubst tests/unit/%.c,$(ASAN_OUT)/tests/%,$(UNIT_SRCS))
+asan:
+	$(Q)$(MAKE) --no-print-directory OUT=$(ASAN_OUT) SANITIZE=asan unit
+
+# libFuzzer targets (tests/fuzz/fuzz_*.c, one per parser of untrusted bytes), built with clang
+# against a library of their own. `make fuzz` runs each for FUZZ_SECONDS on its corpus
+# (tests/fuzz/corpus/<target>/); make test runs each for FUZZ_TEST_SECONDS.
+FUZZ_OUT   := $(OUT)/fuzz
+FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(OUT)/%,$(FUZZ_SRCS))
+FUZZ_SECONDS ?= 60
+FUZZ_TEST_SECONDS ?= 3
+fuzz-bins:
+	$(Q)$(MAKE) --no-print-directory OUT=$(FUZZ_OUT) SANITIZE=fuzz CC=$(CLANG) fuzz-targets
+
+fuzz-targets: $(FUZZ_BINS)
+
+$(OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h tests/unit/*.h bpf/*.h) $(USER_HDRS) $(LIB)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer -Itests/unit -Itests/fuzz $< $(LIB) $(LDLIBS) -o $@
+
+fuzz: fuzz-bins
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) $(PYTHON) tests/fuzz/run.py $(FUZZ_OUT)
+
+# The README's test command: unit tests (plain, then under ASan+UBSan), short fuzz runs, then
+# end-to-end tests (root, real servers).
+test: deps httplat unit asan fuzz-bins
+	$(Q)FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) $(PYTHON) tests/run.py $(UNIT_BINS) $(ASAN_BINS) \
+		tests/fuzz/run.py
 
 deps:
 	$(Q)scripts/install-deps.sh

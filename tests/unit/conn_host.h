@@ -20,6 +20,7 @@
 
 static struct scratch host_scratch;
 static struct httplat_request_event host_records[HOST_RECORDS_MAX];
+static __u64 host_record_size[HOST_RECORDS_MAX]; /* bytes the ring got for each */
 static int host_nrecords;
 static __u64 host_counters[HTTPLAT_C__COUNT];
 static __u32 host_pipe_max = HTTPLAT_PIPE_PER_CONN;
@@ -33,11 +34,13 @@ static struct host_q {
 	struct hreq r;
 } host_queue[HOST_QUEUE_MAX];
 static int host_queue_used;
+static int host_queue_hi; /* entries [0, hi) may be in use: what lookups and resets walk */
 
 static void host__reset(void)
 {
 	memset(&host_scratch, 0, sizeof(host_scratch));
-	memset(host_queue, 0, sizeof(host_queue));
+	memset(host_queue, 0, (size_t)host_queue_hi * sizeof(host_queue[0]));
+	host_queue_hi = 0;
 	memset(host_counters, 0, sizeof(host_counters));
 	host_nrecords = 0;
 	host_queue_used = 0;
@@ -67,7 +70,7 @@ static long env__loop(__u32 n, long (*cb)(__u32, void *), void *ctx)
 
 static struct hreq *env__q_lookup(__u64 sk, __u32 seq)
 {
-	for (int i = 0; i < HOST_QUEUE_MAX; i++)
+	for (int i = 0; i < host_queue_hi; i++)
 		if (host_queue[i].used && host_queue[i].sk == sk && host_queue[i].seq == seq)
 			return &host_queue[i].r;
 	return NULL;
@@ -91,6 +94,8 @@ static int env__q_insert(__u64 sk, __u32 seq, const struct hreq *r)
 		host_queue[i].seq = seq;
 		host_queue[i].r = *r;
 		host_queue_used++;
+		if (i >= host_queue_hi)
+			host_queue_hi = i + 1;
 		return 0;
 	}
 	return -1;
@@ -98,7 +103,7 @@ static int env__q_insert(__u64 sk, __u32 seq, const struct hreq *r)
 
 static void env__q_delete(__u64 sk, __u32 seq)
 {
-	for (int i = 0; i < HOST_QUEUE_MAX; i++) {
+	for (int i = 0; i < host_queue_hi; i++) {
 		if (host_queue[i].used && host_queue[i].sk == sk && host_queue[i].seq == seq) {
 			host_queue[i].used = 0;
 			host_queue_used--;
@@ -111,8 +116,11 @@ static int env__output(const void *rec, __u64 size)
 {
 	if (host_output_fail || host_nrecords >= HOST_RECORDS_MAX)
 		return -1;
+	if (size > sizeof(host_records[0]))
+		return -1;
 	memset(&host_records[host_nrecords], 0, sizeof(host_records[0]));
-	memcpy(&host_records[host_nrecords++], rec, size);
+	memcpy(&host_records[host_nrecords], rec, size);
+	host_record_size[host_nrecords++] = size;
 	return 0;
 }
 
