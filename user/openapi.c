@@ -115,6 +115,65 @@ static void table__servers(struct route_table *t, json_t *servers)
 	}
 }
 
+static uint8_t schema__type(json_t *schema)
+{
+	const char *type = json_string_value(json_object_get(schema, "type"));
+	const char *format = json_string_value(json_object_get(schema, "format"));
+
+	if (!type)
+		return 0;
+	if (!strcmp(type, "integer"))
+		return TEMPLATE_INT;
+	if (!strcmp(type, "number"))
+		return TEMPLATE_FLOAT;
+	if (!strcmp(type, "string") && format && !strcmp(format, "uuid"))
+		return TEMPLATE_UUID;
+	return 0;
+}
+
+/* Path parameter types named by one parameters array. */
+static void params__types(const struct route_entry *e, json_t *params, uint8_t *type)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(params, i, p)
+	{
+		const char *name = json_string_value(json_object_get(p, "name"));
+		const char *in = json_string_value(json_object_get(p, "in"));
+		int k;
+
+		if (name && in && !strcmp(in, "path") &&
+		    (k = template__param(&e->t, name, strlen(name))) >= 0)
+			type[k] = schema__type(json_object_get(p, "schema"));
+	}
+}
+
+/* A parameter is typed when every operation of the path types it the same way. */
+static void entry__types_of(struct route_entry *e, json_t *item)
+{
+	uint8_t common[TEMPLATE_MAX_PARTS] = {0};
+	const char *mk;
+	json_t *op;
+	int first = 1;
+
+	json_object_foreach(item, mk, op)
+	{
+		uint8_t type[TEMPLATE_MAX_PARTS] = {0};
+
+		if (!method_key_bit(mk))
+			continue;
+		params__types(e, json_object_get(item, "parameters"), type);
+		params__types(e, json_object_get(op, "parameters"), type);
+		for (int k = 0; k < e->t.nparams; k++)
+			common[k] = first || common[k] == type[k] ? type[k] : 0;
+		first = 0;
+	}
+	memcpy(e->ptype, common, sizeof(common));
+	for (int k = 0; k < e->t.nparams; k++)
+		e->typed |= e->ptype[k] != 0;
+}
+
 int route_table__parse(const char *json, size_t len, struct route_table **out, char *err,
 		       size_t errsz)
 {
@@ -169,15 +228,49 @@ int route_table__parse(const char *json, size_t len, struct route_table **out, c
 		}
 		if (route_table__add(t, key, mbits, why, sizeof(why)))
 			table__skip(t, why);
+		else
+			entry__types_of(&t->e[t->n - 1], item);
 	}
 	json_decref(root);
 	*out = t;
 	return 0;
 }
 
+/* Per-parameter kinds: the typed string parameters as validation (strict = 0) or convertor. */
+static const uint8_t *entry__kinds(const struct route_entry *e, int strict, uint8_t *kinds)
+{
+	static const uint8_t valid[] = {[TEMPLATE_INT] = TEMPLATE_VALID_INT,
+					[TEMPLATE_FLOAT] = TEMPLATE_VALID_FLOAT,
+					[TEMPLATE_UUID] = TEMPLATE_VALID_UUID};
+
+	for (int i = 0, k = 0; i < e->t.nparts; i++) {
+		if (e->t.part[i].kind == TEMPLATE_LITERAL)
+			continue;
+		kinds[k] = e->t.part[i].kind == TEMPLATE_STR && e->ptype[k]
+			       ? (strict ? e->ptype[k] : valid[e->ptype[k]])
+			       : 0;
+		k++;
+	}
+	return kinds;
+}
+
+/* Does e match p, and could the app have answered status through it? */
+static int entry__matches(const struct route_entry *e, const char *p, size_t len, int status)
+{
+	uint8_t kinds[TEMPLATE_MAX_PARTS];
+
+	if (!template__match(&e->t, p, len))
+		return 0;
+	if (!e->typed || status <= 0)
+		return 1;
+	if (status != 422 && !template__match_kinds(&e->t, entry__kinds(e, 0, kinds), p, len))
+		return 0;
+	return status != 404 || template__match_kinds(&e->t, entry__kinds(e, 1, kinds), p, len);
+}
+
 /* One pass of Router.__call__ over routes for one path. */
 static int table__scan(const struct route_table *t, unsigned mbit, const char *p, size_t len,
-		       struct route_hit *hit)
+		       int status, struct route_hit *hit)
 {
 	char alt[TEMPLATE_PATH_MAX + 1];
 	size_t alen = len;
@@ -186,7 +279,7 @@ static int table__scan(const struct route_table *t, unsigned mbit, const char *p
 	for (int i = 0; i < t->n; i++) {
 		const struct route_entry *e = &t->e[i];
 
-		if (!template__match(&e->t, p, len))
+		if (!entry__matches(e, p, len, status))
 			continue;
 		if (e->methods & (ROUTE_ANY | mbit)) {
 			*hit = (struct route_hit){ROUTE_FULL, i, 0};
@@ -210,7 +303,7 @@ static int table__scan(const struct route_table *t, unsigned mbit, const char *p
 		alt[alen++] = '/';
 	}
 	for (int i = 0; i < t->n; i++) {
-		if (template__match(&t->e[i].t, alt, alen)) {
+		if (entry__matches(&t->e[i], alt, alen, status)) {
 			*hit = (struct route_hit){ROUTE_REDIRECT, i, 0};
 			return 1;
 		}
@@ -230,20 +323,20 @@ static const char *under_root(const char *r, const char *p, size_t len, size_t *
 }
 
 int route_table__match(const struct route_table *t, const char *method, const char *path,
-		       size_t len, struct route_hit *hit)
+		       size_t len, int status, struct route_hit *hit)
 {
 	unsigned mbit = route_method__bit(method);
 
 	*hit = (struct route_hit){ROUTE_NONE, -1, 0};
 	if (!t)
 		return 0;
-	if (table__scan(t, mbit, path, len, hit))
+	if (table__scan(t, mbit, path, len, status, hit))
 		return 1;
 	for (int r = 0; r < t->nroots; r++) {
 		size_t rest;
 		const char *p = under_root(t->root[r], path, len, &rest);
 
-		if (p && table__scan(t, mbit, p, rest, hit)) {
+		if (p && table__scan(t, mbit, p, rest, status, hit)) {
 			hit->stripped = 1;
 			return 1;
 		}
@@ -265,7 +358,10 @@ static int entry__learn(struct route_entry *e, unsigned mbit, const char *p, siz
 		k++;
 		if (e->t.part[i].kind != TEMPLATE_STR)
 			continue;
-		if (template__match_as_path(&e->t, e->t.nparams - k, p, len)) {
+		uint8_t kinds[TEMPLATE_MAX_PARTS] = {0};
+
+		kinds[e->t.nparams - k] = TEMPLATE_PATH;
+		if (template__match_kinds(&e->t, kinds, p, len)) {
 			template__set_path(&e->t, e->t.nparams - k);
 			e->learned |= 1u << (e->t.nparams - k);
 			return 1;

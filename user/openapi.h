@@ -28,6 +28,14 @@ struct route_entry {
 	struct template t;
 	unsigned methods; /* enum route_method bits; GET implies HEAD as in Starlette */
 	uint32_t learned; /* parameters found to be {name:path} by traffic (bit per param) */
+	/*
+	 * Per parameter: TEMPLATE_INT, _FLOAT or _UUID when every operation's
+	 * schema types it so (integer, number, string/uuid), else 0. The document
+	 * drops convertors; these types tell, with the status, which route the
+	 * app can have taken (see route_table__match).
+	 */
+	uint8_t ptype[TEMPLATE_MAX_PARTS];
+	int typed;
 };
 
 struct route_table {
@@ -79,9 +87,14 @@ unsigned route_method__bit(const char *method);
  * trailing slash added or removed (REDIRECT). When nothing matches and the
  * path is under a root path, the same on the rest (stripped = 1). Returns
  * non-zero when something matched.
+ * status (0: unknown) rules out routes with typed parameters that cannot
+ * have given it: unless the app answered 422, a value its validation refuses
+ * ("bob" for an integer) means another route (or a convertor) took the
+ * request; a 404 with a value the convertor would refuse ("1e3" for
+ * {x:float}) means the app's convertor did not match.
  */
 int route_table__match(const struct route_table *t, const char *method, const char *path,
-		       size_t len, struct route_hit *hit);
+		       size_t len, int status, struct route_hit *hit);
 
 /*
  * The document cannot say {name:path} (its keys drop convertors): for a path

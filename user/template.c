@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "template.h"
 
@@ -128,7 +129,7 @@ int template__compile(struct template *t, const char *src, char *err, size_t err
 			return -EINVAL;
 		}
 		if ((ret = add_part(t, TEMPLATE_LITERAL, lit, i - lit)) ||
-		    (ret = add_part(t, kind, i, 0))) {
+		    (ret = add_part(t, kind, i + 1, nlen))) {
 			snprintf(err, errsz, "more than %d parts in %s", TEMPLATE_MAX_PARTS, src);
 			template__free(t);
 			return ret;
@@ -158,6 +159,18 @@ void template__free(struct template *t)
 	free(t->format);
 	t->source = t->format = NULL;
 	t->nparts = 0;
+}
+
+int template__param(const struct template *t, const char *name, size_t len)
+{
+	for (int i = 0, k = 0; i < t->nparts; i++) {
+		if (t->part[i].kind == TEMPLATE_LITERAL)
+			continue;
+		if (t->part[i].len == len && !memcmp(t->source + t->part[i].off, name, len))
+			return k;
+		k++;
+	}
+	return -1;
 }
 
 void template__set_path(struct template *t, int param)
@@ -213,13 +226,81 @@ static void mark(int16_t *diff, size_t a, size_t b, size_t len)
 	diff[b + 1]--;
 }
 
+static int is_hex(char c)
+{
+	return is_lhex(c) || (c >= 'A' && c <= 'F');
+}
+
+/* Digits with single underscores between them (Python's int literal), from pos: its length. */
+static size_t py_digits(const char *s, size_t pos, size_t len, int16_t *diff, int mark_ends)
+{
+	size_t n = 0;
+
+	while (pos + n < len &&
+	       (is_digit(s[pos + n]) || (s[pos + n] == '_' && n && is_digit(s[pos + n - 1]) &&
+					 pos + n + 1 < len && is_digit(s[pos + n + 1])))) {
+		n++;
+		if (mark_ends && is_digit(s[pos + n - 1]))
+			mark(diff, pos + n, pos + n, len);
+	}
+	return n;
+}
+
+/* Every end of a prefix at pos that int(), float() or uuid.UUID() would accept. */
+static void valid_ends(int kind, const char *s, size_t pos, size_t len, int16_t *diff)
+{
+	size_t i = pos, n, hex = 0;
+
+	if (kind != TEMPLATE_VALID_UUID && i < len && (s[i] == '+' || s[i] == '-'))
+		i++;
+	if (kind == TEMPLATE_VALID_INT) {
+		py_digits(s, i, len, diff, 1);
+		return;
+	}
+	if (kind == TEMPLATE_VALID_FLOAT) {
+		static const char *const words[] = {"infinity", "inf", "nan"};
+		size_t m = py_digits(s, i, len, diff, 1), f = 0;
+
+		for (int w = 0; w < 3; w++)
+			if (len - i >= strlen(words[w]) &&
+			    !strncasecmp(s + i, words[w], strlen(words[w])))
+				mark(diff, i + strlen(words[w]), i + strlen(words[w]), len);
+		if (i + m < len && s[i + m] == '.') {
+			if (m) /* "12." */
+				mark(diff, i + m + 1, i + m + 1, len);
+			f = py_digits(s, i + m + 1, len, diff, 1);
+		}
+		n = m + (i + m < len && s[i + m] == '.' ? 1 + f : 0);
+		if ((m || f) && i + n < len && (s[i + n] == 'e' || s[i + n] == 'E')) {
+			size_t e = i + n + 1;
+
+			if (e < len && (s[e] == '+' || s[e] == '-'))
+				e++;
+			py_digits(s, e, len, diff, 1);
+		}
+		return;
+	}
+	/* uuid.UUID(): "urn:uuid:" and braces stripped, dashes ignored, 32 hex digits */
+	if (len - i >= 9 && !strncasecmp(s + i, "urn:uuid:", 9))
+		i += 9;
+	if (i < len && s[i] == '{')
+		i++;
+	for (; i < len && (is_hex(s[i]) || s[i] == '-' || s[i] == '}'); i++) {
+		hex += is_hex(s[i]);
+		if (hex > 32)
+			break;
+		if (hex == 32)
+			mark(diff, i + 1, i + 1, len);
+	}
+}
+
 /*
  * The regex is a sequence of parts; instead of backtracking, keep the set of
  * positions the parts so far can end at (each convertor's regex ends at a
  * contiguous range of positions, or two for float), so a path of n bytes
  * costs O(parts x n) whatever the template.
  */
-static int match(const struct template *t, int as_path, const char *s, size_t len)
+static int match(const struct template *t, const uint8_t *kinds, const char *s, size_t len)
 {
 	uint8_t cur[TEMPLATE_PATH_MAX + 1];
 	int16_t diff[TEMPLATE_PATH_MAX + 2];
@@ -238,8 +319,8 @@ static int match(const struct template *t, int as_path, const char *s, size_t le
 		int kind = p->kind, any = 0;
 		int acc = 0;
 
-		if (kind != TEMPLATE_LITERAL && ++param == as_path)
-			kind = TEMPLATE_PATH;
+		if (kind != TEMPLATE_LITERAL && kinds && kinds[++param])
+			kind = kinds[param];
 		memset(diff, 0, (len + 2) * sizeof(diff[0]));
 		for (size_t pos = 0; pos <= len; pos++) {
 			size_t n, d;
@@ -283,6 +364,8 @@ static int match(const struct template *t, int as_path, const char *s, size_t le
 				if (uuid_at(s, pos, len))
 					mark(diff, pos + 36, pos + 36, len);
 				break;
+			default:
+				valid_ends(kind, s, pos, len, diff);
 			}
 		}
 		for (size_t pos = 0; pos <= len; pos++) {
@@ -299,12 +382,13 @@ static int match(const struct template *t, int as_path, const char *s, size_t le
 
 int template__match(const struct template *t, const char *path, size_t len)
 {
-	return match(t, -1, path, len);
+	return match(t, NULL, path, len);
 }
 
-int template__match_as_path(const struct template *t, int param, const char *path, size_t len)
+int template__match_kinds(const struct template *t, const uint8_t *kinds, const char *path,
+			  size_t len)
 {
-	return match(t, param, path, len);
+	return match(t, kinds, path, len);
 }
 
 static int hexval(char c)

@@ -19,6 +19,14 @@ enum template_kind {
 	TEMPLATE_INT,
 	TEMPLATE_FLOAT,
 	TEMPLATE_UUID,
+	/*
+	 * What the endpoint's validation accepts for an int, float or UUID
+	 * parameter declared without a convertor (Python's int(), float(),
+	 * uuid.UUID() syntax): used to tell whether a route could have answered.
+	 */
+	TEMPLATE_VALID_INT,
+	TEMPLATE_VALID_FLOAT,
+	TEMPLATE_VALID_UUID,
 };
 
 struct template_part {
@@ -55,8 +63,12 @@ void template__free(struct template *t);
  */
 int template__match(const struct template *t, const char *path, size_t len);
 
-/* The same with parameter number param (0-based) taken as a path convertor. */
-int template__match_as_path(const struct template *t, int param, const char *path, size_t len);
+/* The same with kinds[i] (when not 0) as the kind of parameter number i (0-based). */
+int template__match_kinds(const struct template *t, const uint8_t *kinds, const char *path,
+			  size_t len);
+
+/* The number of the parameter called name (len bytes), or -1. */
+int template__param(const struct template *t, const char *name, size_t len);
 
 /* Turns parameter number param into a path convertor (the format is unchanged). */
 void template__set_path(struct template *t, int param);

@@ -88,6 +88,52 @@ static void test_match_convertors(void)
 	CHECK_INT(tmatch("/", ""), 0);
 }
 
+static int vmatch(int kind, const char *value)
+{
+	struct template t;
+	char err[64];
+	uint8_t kinds[1] = {(uint8_t)kind};
+	int m;
+
+	template__compile(&t, "/{x}", err, sizeof(err));
+	m = template__match_kinds(&t, kinds, value, strlen(value));
+	template__free(&t);
+	return m;
+}
+
+static void test_validation_languages(void)
+{
+	/* what Python's int(), float() and uuid.UUID() accept, for parameters without convertor */
+	CHECK(vmatch(TEMPLATE_VALID_INT, "/-1"));
+	CHECK(vmatch(TEMPLATE_VALID_INT, "/+12"));
+	CHECK(vmatch(TEMPLATE_VALID_INT, "/1_000"));
+	CHECK(!vmatch(TEMPLATE_VALID_INT, "/1__0"));
+	CHECK(!vmatch(TEMPLATE_VALID_INT, "/1_"));
+	CHECK(!vmatch(TEMPLATE_VALID_INT, "/_1"));
+	CHECK(!vmatch(TEMPLATE_VALID_INT, "/bob"));
+	CHECK(!vmatch(TEMPLATE_VALID_INT, "/-"));
+	CHECK(!vmatch(TEMPLATE_VALID_INT, "/1.5"));
+	CHECK(vmatch(TEMPLATE_VALID_FLOAT, "/1e3"));
+	CHECK(vmatch(TEMPLATE_VALID_FLOAT, "/.5"));
+	CHECK(vmatch(TEMPLATE_VALID_FLOAT, "/12."));
+	CHECK(vmatch(TEMPLATE_VALID_FLOAT, "/-1.5E-3"));
+	CHECK(vmatch(TEMPLATE_VALID_FLOAT, "/inf"));
+	CHECK(vmatch(TEMPLATE_VALID_FLOAT, "/-Infinity"));
+	CHECK(vmatch(TEMPLATE_VALID_FLOAT, "/NaN"));
+	CHECK(vmatch(TEMPLATE_VALID_FLOAT, "/7"));
+	CHECK(!vmatch(TEMPLATE_VALID_FLOAT, "/e3"));
+	CHECK(!vmatch(TEMPLATE_VALID_FLOAT, "/."));
+	CHECK(!vmatch(TEMPLATE_VALID_FLOAT, "/1e"));
+	CHECK(!vmatch(TEMPLATE_VALID_FLOAT, "/x1"));
+	CHECK(vmatch(TEMPLATE_VALID_UUID, "/550E8400-E29B-41D4-A716-446655440000"));
+	CHECK(vmatch(TEMPLATE_VALID_UUID, "/550e8400e29b41d4a716446655440000"));
+	CHECK(vmatch(TEMPLATE_VALID_UUID, "/{550e8400-e29b-41d4-a716-446655440000}"));
+	CHECK(vmatch(TEMPLATE_VALID_UUID, "/urn:uuid:550e8400-e29b-41d4-a716-446655440000"));
+	CHECK(!vmatch(TEMPLATE_VALID_UUID, "/550e8400-e29b-41d4-a716-44665544000"));
+	CHECK(!vmatch(TEMPLATE_VALID_UUID, "/550e8400-e29b-41d4-a716-4466554400001"));
+	CHECK(!vmatch(TEMPLATE_VALID_UUID, "/thing"));
+}
+
 static void test_unquote(void)
 {
 	char out[64];
@@ -122,7 +168,7 @@ static void check_case(const struct route_table *t, json_t *c, const char *which
 	struct route_hit hit;
 	const char *got;
 
-	route_table__match(t, method, dec, n, &hit);
+	route_table__match(t, method, dec, n, 0, &hit);
 	got = hit.kind != ROUTE_NONE ? t->e[hit.index].t.format : NULL;
 	if (hit.stripped && !strcmp(wkind, "none"))
 		return; /* Starlette < 0.33 does not strip root_path: the facade calls it unmatched
@@ -255,15 +301,15 @@ static void test_root_path_strip(void)
 	CHECK(t != NULL);
 	if (!t)
 		return;
-	CHECK(route_table__match(t, "GET", "/items/7", 8, &hit));
+	CHECK(route_table__match(t, "GET", "/items/7", 8, 0, &hit));
 	CHECK_INT(hit.stripped, 0);
-	CHECK(route_table__match(t, "GET", "/api/v1/items/7", 15, &hit));
+	CHECK(route_table__match(t, "GET", "/api/v1/items/7", 15, 0, &hit));
 	CHECK_INT(hit.kind, ROUTE_FULL);
 	CHECK_INT(hit.stripped, 1);
 	CHECK_INT(hit.index, 0);
 	/* get_route_path(): "/api/v1x/..." is not under "/api/v1"; "/api/v1" itself is "" */
-	CHECK(!route_table__match(t, "GET", "/api/v1x/items/7", 16, &hit));
-	CHECK(route_table__match(t, "GET", "/api/v1", 7, &hit));
+	CHECK(!route_table__match(t, "GET", "/api/v1x/items/7", 16, 0, &hit));
+	CHECK(route_table__match(t, "GET", "/api/v1", 7, 0, &hit));
 	CHECK_INT(hit.kind, ROUTE_REDIRECT);
 	CHECK_INT(hit.index, 1);
 	route_table__free(t);
@@ -280,12 +326,12 @@ static void test_learn_path(void)
 	CHECK(t != NULL);
 	if (!t)
 		return;
-	CHECK(!route_table__match(t, "GET", "/files/a/b", 10, &hit));
+	CHECK(!route_table__match(t, "GET", "/files/a/b", 10, 0, &hit));
 	CHECK_INT(route_table__learn_path(t, "GET", "/files/a/b", 10, 0), 0);
-	CHECK(route_table__match(t, "GET", "/files/a/b", 10, &hit));
+	CHECK(route_table__match(t, "GET", "/files/a/b", 10, 0, &hit));
 	CHECK_INT(hit.kind, ROUTE_FULL);
 	CHECK_STR(t->e[hit.index].t.format, "/files/{fp}");
-	CHECK(route_table__match(t, "GET", "/files/", 7, &hit)); /* .* takes "" too */
+	CHECK(route_table__match(t, "GET", "/files/", 7, 0, &hit)); /* .* takes "" too */
 	/* the last parameter is tried first */
 	CHECK_INT(route_table__learn_path(t, "GET", "/m/a/x/b/c", 10, 0), 1);
 	CHECK_INT(t->e[1].learned, 2);
@@ -298,7 +344,7 @@ static void test_learn_path(void)
 	CHECK(t2 != NULL);
 	if (t2) {
 		route_table__inherit(t2, t);
-		CHECK(route_table__match(t2, "GET", "/files/a/b", 10, &hit));
+		CHECK(route_table__match(t2, "GET", "/files/a/b", 10, 0, &hit));
 		CHECK_INT(hit.index, 1);
 		route_table__free(t2);
 	}
@@ -320,7 +366,7 @@ static void test_any_method_and_limits(void)
 	char err[160], buf[32];
 
 	CHECK_INT(route_table__add(t, "/any", 0, err, sizeof(err)), 0);
-	CHECK(route_table__match(t, "PROPFIND", "/any", 4, &hit));
+	CHECK(route_table__match(t, "PROPFIND", "/any", 4, 0, &hit));
 	CHECK_INT(hit.kind, ROUTE_FULL);
 	for (int i = 1; i < ROUTE_TABLE_MAX; i++) {
 		snprintf(buf, sizeof(buf), "/r%d", i);
@@ -329,16 +375,17 @@ static void test_any_method_and_limits(void)
 	}
 	CHECK_INT(t->n, ROUTE_TABLE_MAX);
 	CHECK_INT(route_table__add(t, "/one-more", ROUTE_GET, err, sizeof(err)), -ENOSPC);
-	CHECK(route_table__match(t, "GET", "/r4095", 6, &hit));
+	CHECK(route_table__match(t, "GET", "/r4095", 6, 0, &hit));
 	CHECK_INT(hit.index, 4095);
 	route_table__free(t);
-	CHECK(!route_table__match(NULL, "GET", "/", 1, &hit));
+	CHECK(!route_table__match(NULL, "GET", "/", 1, 0, &hit));
 }
 
 int main(void)
 {
 	RUN(test_compile);
 	RUN(test_match_convertors);
+	RUN(test_validation_languages);
 	RUN(test_unquote);
 	RUN(test_starlette_table_declared);
 	RUN(test_starlette_table_from_document);

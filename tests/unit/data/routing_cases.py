@@ -7,9 +7,12 @@ with the routes as its OpenAPI document names them (path_format: every parameter
 "{name}"), which is all httplat learns from the document. Run it again after changing the
 routes or the cases; tests/e2e/test_routes.py checks that the file still agrees with Starlette.
 """
+import inspect
 import json
 import os
+import re
 import sys
+import uuid
 import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -19,6 +22,8 @@ from fastapi import FastAPI  # noqa: E402
 from starlette.routing import Route, Router  # noqa: E402
 
 import starlette_routes  # noqa: E402
+
+PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::([a-zA-Z_][a-zA-Z0-9_]*))?}")
 
 # (path as the app declares it, methods), in registration order
 ROUTES = [
@@ -74,9 +79,16 @@ CASES = [
 ]
 
 
-def endpoint():
-    async def ep(request=None):
+def endpoint(path=""):
+    """An endpoint declaring the path's parameters, typed as its convertors: FastAPI then
+    writes their schemas (integer, number, string/uuid) into the document."""
+    types = {"int": int, "float": float, "uuid": uuid.UUID, "str": str, "path": str}
+
+    async def ep(**kwargs):
         return None
+    ep.__signature__ = inspect.Signature([
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=types[conv or "str"])
+        for name, conv in PARAM.findall(path)])
     return ep
 
 
@@ -92,7 +104,7 @@ def answers(routes):
 def build():
     app = FastAPI(root_path="/api/v1")
     for i, (p, m) in enumerate(ROUTES):
-        app.add_api_route(p, endpoint(), methods=m, name=f"r{i}")
+        app.add_api_route(p, endpoint(p), methods=m, name=f"r{i}")
     doc = app.openapi()
     doc["servers"] = [{"url": "/api/v1"}]  # what FastAPI serves when asked through its root_path
     declared = answers(ROUTES)
