@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "docfetch.h"
 
 enum slot_state { SLOT_FREE, SLOT_QUEUED, SLOT_RUNNING, SLOT_DONE };
@@ -51,14 +52,6 @@ void docfetch_config__defaults(struct docfetch_config *c)
 	c->connect_timeout_ms = 1000;
 	c->timeout_ms = 3000;
 	c->max_bytes = 16u << 20;
-}
-
-static double mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* ---- where to connect ---- */
@@ -123,7 +116,13 @@ int docfetch__listen_addr(const char *proc_root, int pid, uint16_t port, char *h
 		char path[128], line[512], cand[INET6_ADDRSTRLEN + 2];
 		FILE *f;
 
-		snprintf(path, sizeof(path), "%s/%d/net/%s", proc_root, pid, v6 ? "tcp6" : "tcp");
+		/* pid 0: a port nobody was seen on yet, in our own namespace */
+		if (pid > 0)
+			snprintf(path, sizeof(path), "%s/%d/net/%s", proc_root, pid,
+				 v6 ? "tcp6" : "tcp");
+		else
+			snprintf(path, sizeof(path), "%s/self/net/%s", proc_root,
+				 v6 ? "tcp6" : "tcp");
 		f = fopen(path, "re");
 		if (!f)
 			continue;
@@ -160,6 +159,8 @@ static void netns__open(struct netns *ns, const char *proc_root, int pid)
 
 	ns->self = ns->target = -1;
 	ns->stuck = 0;
+	if (pid <= 0)
+		return;
 	snprintf(path, sizeof(path), "%s/%d/ns/net", proc_root, pid);
 	if (stat(path, &a) || stat("/proc/thread-self/ns/net", &b) ||
 	    (a.st_ino == b.st_ino && a.st_dev == b.st_dev))
@@ -298,7 +299,7 @@ static void fetch__one(struct docfetch *f, const struct docfetch_job *j, struct 
 	char host[INET6_ADDRSTRLEN + 2], errbuf[CURL_ERROR_SIZE], perr[160];
 	struct body b = {.max = f->c.max_bytes};
 	struct netns ns;
-	double t0 = mono_ms();
+	int64_t t0 = clock__mono_ns();
 	CURLcode rc = CURLE_OK;
 
 	memset(r, 0, sizeof(*r));
@@ -330,7 +331,7 @@ static void fetch__one(struct docfetch *f, const struct docfetch_job *j, struct 
 	}
 	netns__close(&ns);
 	f->stuck |= ns.stuck;
-	r->ms = mono_ms() - t0;
+	r->ms = (double)(clock__mono_ns() - t0) / 1e6;
 	if (b.too_big || rc == CURLE_FILESIZE_EXCEEDED)
 		snprintf(r->error, sizeof(r->error), "document larger than %zu bytes",
 			 f->c.max_bytes);
@@ -396,7 +397,6 @@ static void *fetch__thread(void *arg)
 struct docfetch *docfetch__new(const struct docfetch_config *c)
 {
 	struct docfetch *f;
-	pthread_condattr_t ca;
 	int ret;
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
@@ -410,11 +410,8 @@ struct docfetch *docfetch__new(const struct docfetch_config *c)
 	}
 	f->c = *c;
 	pthread_mutex_init(&f->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&f->wake, &ca);
-	pthread_cond_init(&f->done, &ca);
-	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&f->wake, NULL); /* untimed */
+	clock__cond_init(&f->done);	   /* timed waits on the monotonic clock */
 	ret = pthread_create(&f->thread, NULL, fetch__thread, f);
 	if (ret) {
 		docfetch__free(f);
@@ -474,19 +471,12 @@ int docfetch__pending(struct docfetch *f)
 
 int docfetch__wait(struct docfetch *f, int timeout_ms)
 {
-	struct timespec until;
+	struct timespec until = clock__deadline(CLOCK_MONOTONIC, timeout_ms);
 	int ready;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&f->lock);
 	while (!(ready = slots__oldest(f, SLOT_DONE) != NULL))
-		if (pthread_cond_timedwait(&f->done, &f->lock, &until))
+		if (clock__cond_wait_until(&f->done, &f->lock, &until))
 			break;
 	pthread_mutex_unlock(&f->lock);
 	return ready;

@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "classify.h"
+#include "clock.h"
 #include "discover.h"
 #include "routes.h"
 
@@ -23,7 +23,8 @@ struct port_state {
 	char path[DOCFETCH_PATH_MAX]; /* what to GET */
 	size_t path_len;	      /* its part before any '?' */
 	int inflight, again;
-	int64_t due_ms; /* next fetch, -1 = none */
+	int64_t started_ms; /* when the fetch in flight was submitted */
+	int64_t due_ms;	    /* next fetch, -1 = none */
 	int failures;
 	int tls;
 	int said; /* what was last reported: 0 nothing, 1 document, 2 none, 3 failure */
@@ -32,7 +33,8 @@ struct port_state {
 
 struct proc_event {
 	int pid;
-	int64_t due_ms;
+	int64_t at_ms;	/* when it happened */
+	int64_t due_ms; /* when to look at its ports */
 };
 
 struct routes {
@@ -299,37 +301,42 @@ static struct port_state *port__get(struct routes *rt, uint16_t port, int pid)
 
 void routes__port(struct routes *rt, uint16_t port, int pid, int64_t now_ms)
 {
-	struct port_state *st = port__get(rt, port, pid);
+	struct port_state *st = rt && port ? port__get(rt, port, pid) : NULL;
 
 	(void)now_ms;
 	if (st && pid > 0)
 		st->pid = pid;
 }
 
-static void port__schedule(struct port_state *st, int64_t now_ms)
+/* Fetch again for something that happened at event_ms (a fetch begun since reflects it). */
+static void port__schedule(struct port_state *st, int64_t now_ms, int64_t event_ms)
 {
 	if (!st->fetch)
 		return;
-	if (st->inflight)
-		st->again = 1;
-	else
-		st->due_ms = now_ms;
 	st->failures = 0;
+	if (st->inflight) {
+		st->again |= st->started_ms < event_ms;
+		return;
+	}
+	if (st->due_ms < 0 || st->due_ms > now_ms)
+		st->due_ms = now_ms;
 }
 
-void routes__proc_event(struct routes *rt, int pid, int64_t now_ms)
+void routes__proc_event(struct routes *rt, int pid, int64_t now_ms, int delay_ms)
 {
-	int64_t due = now_ms + rt->c.settle_ms;
+	int64_t due;
 
-	if (!rt->fetch)
+	if (!rt || !rt->fetch || pid <= 0)
 		return;
+	due = now_ms + (delay_ms < 0 ? rt->c.settle_ms : delay_ms);
 	for (int i = 0; i < rt->nev; i++)
 		if (rt->ev[i].pid == pid) {
+			rt->ev[i].at_ms = now_ms;
 			rt->ev[i].due_ms = due;
 			return;
 		}
 	if (rt->nev < PROC_EVENTS)
-		rt->ev[rt->nev++] = (struct proc_event){pid, due};
+		rt->ev[rt->nev++] = (struct proc_event){pid, now_ms, due};
 }
 
 static void port__say(const struct routes *rt, struct port_state *st, int what, const char *text)
@@ -399,6 +406,7 @@ static void events__due(struct routes *rt, int64_t now_ms)
 	for (int i = rt->nev - 1; i >= 0; i--) {
 		unsigned short ports[DISCOVER_MAX_PORTS];
 		int pid = rt->ev[i].pid, n;
+		int64_t at = rt->ev[i].at_ms;
 
 		if (rt->ev[i].due_ms > now_ms)
 			continue;
@@ -410,7 +418,7 @@ static void events__due(struct routes *rt, int64_t now_ms)
 			if (!st)
 				continue;
 			st->pid = pid;
-			port__schedule(st, now_ms);
+			port__schedule(st, now_ms, at);
 		}
 	}
 }
@@ -419,7 +427,7 @@ void routes__poll(struct routes *rt, int64_t now_ms)
 {
 	struct docfetch_result res;
 
-	if (!rt->fetch)
+	if (!rt || !rt->fetch)
 		return;
 	while (docfetch__take(rt->fetch, &res))
 		result__apply(rt, &res, now_ms);
@@ -436,30 +444,24 @@ void routes__poll(struct routes *rt, int64_t now_ms)
 			continue;
 		}
 		st->inflight = 1;
+		st->started_ms = now_ms;
 		st->due_ms = -1;
 	}
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void routes__settle(struct routes *rt, int timeout_ms, int64_t now_ms)
 {
-	int64_t start = mono_ms(), left;
+	int64_t start = clock__mono_ms(), left;
 
-	if (!rt->fetch)
+	if (!rt || !rt->fetch)
 		return;
 	if (timeout_ms < 0)
 		timeout_ms = rt->c.startup_wait_ms;
 	routes__poll(rt, now_ms);
-	while (docfetch__pending(rt->fetch) && (left = timeout_ms - (mono_ms() - start)) > 0) {
+	while (docfetch__pending(rt->fetch) &&
+	       (left = timeout_ms - (clock__mono_ms() - start)) > 0) {
 		docfetch__wait(rt->fetch, (int)left);
-		routes__poll(rt, now_ms + (mono_ms() - start));
+		routes__poll(rt, now_ms + (clock__mono_ms() - start));
 	}
 }
 
@@ -540,13 +542,16 @@ static int route__from_table(struct routes *rt, struct route_table *t, struct re
 
 int routes__classify(struct routes *rt, struct record *r, int64_t now_ms)
 {
-	struct port_state *st = port__get(rt, r->lport, (int)r->pid);
+	struct port_state *st;
 	char dec[TEMPLATE_PATH_MAX], guess[RECORD_PATH_MAX + 1], out[RECORD_PATH_MAX + 1];
 	struct route_hit hit;
 	const char *p = r->path;
 	size_t len;
 
 	(void)now_ms;
+	if (!rt)
+		return 0;
+	st = port__get(rt, r->lport, (int)r->pid);
 	if (st && r->tls)
 		st->tls = 1;
 	if (record__is_probe(st, r)) {
@@ -595,11 +600,31 @@ int routes__classify(struct routes *rt, struct record *r, int64_t now_ms)
 
 void routes__stats(const struct routes *rt, struct routes_stats *out)
 {
+	if (!rt) {
+		memset(out, 0, sizeof(*out));
+		return;
+	}
 	*out = rt->st;
 	out->documents = 0;
 	for (int i = 0; i < rt->nports; i++)
 		out->documents += rt->ports[i]->table != NULL;
 	routeguard__stats(rt->guard, &out->guard);
+}
+
+void routes__summary(const struct routes *rt, char *out, size_t outsz)
+{
+	struct routes_stats st;
+	int n = 0;
+
+	routes__stats(rt, &st);
+	if (outsz)
+		out[0] = '\0';
+	if (st.probes)
+		n = snprintf(out, outsz, ", %llu document request%s (httplat's own) not recorded",
+			     (unsigned long long)st.probes, st.probes == 1 ? "" : "s");
+	if (st.guard.capped && n >= 0 && (size_t)n < outsz)
+		snprintf(out + n, outsz - (size_t)n, ", %llu named '%s' past the route cap",
+			 (unsigned long long)st.guard.capped, ROUTEGUARD_OTHER);
 }
 
 void routes__describe(const struct routes *rt, char *out, size_t outsz)
@@ -608,7 +633,7 @@ void routes__describe(const struct routes *rt, char *out, size_t outsz)
 
 	if (outsz)
 		out[0] = '\0';
-	for (int i = 0; i < rt->nports && w < outsz; i++) {
+	for (int i = 0; rt && i < rt->nports && w < outsz; i++) {
 		const struct port_state *st = rt->ports[i];
 		int n;
 

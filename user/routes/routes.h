@@ -15,11 +15,12 @@
 #define ROUTES_PORT_OPTS 16
 #define ROUTES_MAX_PORTS 256
 #define ROUTES_MAX_PATTERNS 64
+#define ROUTES_OPT_MAX 512
 
 /* "[PORT=]VALUE": for one port, or every port (port 0). */
 struct routes_port_opt {
 	uint16_t port;
-	char value[PATH_MAX];
+	char value[ROUTES_OPT_MAX];
 };
 
 struct routes_config {
@@ -69,13 +70,17 @@ void routes__free(struct routes *rt);
 
 /*
  * Sets r->route from r->path, method, status, lport, api. Returns 1 when r is
- * httplat's own document request (to be dropped, and counted), else 0.
+ * httplat's own document request (to be dropped, and counted), else 0. Every
+ * function here takes a NULL rt (and then does nothing).
  */
 int routes__classify(struct routes *rt, struct record *r, int64_t now_ms);
 /* pid serves port (found at start, or from a listen): fetch its document if not known yet. */
 void routes__port(struct routes *rt, uint16_t port, int pid, int64_t now_ms);
-/* A traced process forked or exec'd (a worker restarted): its ports' documents are read again. */
-void routes__proc_event(struct routes *rt, int pid, int64_t now_ms);
+/*
+ * A traced process started, forked (a worker restarted) or exec'd: the documents of the
+ * ports it listens on are read again after delay_ms (< 0: the configured settle time).
+ */
+void routes__proc_event(struct routes *rt, int pid, int64_t now_ms, int delay_ms);
 /* Takes finished fetches and starts due ones; never blocks. From the tracing loop. */
 void routes__poll(struct routes *rt, int64_t now_ms);
 /* Waits up to timeout_ms (< 0: the configured startup budget) for fetches under way. */
@@ -84,6 +89,8 @@ void routes__settle(struct routes *rt, int timeout_ms, int64_t now_ms);
 int routes__set_document(struct routes *rt, uint16_t port, const char *json, size_t len, char *err,
 			 size_t errsz);
 void routes__stats(const struct routes *rt, struct routes_stats *out);
+/* For the exit summary: ", 2 document requests (httplat's own) not recorded, ..." or "". */
+void routes__summary(const struct routes *rt, char *out, size_t outsz);
 /* "port 8000: 14 templates (Shop 1.0) from http://127.0.0.1:8000/openapi.json", one per line. */
 void routes__describe(const struct routes *rt, char *out, size_t outsz);
 
