@@ -258,7 +258,7 @@ def run_very_slow_endpoint_is_critical_at_once():
     titles = texts(slack.accepted())
     check(count(titles, "CRITICAL firing: model response time") == 1, f"{titles}")
     check(count(titles, "WARNING") == 0, f"warning before critical: {titles}")
-    check(any("on /model/{id}/mesh" in t for t in titles), f"route not named: {titles}")
+    check(any("on /model/{model_id}/mesh" in t for t in titles), f"route not named: {titles}")
     att = slack.accepted()[0]["attachments"][0]
     check(att["color"] == "#d40e0d", att["color"])
 
