@@ -68,9 +68,14 @@ int runner__tracing(const struct runner *r)
 
 void runner__stats(struct runner *r, struct tracer_stats *out)
 {
+	struct routes_stats rs;
+
 	memset(out, 0, sizeof(*out));
 	if (r->tracer)
 		tracer__stats(r->tracer, out);
+	/* httplat's own document requests are not the app's: no sink saw them */
+	routes__stats(r->routes, &rs);
+	out->requests -= rs.probes < out->requests ? rs.probes : out->requests;
 }
 
 int runner__pids(struct runner *r, int *pids, int max)
@@ -233,13 +238,10 @@ static void runner__loop(struct runner *r)
 static void runner__summary(struct runner *r)
 {
 	struct tracer_stats st;
-	struct routes_stats rs;
 	char extra[512] = "";
 	size_t n;
 
 	runner__stats(r, &st);
-	routes__stats(r->routes, &rs);
-	st.requests -= rs.probes < st.requests ? rs.probes : st.requests;
 	routes__summary(r->routes, extra, sizeof(extra));
 	n = strlen(extra);
 	if (r->ops->summary)
