@@ -20,7 +20,13 @@
 #define HP_WIN 512
 #define HP_MASK (HP_WIN - 1)
 
-/* Returns enum httplat_method (>= 0) and the method length, or -1: not a request line. */
+#define HP_NEED_MORE (-2)
+
+/*
+ * Returns enum httplat_method (>= 0) and the method length; -1: not a
+ * request line; HP_NEED_MORE: every byte so far fits a request line but
+ * there are too few to tell (a request sent a byte at a time).
+ */
 static __always_inline int http__method(const __u8 *w, __u32 len, __u32 *mlen)
 {
 	__u32 i;
@@ -31,15 +37,17 @@ static __always_inline int http__method(const __u8 *w, __u32 len, __u32 *mlen)
 		__u8 c;
 
 		if (i >= len)
-			return -1;
+			return HP_NEED_MORE;
 		c = w[i & HP_MASK];
 		if (c == ' ')
 			break;
 		if (c < 'A' || c > 'Z')
 			return -1;
 	}
-	if (i < 3 || i >= 16 || i + 1 >= len)
+	if (i < 3 || i >= 16)
 		return -1;
+	if (i + 1 >= len)
+		return HP_NEED_MORE;
 	{
 		__u8 t = w[(i + 1) & HP_MASK];
 

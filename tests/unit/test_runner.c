@@ -115,6 +115,12 @@ void tracer__free(struct tracer *t)
 #define COUNTER_NAME(name, column, kind, doc) [HTTPLAT_C_##name] = #column,
 static const char *const names[HTTPLAT_C__COUNT] = {HTTPLAT_COUNTERS(COUNTER_NAME)};
 
+const char *tracer__hooks_name(const struct tracer *t)
+{
+	(void)t;
+	return "fake hooks";
+}
+
 const char *tracer__counter_name(int idx)
 {
 	return names[idx];

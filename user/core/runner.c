@@ -88,6 +88,11 @@ int runner__ports(struct runner *r, unsigned short *ports, int max)
 	return r->tracer ? tracer__ports(r->tracer, ports, max) : 0;
 }
 
+const char *runner__hooks(const struct runner *r)
+{
+	return r->tracer ? tracer__hooks_name(r->tracer) : "";
+}
+
 double runner__uptime_s(const struct runner *r)
 {
 	return clock__mono_s() - r->start_s;
@@ -150,9 +155,9 @@ static void runner__proc(void *vr, const struct tracer_proc *e)
 static void runner__replay(struct runner *r)
 {
 	int pids[HTTPLAT_MAX_TARGETS];
-	unsigned short ports[HTTPLAT_MAX_PORTS];
+	unsigned short ports[TRACER_MAX_PORTS];
 	int np = tracer__pids(r->tracer, pids, HTTPLAT_MAX_TARGETS);
-	int nport = tracer__ports(r->tracer, ports, HTTPLAT_MAX_PORTS);
+	int nport = tracer__ports(r->tracer, ports, TRACER_MAX_PORTS);
 
 	for (int i = 0; i < np; i++) {
 		/* the documents of the servers running now, before the first record */

@@ -76,6 +76,8 @@ void runner__stats(struct runner *r, struct tracer_stats *out);
 int runner__pids(struct runner *r, int *pids, int max);
 int runner__ports(struct runner *r, unsigned short *ports, int max);
 double runner__uptime_s(const struct runner *r);
+/* The kernel data path in use (tracer__hooks_name), "" before the tracer is open. */
+const char *runner__hooks(const struct runner *r);
 void runner__set_max_wait(struct runner *r, int ms);
 
 /*
