@@ -396,6 +396,30 @@ def run_quiet_api_alerts_on_single_requests():
 
 
 @test
+def run_wait_rule_fires_when_the_event_loop_is_blocked():
+    """The app blocks its event loop for 900 ms: a request sent meanwhile waits to be read;
+    the wait rule (on queue_ms + wait_ms) warns, naming it; its handler time is not counted."""
+    slack = SlackStandin("200")
+    h = run(slack, FAST + "[alerts]\nrules = wait\n")
+    blocker = threading.Thread(target=lambda: get("/data/block?ms=900"))
+    blocker.start()
+    time.sleep(0.25)
+    get("/data/items/1")
+    blocker.join(10)
+    # two requests in the window (the blocking one waited ~0): judged on the slower
+    check(wait_text(slack, "WARNING firing: data time waiting to be read slowest of 2 "
+                    "requests in 4 s: "), f"no wait alert: {texts(slack.accepted())}")
+    h.stop()
+    titles = texts(slack.accepted())
+    check(count(titles, "response time") == 0, f"the latency rule is off: {titles}")
+    value = float(re.search(r"(\d+) ms > 500 ms", titles[0]).group(1))
+    check(500 < value < 900, f"waited {value} ms behind a 900 ms block")
+    check("on /data/items/{item_id}" in titles[0], f"route: {titles[0]}")
+    samples = sample_field(slack.accepted()[0]["attachments"][0])
+    check(samples and "GET /data/items/1 waited" in samples[0], f"samples {samples}")
+
+
+@test
 def run_without_webhook_logs_to_stderr():
     h = run(None)
     check("no Slack webhook configured" in h.stderr(), h.stderr())

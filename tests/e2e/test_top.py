@@ -230,6 +230,26 @@ def test_once_prints_one_snapshot_and_exits_with_api_labels():
 
 
 @test
+def test_wait_column_shows_a_blocked_event_loop():
+    """A handler blocks the event loop for 700 ms; a request sent meanwhile waits to be read:
+    WAIT (p95 of queue + wait, last interval) shows it, yellow-level; fast rows show ~0."""
+    app = Uvicorn()
+    top = Httplat("top", "--batch", "-d", "2", "--pid", str(app.proc.pid))
+    blocker = threading.Thread(target=lambda: http(app.port, "GET", "/data/block?ms=700"))
+    blocker.start()
+    time.sleep(0.2)
+    http(app.port, "GET", "/data/items/1")
+    blocker.join(10)
+    snap = wait_snapshot(top, lambda s: s["routes"].get(("data", "/data/items/{item_id}"), {})
+                         .get("WAIT", "-") not in ("-", None))
+    row = snap and snap["routes"].get(("data", "/data/items/{item_id}"))
+    check(row and 450 <= num(row["WAIT"]) <= 720, f"WAIT of the waiting request: {row}")
+    block = snap["routes"].get(("data", "/data/block"))
+    check(block and num(block["WAIT"]) < 50, f"the blocking request itself waited: {block}")
+    top.stop()
+
+
+@test
 def test_tls_filter_counts_only_the_requests_asked_for():
     """--tls tls / plain: only requests over TLS, only plaintext ones (this app is plaintext)."""
     app = Uvicorn()
