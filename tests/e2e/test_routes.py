@@ -219,6 +219,49 @@ def worker_restart_under_gunicorn_reads_the_document_again():
 
 
 @test
+def document_from_a_server_in_its_own_network_namespace():
+    """A container-like server (its own network namespace, its own loopback): the document is
+    fetched from inside that namespace, not from the host's 127.0.0.1 (nothing listens there)."""
+    port = harness.free_port()
+    log = tempfile.NamedTemporaryFile(prefix="uvicorn-netns-", suffix=".log", delete=False)
+    proc = subprocess.Popen(
+        ["unshare", "--net", "--fork", "sh", "-c",
+         f"ip link set lo up && exec {harness.PY} -m uvicorn routes_app:app --host 127.0.0.1 "
+         f"--port {port} --log-level warning"],
+        cwd=harness.APPS, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    harness.at_exit(lambda: harness.stop_pid(proc))
+
+    def inside(path):
+        pid = app_pid()
+        return subprocess.run(["nsenter", "-t", str(pid), "-n", "curl", "-s", "-o", "/dev/null",
+                               "-w", "%{http_code}", f"http://127.0.0.1:{port}{path}"],
+                              capture_output=True, text=True, timeout=10).stdout
+
+    def app_pid():
+        out = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,args="], capture_output=True,
+                             text=True).stdout
+        for line in out.splitlines():
+            pid, ppid, args = line.split(None, 2)
+            if "uvicorn routes_app:app" in args and f"--port {port}" in args and \
+                    not args.startswith("unshare"):
+                return int(pid)
+        return None
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not (app_pid() and inside("/data/list/") == "200"):
+        time.sleep(0.2)
+    check(inside("/data/list/") == "200", "the server in its namespace did not start")
+    h = harness.Httplat("trace", "--json", "--pid", str(app_pid()))
+    check(f"routes for port {port}: {len(doc_templates())} templates" in h.stderr(),
+          f"document not read from the server's namespace: {h.stderr()}")
+    statuses = [inside("/model/jobs/q1a00009"), inside("/files/a/b/c.txt")]
+    recs = records(h, 2)
+    h.stop()
+    check(statuses == ["200", "200"], f"statuses {statuses}")
+    check([r["route"] for r in recs] == ["/model/jobs/{tok}", "/files/{file_path}"],
+          f"routes {[r['route'] for r in recs]}")
+
+
+@test
 def run_writes_templates_to_postgres():
     pg = harness.Postgres()
     srv = server()
