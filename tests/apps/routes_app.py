@@ -9,9 +9,11 @@ Environment:
   ROUTES_APP_EXTRA=FILE      one more "GET /PATH" route per line of FILE, read at import: a
                              worker that restarts (gunicorn --max-requests) picks up new ones
   ROUTES_APP_ROOT_PATH=/api  FastAPI's root_path (default /api)
+  ROUTES_APP_IMPORT_S=N      sleep N seconds at import (an app slow to start listening)
 """
 import asyncio
 import os
+import time
 
 from fastapi import FastAPI, HTTPException, Request, Response
 
@@ -117,3 +119,4 @@ def _extra_routes():
 
 
 _extra_routes()
+time.sleep(float(os.environ.get("ROUTES_APP_IMPORT_S", "0")))

@@ -54,10 +54,11 @@ def doc_templates(openapi=True):
     return [p for p in routes_app.app.openapi()["paths"]]
 
 
-def server(openapi=True, gunicorn=False, extra=(), env=None):
+def server(openapi=True, gunicorn=False, extra=(), env=None, port=None):
     e = {"ROUTES_APP_OPENAPI": "1" if openapi else "0"}
     e.update(env or {})
-    return harness.Uvicorn(module="routes_app:app", gunicorn=gunicorn, extra=extra, env=e)
+    return harness.Uvicorn(module="routes_app:app", gunicorn=gunicorn, extra=extra, env=e,
+                           port=port)
 
 
 def send(port, reqs):
@@ -216,6 +217,35 @@ def worker_restart_under_gunicorn_reads_the_document_again():
     check(first and first[0]["route"] == "unmatched", f"before the restart: {first}")
     check(route == "/v2/things/{thing_id}", f"after the restart: {route}; {h.stderr()}")
     check(f"routes for port {srv.port}: {n + 1} templates" in h.stderr(), h.stderr())
+
+
+@test
+def restarted_server_on_the_same_port_brings_its_new_routes():
+    """A new version replaces the server on the same port and takes 2 s to import: once it
+    listens, its document (with a route the old one lacked) is read again."""
+    fd, extra = tempfile.mkstemp(prefix="httplat-extra-routes-")
+    os.close(fd)
+    harness.at_exit(lambda: os.unlink(extra))
+    old = server()
+    h = harness.Httplat("trace", "--json", "--port", str(old.port))
+    n = len(doc_templates())
+    check(send(old.port, [("GET", "/v3/items/i1")]) == [404], "the new route exists already")
+    old.stop()
+    with open(extra, "w") as f:
+        f.write("GET /v3/items/{item_ref}\n")
+    new = server(env={"ROUTES_APP_EXTRA": extra, "ROUTES_APP_IMPORT_S": "2"}, port=old.port)
+    deadline = time.monotonic() + 20
+    route = None
+    while time.monotonic() < deadline:
+        send(new.port, [("GET", "/v3/items/i2")])
+        recs = [r for r in h.json_lines() if r["path"] == "/v3/items/i2"]
+        route = recs[-1]["route"] if recs else None
+        if route == "/v3/items/{item_ref}":
+            break
+        time.sleep(0.5)
+    h.stop()
+    check(route == "/v3/items/{item_ref}", f"after the restart: {route}; {h.stderr()}")
+    check(f"routes for port {new.port}: {n + 1} templates" in h.stderr(), h.stderr())
 
 
 @test

@@ -375,6 +375,31 @@ static void test_patterns_first(void)
 	CHECK(strstr(err, "--route /bad/{x:nope}: unknown path convertor") != NULL);
 }
 
+/* --port: only those ports' documents; records of others are still named (from the paths). */
+static void test_only_selected_ports(void)
+{
+	struct routes_config c = offline();
+	struct routes *rt;
+	struct routes_stats st;
+	struct record r;
+	char err[160];
+
+	c.only_ports[c.nonly_ports++] = PORT;
+	rt = routes(&c);
+	if (!rt)
+		return;
+	CHECK_INT(routes__set_document(rt, PORT, shop_doc, strlen(shop_doc), err, sizeof(err)), 0);
+	CHECK_INT(routes__set_document(rt, PORT + 1, shop_doc, strlen(shop_doc), err, sizeof(err)),
+		  -ENOSPC);
+	rec(&r, "GET", "/model/jobs/x1", 200);
+	r.lport = PORT + 1;
+	CHECK_INT(routes__classify(rt, &r, 0), 0);
+	CHECK_STR(r.route, "/model/jobs/x1");
+	routes__stats(rt, &st);
+	CHECK_INT(st.documents, 1);
+	routes__free(rt);
+}
+
 static void test_files_and_options(void)
 {
 	char file[] = "/tmp/httplat-routes-XXXXXX", err[256];
@@ -432,6 +457,7 @@ int main(void)
 	RUN(test_without_document);
 	RUN(test_route_cap);
 	RUN(test_patterns_first);
+	RUN(test_only_selected_ports);
 	RUN(test_files_and_options);
 	return CHECK_DONE();
 }

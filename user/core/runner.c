@@ -272,6 +272,9 @@ static int runner__routes(struct runner *r, const struct httplat_config *c, char
 	for (int i = 0; i < c->select.nroute && i < ROUTES_MAX_PATTERNS; i++)
 		snprintf(rc->pattern[rc->npattern++], sizeof(rc->pattern[0]), "%s",
 			 c->select.route[i]);
+	rc->nonly_ports = 0;
+	for (int i = 0; i < c->select.nports && i < ROUTES_MAX_PORTS; i++)
+		rc->only_ports[rc->nonly_ports++] = c->select.ports[i];
 	r->routes = routes__new(rc, r->sel.classifier, err, errsz);
 	free(rc);
 	return r->routes ? 0 : -EINVAL;

@@ -12,7 +12,8 @@
 
 #define PROC_EVENTS 64
 #define BACKOFF_MAX_MS 60000
-#define FAILURES_MAX 8 /* then wait for the next process event */
+#define FAILURES_MAX 8	 /* then wait for the next process event */
+#define LISTEN_WAIT_MS 30000 /* a new server may import for long before it listens */
 
 struct port_state {
 	uint16_t port;
@@ -269,12 +270,21 @@ static struct port_state *port__find(const struct routes *rt, uint16_t port)
 	return NULL;
 }
 
+/* With --port, other servers of the traced processes are none of our business. */
+static int port__selected(const struct routes *rt, uint16_t port)
+{
+	for (int i = 0; i < rt->c.nonly_ports; i++)
+		if (rt->c.only_ports[i] == port)
+			return 1;
+	return !rt->c.nonly_ports;
+}
+
 static struct port_state *port__get(struct routes *rt, uint16_t port, int pid)
 {
 	struct port_state *st = port__find(rt, port);
 	int f, o;
 
-	if (st || rt->nports >= ROUTES_MAX_PORTS)
+	if (st || rt->nports >= ROUTES_MAX_PORTS || !port__selected(rt, port))
 		return st;
 	st = calloc(1, sizeof(*st));
 	if (!st)
@@ -410,8 +420,13 @@ static void events__due(struct routes *rt, int64_t now_ms)
 
 		if (rt->ev[i].due_ms > now_ms)
 			continue;
-		rt->ev[i] = rt->ev[--rt->nev];
 		n = discover__listen_ports(rt->c.fetch.proc_root, pid, ports, DISCOVER_MAX_PORTS);
+		if (n == 0 && now_ms - at < LISTEN_WAIT_MS) {
+			/* alive but not listening yet (a restarted app still importing): look again */
+			rt->ev[i].due_ms = now_ms + 1000;
+			continue;
+		}
+		rt->ev[i] = rt->ev[--rt->nev];
 		for (int k = 0; k < n; k++) {
 			struct port_state *st = port__get(rt, ports[k], pid);
 
@@ -473,7 +488,8 @@ int routes__set_document(struct routes *rt, uint16_t port, const char *json, siz
 	int ret;
 
 	if (!st) {
-		snprintf(err, errsz, "too many ports");
+		snprintf(err, errsz, "port %u is not followed (not a --port, or too many ports)",
+			 port);
 		return -ENOSPC;
 	}
 	if ((ret = route_table__parse(json, len, &t, err, errsz)))
@@ -625,27 +641,4 @@ void routes__summary(const struct routes *rt, char *out, size_t outsz)
 	if (st.guard.capped && n >= 0 && (size_t)n < outsz)
 		snprintf(out + n, outsz - (size_t)n, ", %llu named '%s' past the route cap",
 			 (unsigned long long)st.guard.capped, ROUTEGUARD_OTHER);
-}
-
-void routes__describe(const struct routes *rt, char *out, size_t outsz)
-{
-	size_t w = 0;
-
-	if (outsz)
-		out[0] = '\0';
-	for (int i = 0; rt && i < rt->nports && w < outsz; i++) {
-		const struct port_state *st = rt->ports[i];
-		int n;
-
-		if (st->table)
-			n = snprintf(out + w, outsz - w, "port %u: %d templates from %s\n",
-				     st->port, st->table->n, st->source);
-		else
-			n = snprintf(out + w, outsz - w, "port %u: no document (%s)\n", st->port,
-				     st->fetch ? "routes from the paths until one is read"
-					       : "routes from the paths");
-		if (n < 0)
-			break;
-		w += (size_t)n;
-	}
 }

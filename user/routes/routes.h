@@ -31,6 +31,8 @@ struct routes_config {
 	int nfile;
 	char pattern[ROUTES_MAX_PATTERNS][RECORD_PATH_MAX + 1]; /* --route: tried first */
 	int npattern;
+	uint16_t only_ports[ROUTES_MAX_PORTS]; /* --port: documents of these ports only */
+	int nonly_ports;
 	struct routeguard_config guard;
 	int settle_ms;	     /* after a fork or exec, wait this long before fetching again */
 	int startup_wait_ms; /* routes__settle's default budget */
@@ -91,7 +93,5 @@ int routes__set_document(struct routes *rt, uint16_t port, const char *json, siz
 void routes__stats(const struct routes *rt, struct routes_stats *out);
 /* For the exit summary: ", 2 document requests (httplat's own) not recorded, ..." or "". */
 void routes__summary(const struct routes *rt, char *out, size_t outsz);
-/* "port 8000: 14 templates (Shop 1.0) from http://127.0.0.1:8000/openapi.json", one per line. */
-void routes__describe(const struct routes *rt, char *out, size_t outsz);
 
 #endif
