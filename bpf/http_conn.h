@@ -35,7 +35,7 @@ static int env__output(const void *rec, __u64 size);
 static void env__count(__u32 counter);
 static __u32 env__pipe_max(void);
 
-#define CONN_STEPS 8192	     /* work steps per syscall: one window or one body skip each */
+#define CONN_STEPS 65536     /* work steps per syscall: one window or one body skip each */
 #define CONN_PIPE_TRACK HTTPLAT_PIPE_PER_CONN /* unanswered requests whose framing is followed */
 #define CONN_PRE_MAX 24	     /* bytes of an undecided request-line start kept across reads */
 #define CONN_IOV 8	     /* iovec entries looked into; bytes beyond still count */
