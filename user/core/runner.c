@@ -9,7 +9,7 @@
 #include <linux/types.h>
 
 #include "clock.h"
-#include "discover.h"
+#include "counters.h"
 #include "httplat.h"
 #include "routes.h"
 #include "runner.h"
@@ -106,11 +106,16 @@ void runner__set_max_wait(struct runner *r, int ms)
 void runner__print_summary(FILE *f, const char *name, const struct tracer_stats *st,
 			   const char *extra)
 {
-	fprintf(f, "%s: %llu requests, %llu events lost, %llu undecodable%s\n  kernel:", name,
-		(unsigned long long)st->requests, (unsigned long long)st->dropped,
-		(unsigned long long)st->decode_errors, extra ? extra : "");
+	fprintf(f, "%s: %llu requests, %llu lost (", name, (unsigned long long)st->requests,
+		(unsigned long long)st->dropped);
+	for (int i = 0, n = 0; i < HTTPLAT_C__COUNT; i++)
+		if (counter__is_loss(i))
+			fprintf(f, "%s%s %llu", n++ ? ", " : "", counter__name(i),
+				(unsigned long long)st->kernel[i]);
+	fprintf(f, "), %llu undecodable%s\n  kernel:", (unsigned long long)st->decode_errors,
+		extra ? extra : "");
 	for (int i = 0; i < HTTPLAT_C__COUNT; i++)
-		fprintf(f, " %s=%llu", tracer__counter_name(i), (unsigned long long)st->kernel[i]);
+		fprintf(f, " %s=%llu", counter__name(i), (unsigned long long)st->kernel[i]);
 	fprintf(f, "\n");
 }
 
