@@ -134,8 +134,6 @@ static void test_text(void)
 	CHECK_STR(out, "\xf0\x9f\x98\x80");
 	text__utf8_sanitize("abcdef", out, 4);
 	CHECK_STR(out, "abc");
-	text__terminal_escape("/a\x1b[31m\\b\xc3\xa9", out, sizeof(out));
-	CHECK_STR(out, "/a\\x1b[31m\\\\b\\xc3\\xa9");
 }
 
 int main(void)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "termsafe.h"
 #include "topfmt.h"
 
 static const struct top_thresholds thr = {500, 1000};
@@ -273,6 +274,72 @@ static void test_header_and_snapshot(void)
 	free(text);
 }
 
+/* Route bytes are a client's: they reach the table, the batch text and the header escaped. */
+static void test_hostile_text(void)
+{
+	static const char *const routes[] = {
+	    "/a\x1b]0;PWNED\x07/b", "/c\xc2\x9b" "2J/\x9b" "31m", "/d\xff\xfe/\xc0\xaf",
+	    "/files/\xe2\x80\xaetxt.exe", "/z\xe2\x80\x8bw\x7f\r\n"};
+	const double ms[] = {3};
+	struct top_header h = {.interval_s = 1, .slots = 60};
+	struct agg_row rows[5], api;
+	char b[2048], cell[TOPFMT_CELL_MAX], *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	for (int i = 0; i < 5; i++)
+		mkrow(&rows[i], "m\x1b[1m", routes[i], ms, 1, NULL, 0);
+	topfmt__cell(&rows[0], TOP_COL_ROUTE, &thr, cell, sizeof(cell));
+	CHECK_STR(cell, "/a\\x1b]0;PWNED\\x07/b");
+	topfmt__cell(&rows[1], TOP_COL_ROUTE, &thr, cell, sizeof(cell));
+	CHECK_STR(cell, "/c\\u009b2J/\\x9b31m");
+	topfmt__cell(&rows[3], TOP_COL_ROUTE, &thr, cell, sizeof(cell));
+	CHECK_STR(cell, "/files/\\u202etxt.exe");
+	topfmt__cell(&rows[0], TOP_COL_API, &thr, cell, sizeof(cell));
+	CHECK_STR(cell, "m\\x1b[1m");
+	for (int i = 0; i < 5; i++) {
+		topfmt__line(&rows[i], 1, topfmt__route_width(rows, 5), &thr, b, sizeof(b));
+		CHECK(termsafe(b, strlen(b), 0));
+		topfmt__line(&rows[i], 1, 12, &thr, b, sizeof(b)); /* cut: still whole escapes */
+		CHECK(termsafe(b, strlen(b), 0));
+	}
+	/* the width is the escaped text's: every route fits its column, in full */
+	CHECK_INT(topfmt__route_width(rows, 5), (int)strlen("/z\\u200bw\\x7f\\x0d\\x0a"));
+	snprintf(h.host, sizeof(h.host), "box\x1b[2J");
+	topfmt__header(&h, b, sizeof(b));
+	CHECK(strstr(b, "host box\\x1b[2J ") != NULL);
+	mkrow(&api, "m\x1b[1m", "", ms, 1, NULL, 0);
+	f = open_memstream(&text, &len);
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	topfmt__snapshot(f, &h, &api, 1, rows, 5, &thr);
+	fclose(f);
+	CHECK(termsafe(text, len, 1));
+	CHECK(strstr(text, "/a\\x1b]0;PWNED\\x07/b") != NULL);
+	free(text);
+}
+
+/* Columns line up whatever the route's characters: padding counts columns, not bytes. */
+static void test_utf8_alignment(void)
+{
+	const double ms[] = {3};
+	struct agg_row a, e;
+	char la[512], le[512];
+
+	mkrow(&a, "data", "/caf/x", ms, 1, NULL, 0);
+	mkrow(&e, "data", "/caf\xc3\xa9/\xe6\x97\xa5", ms, 1, NULL, 0);
+	topfmt__line(&a, 1, 14, &thr, la, sizeof(la));
+	topfmt__line(&e, 1, 14, &thr, le, sizeof(le));
+	CHECK_INT(text__columns(la), text__columns(le));
+	CHECK(strstr(le, "/caf\xc3\xa9/\xe6\x97\xa5           1.00") != NULL);
+	/* cut to the column: between characters */
+	mkrow(&e, "data", "/\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", ms, 1,
+	      NULL, 0);
+	topfmt__line(&e, 1, 6, &thr, le, sizeof(le));
+	CHECK(!strncmp(le, "data       /\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9~ ", 11 + 1 + 8 + 2));
+}
+
 static void test_sparkline(void)
 {
 	const double v[] = {0, 1, 2, 4, 8};
@@ -322,6 +389,8 @@ int main(void)
 	RUN(test_line_layout);
 	RUN(test_sort_and_filter);
 	RUN(test_header_and_snapshot);
+	RUN(test_hostile_text);
+	RUN(test_utf8_alignment);
 	RUN(test_sparkline);
 	RUN(test_bins);
 	return CHECK_DONE();

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "alerter.h"
+#include "text.h"
 
 /* Windowed rules are judged at most this often: their slices are a second wide. */
 #define ALERTER_EVAL_NS 200000000LL
@@ -54,14 +55,18 @@ static void alerter__history(void *ctx, const struct alert_event *ev, int delive
 
 static void alerter__log(struct alerter *a, const struct alert_event *ev)
 {
-	char line[1024], path[RECORD_PATH_MAX + 1];
+	char raw[1024], line[TEXT_ESCAPED_MAX(sizeof(raw))], path[TEXT_ESCAPED_MAX(RECORD_PATH_MAX)];
+	char method[TEXT_ESCAPED_MAX(RECORD_METHOD_MAX)];
 	const struct alert_sample *s = &ev->sample[0];
 
-	slackmsg__line(ev, line, sizeof(line));
+	/* routes and paths are request bytes: escaped for the terminal the log may be */
+	slackmsg__line(ev, raw, sizeof(raw));
+	text__terminal_escape(raw, line, sizeof(line));
 	if (ev->nsamples) {
-		slackmsg__sanitize(s->path, path, sizeof(path));
+		text__terminal_escape(s->path, path, sizeof(path));
+		text__terminal_escape(s->method, method, sizeof(method));
 		fprintf(stderr, "httplat: alert: %s (e.g. %s %s -> %u in %.0f ms)\n", line,
-			s->method, path, s->status, s->duration_ms);
+			method, path, s->status, s->duration_ms);
 	} else {
 		fprintf(stderr, "httplat: alert: %s\n", line);
 	}
@@ -159,7 +164,7 @@ void alerter__stats(struct alerter *a, struct alerter_stats *out)
 
 void alerter__describe(struct alerter *a, char *out, size_t outsz)
 {
-	char rules[128] = "", stat[64];
+	char rules[128] = "", stat[64], channel[TEXT_ESCAPED_MAX(sizeof(a->channel))];
 	size_t o = 0;
 
 	for (int r = 0; r < ALERT_RULE_COUNT; r++)
@@ -169,10 +174,11 @@ void alerter__describe(struct alerter *a, char *out, size_t outsz)
 	snprintf(stat, sizeof(stat), "%s > %g/%g ms over %d s, min %d",
 		 alert_stat__name(a->rules.stat), a->rules.warn_ms, a->rules.crit_ms,
 		 a->rules.window_s, a->rules.min_samples);
+	text__terminal_escape(a->channel, channel, sizeof(channel)); /* config text, printed */
 	if (a->slack)
 		snprintf(out, outsz,
 			 "alerts: rules %s (latency %s) -> Slack %s %s (webhook from %s)",
-			 rules[0] ? rules : "none", stat, a->channel, a->webhook_redacted,
+			 rules[0] ? rules : "none", stat, channel, a->webhook_redacted,
 			 a->webhook_source[0] ? a->webhook_source : "config");
 	else
 		snprintf(

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "text.h"
 #include "slack.h"
 
 struct slack_item {
@@ -213,9 +214,9 @@ int slack__curl_post(void *ctx, const struct slack_config *c, const char *json,
 
 static void resp__describe(const struct slack_response *r, char *out, size_t sz)
 {
-	char body[sizeof(r->body)];
+	char body[200]; /* what fits a message line; escaping cuts between characters */
 
-	slackmsg__sanitize(r->body, body, sizeof(body));
+	text__terminal_escape(r->body, body, sizeof(body)); /* logged: Slack's (or a proxy's) bytes */
 	if (r->status)
 		snprintf(out, sz, "HTTP %ld%s%s", r->status, body[0] ? " " : "", body);
 	else

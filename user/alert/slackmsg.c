@@ -51,11 +51,6 @@ size_t slackmsg__escape(const char *in, char *out, size_t outsz)
 	return slackmsg__copy(in, out, outsz, 1);
 }
 
-size_t slackmsg__sanitize(const char *in, char *out, size_t outsz)
-{
-	return slackmsg__copy(in, out, outsz, 0);
-}
-
 static const char *rule__what(enum alert_rule r)
 {
 	switch (r) {

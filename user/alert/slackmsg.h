@@ -28,8 +28,6 @@ struct slackmsg_origin {
  * become '?'. Never splits an entity or a UTF-8 sequence. Returns bytes written.
  */
 size_t slackmsg__escape(const char *in, char *out, size_t outsz);
-/* Control bytes and invalid UTF-8 become '?' (for logs): same rules without the entities. */
-size_t slackmsg__sanitize(const char *in, char *out, size_t outsz);
 /* "CRITICAL firing: model p95 1234 ms > 1000 ms over 60 s (12 requests) on /model/{id}". */
 void slackmsg__line(const struct alert_event *ev, char *out, size_t outsz);
 /* Webhook payload for n events in order, coalesced into one message; malloc'd, NULL on ENOMEM. */

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "slack.h"
 #include "slackmsg.h"
+#include "text.h"
 
 struct alert_env {
 	const char *action;
@@ -54,7 +55,8 @@ static int cmd_alert__test(const struct httplat_config *cfg)
 {
 	struct slackmsg_origin origin = {0};
 	struct slack_response resp;
-	char host[256] = "localhost", url[128], body[sizeof(resp.body)];
+	char host[256] = "localhost", url[128], body[TEXT_ESCAPED_MAX(sizeof(resp.body))];
+	char channel[TEXT_ESCAPED_MAX(sizeof(cfg->slack.channel))], error[TEXT_ESCAPED_MAX(sizeof(resp.error))];
 	char *json = NULL;
 	int delay_ms, ret = 1;
 
@@ -82,17 +84,20 @@ static int cmd_alert__test(const struct httplat_config *cfg)
 		fprintf(stderr, "httplat alert: out of memory\n");
 		goto cleanup;
 	}
-	slackmsg__sanitize(resp.body, body, sizeof(body));
+	/* what the other end answered, and config text: escaped for the terminal */
+	text__terminal_escape(resp.body, body, sizeof(body));
+	text__terminal_escape(resp.error, error, sizeof(error));
+	text__terminal_escape(cfg->slack.channel, channel, sizeof(channel));
 	switch (slack__judge(&cfg->slack, &resp, 1, &delay_ms)) {
 	case SLACK_DELIVERED:
 		printf("Slack accepted the test message (HTTP %ld %s) at %s for %s.\n", resp.status,
-		       body, url, cfg->slack.channel);
+		       body, url, channel);
 		ret = 0;
 		break;
 	case SLACK_RETRY:
 		if (!resp.status)
 			printf("Slack did NOT get the test message: could not reach %s: %s.\n", url,
-			       resp.error);
+			       error);
 		else if (resp.status == 429)
 			printf("Slack did NOT accept the test message: rate limited (HTTP 429, "
 			       "retry after %.0f s). Try again later.\n",
@@ -129,8 +134,10 @@ static int cmd_alert__check(const struct httplat_config *cfg)
 		double warn, crit;
 
 		alert_config__limits(&cfg->alerts, cfg->alerts.api[i].api, &warn, &crit);
-		printf("  api %s: warning > %g ms, critical > %g ms\n", cfg->alerts.api[i].api,
-		       warn, crit);
+		char api[TEXT_ESCAPED_MAX(sizeof(cfg->alerts.api[i].api))];
+
+		text__terminal_escape(cfg->alerts.api[i].api, api, sizeof(api));
+		printf("  api %s: warning > %g ms, critical > %g ms\n", api, warn, crit);
 	}
 	alerter__free(a, 0);
 	return 0;

@@ -149,8 +149,9 @@ static void format_ms(double ms, char *buf, size_t size)
 
 static void print_line(struct trace_env *env, const struct record *r)
 {
-	char ts[32], path[RECORD_PATH_MAX * 4 + 1], method[RECORD_METHOD_MAX * 4];
-	char route[RECORD_PATH_MAX * 4 + 1], ttfb[16], queue[16], wait[16];
+	char ts[32], path[TEXT_ESCAPED_MAX(RECORD_PATH_MAX)], method[TEXT_ESCAPED_MAX(RECORD_METHOD_MAX)];
+	char route[TEXT_ESCAPED_MAX(RECORD_PATH_MAX)], api[TEXT_ESCAPED_MAX(RECORD_API_MAX)];
+	char ttfb[16], queue[16], wait[16];
 
 	if (!env->header_done) {
 		printf("%-15s %7s %-6s %-7s %6s %10s %10s %9s %9s %8s %9s %-24s %s\n", "TIME", "PID",
@@ -162,11 +163,12 @@ static void print_line(struct trace_env *env, const struct record *r)
 	text__terminal_escape(r->path, path, sizeof(path));
 	text__terminal_escape(r->route, route, sizeof(route));
 	text__terminal_escape(r->method, method, sizeof(method));
+	text__terminal_escape(r->api, api, sizeof(api));
 	format_ms(r->ttfb_ms, ttfb, sizeof(ttfb));
 	format_ms(r->queue_ms, queue, sizeof(queue));
 	format_ms(r->wait_ms, wait, sizeof(wait));
 	printf("%-15s %7u %-6s %-7s %6u %10.3f %10s %9s %9s %8llu %9llu %-24s %s%s%s\n", ts, r->pid,
-	       r->api, method, r->status, r->duration_ms, ttfb, queue, wait,
+	       api, method, r->status, r->duration_ms, ttfb, queue, wait,
 	       (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out, route, path,
 	       r->flags & RECORD_F_PATH_TRUNCATED ? "..." : "", r->status ? "" : "  (no response)");
 }

@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "discover.h"
 #include "routes.h"
+#include "text.h"
 
 #define PROC_EVENTS 64
 #define BACKOFF_MAX_MS 60000
@@ -353,8 +354,12 @@ static void port__say(const struct routes *rt, struct port_state *st, int what, 
 {
 	if (st->said == what && !rt->c.verbose)
 		return;
+	char safe[TEXT_ESCAPED_MAX(1024)];
+
 	st->said = what;
-	fprintf(stderr, "httplat: routes for port %u: %s\n", st->port, text);
+	/* the document's title and the fetch's errors are the app's bytes */
+	text__terminal_escape(text, safe, sizeof(safe));
+	fprintf(stderr, "httplat: routes for port %u: %s\n", st->port, safe);
 }
 
 static void result__apply(struct routes *rt, struct docfetch_result *res, int64_t now_ms)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "console.h"
+#include "text.h"
 
 #define ROWS_MAX (AGG_MAX_ROUTES + 2)
 #define PAGE 10
@@ -324,8 +325,10 @@ static void draw_rule(const struct console *c, int y, int x, int len)
 
 static void draw_cell(int y, int x, int w, int left, const char *text, attr_t attr)
 {
+	int bytes = w + (int)strlen(text) - text__columns(text); /* UTF-8: more bytes than columns */
+
 	attron(attr);
-	mvprintw(y, x, left ? "%-*.*s" : "%*.*s", w, w, text);
+	mvprintw(y, x, left ? "%-*.*s" : "%*.*s", bytes, bytes, text);
 	attroff(attr);
 }
 
@@ -376,7 +379,7 @@ static void draw_titles(const struct console *c, int y, const int *colv, const i
 static void draw_row(const struct console *c, int y, const struct agg_row *r, int selected,
 		     const int *colv, const int *xv, int n, int route_w)
 {
-	char cell[RECORD_PATH_MAX + 8];
+	char cell[TOPFMT_CELL_MAX];
 	attr_t base = selected ? A_REVERSE : A_NORMAL;
 
 	if (selected) {
@@ -388,8 +391,8 @@ static void draw_row(const struct console *c, int y, const struct agg_row *r, in
 		int w = topfmt__width(colv[i], route_w);
 		enum top_level l = topfmt__cell(r, colv[i], &c->t, cell, sizeof(cell));
 
-		if (colv[i] == TOP_COL_ROUTE && (int)strlen(cell) > w)
-			cell[w - 1] = '~', cell[w] = '\0';
+		if (colv[i] == TOP_COL_ROUTE)
+			topfmt__fit(cell, w);
 		draw_cell(y, xv[i], w, topfmt__is_text(colv[i]), cell, base | level_attr(c, l));
 	}
 }
@@ -400,6 +403,7 @@ static int draw_detail(struct console *c, int y, int lines)
 	struct agg_point *pts = c->pts;
 	double *v = c->spark_v;
 	char spark[SPARK_MAX * 3 + 1], lo[16], hi[16];
+	char api[TEXT_ESCAPED_MAX(RECORD_API_MAX)], route[TOPFMT_CELL_MAX];
 	const struct agg_row *r = &c->shown[c->v.selected];
 	struct top_bin bins[32];
 	struct hist h;
@@ -411,7 +415,9 @@ static int draw_detail(struct console *c, int y, int lines)
 	n = agg__series(c->a, r->id, pts, width < SPARK_MAX ? width : SPARK_MAX);
 	draw_rule(c, y, 0, COLS);
 	attron(A_BOLD);
-	mvprintw(y + used++, 2, " %s %s: last %d intervals ", r->api, r->route, n);
+	text__terminal_escape(r->api, api, sizeof(api));
+	text__terminal_escape(r->route, route, sizeof(route));
+	mvprintw(y + used++, 2, " %s %s: last %d intervals ", api, route, n);
 	attroff(A_BOLD);
 	for (int i = 0; i < n; i++)
 		v[i] = pts[i].rps;
@@ -478,7 +484,8 @@ static int draw_wrapped(int y, const char *text, int draw)
 
 static void console__draw(struct console *c)
 {
-	char line[512], help[256];
+	char line[512], help[640], filter[TEXT_ESCAPED_MAX(sizeof(c->v.filter))];
+	char edit[TEXT_ESCAPED_MAX(sizeof(c->v.edit))];
 	int colv[TOP_NCOLS], xv[TOP_NCOLS], n, route_w, body, detail = 0, y = 0, first, nhelp;
 
 	console__prepare(c);
@@ -486,21 +493,24 @@ static void console__draw(struct console *c)
 	erase();
 	topfmt__header(&c->h, line, sizeof(line));
 	y += draw_wrapped(y, line, 1);
+	text__terminal_escape(c->v.filter, filter, sizeof(filter)); /* typed, or pasted */
 	snprintf(line, sizeof(line),
 		 "view: %s (t)  sort: %s%s  filter: %s%s%s  tls: %s (s)  rows: %d%s",
 		 c->v.routes ? "per route" : "per API", topfmt__title(c->v.sort_col),
 		 c->v.reverse ? " reversed" : "", c->v.filter[0] ? "\"" : "",
-		 c->v.filter[0] ? c->v.filter : "none", c->v.filter[0] ? "\"" : "",
+		 c->v.filter[0] ? filter : "none", c->v.filter[0] ? "\"" : "",
 		 console_tls__name(c->v.tls), c->nshown, c->v.paused ? "  PAUSED (p resumes)" : "");
 	y += draw_wrapped(y, line, 1);
 	n = layout(c, route_w, colv, xv);
 	draw_titles(c, y, colv, xv, n, route_w);
 	y += 2;
 	first = y;
-	if (c->v.editing)
-		snprintf(help, sizeof(help), "filter: %s_  %s", c->v.edit, console__help(&c->v));
-	else
+	if (c->v.editing) {
+		text__terminal_escape(c->v.edit, edit, sizeof(edit));
+		snprintf(help, sizeof(help), "filter: %s_  %s", edit, console__help(&c->v));
+	} else {
 		snprintf(help, sizeof(help), "%s", console__help(&c->v));
+	}
 	nhelp = draw_wrapped(0, help, 0);
 	body = LINES - first - nhelp;
 	if (c->v.detail && c->nshown) {

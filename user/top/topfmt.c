@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
 #include "topfmt.h"
 
 #define ROUTE_MIN_W 12
@@ -67,8 +68,11 @@ int topfmt__route_width(const struct agg_row *rows, int n)
 	int w = ROUTE_MIN_W;
 
 	for (int i = 0; i < n; i++) {
-		int len = (int)strlen(rows[i].route);
+		char cell[TOPFMT_CELL_MAX];
+		int len;
 
+		text__terminal_escape(rows[i].route, cell, sizeof(cell));
+		len = text__columns(cell);
 		if (len > w)
 			w = len;
 	}
@@ -165,7 +169,8 @@ enum top_level topfmt__cell(const struct agg_row *r, int col, const struct top_t
 
 	switch (col >= 0 && col < TOP_NCOLS ? cols[col].kind : K_TEXT) {
 	case K_TEXT:
-		snprintf(buf, n, "%s", col == TOP_COL_ROUTE ? r->route : r->api);
+		/* request bytes (routes, via the path) and config text: never raw to a terminal */
+		text__terminal_escape(col == TOP_COL_ROUTE ? r->route : r->api, buf, n);
 		return TOP_NORMAL;
 	case K_RPS:
 		snprintf(buf, n, v < 10 ? "%.2f" : v < 1000 ? "%.1f" : "%.0f", v);
@@ -250,7 +255,7 @@ void topfmt__line(const struct agg_row *r, int routes, int route_w, const struct
 		  char *buf, size_t n)
 {
 	size_t used = 0;
-	char cell[RECORD_PATH_MAX + 8];
+	char cell[TOPFMT_CELL_MAX];
 
 	if (n)
 		buf[0] = '\0';
@@ -264,13 +269,11 @@ void topfmt__line(const struct agg_row *r, int routes, int route_w, const struct
 			topfmt__cell(r, col, t, cell, sizeof(cell));
 		else
 			snprintf(cell, sizeof(cell), "%s", topfmt__title(col));
-		len = (int)strlen(cell);
-		if (len > w && col == TOP_COL_ROUTE) {
-			cell[w - 1] = '~'; /* long routes are cut, and say so */
-			cell[w] = '\0';
-		}
+		if (col == TOP_COL_ROUTE)
+			topfmt__fit(cell, w);
+		/* padded to w columns: a UTF-8 character takes more bytes than columns */
 		len = snprintf(buf + used, n - used, topfmt__is_text(col) ? "%s%-*s" : "%s%*s",
-			       col ? " " : "", w, cell);
+			       col ? " " : "", w + (int)strlen(cell) - text__columns(cell), cell);
 		if (len < 0 || (size_t)len >= n - used)
 			break;
 		used += (size_t)len;
@@ -296,9 +299,16 @@ static void fmt_list(char *buf, size_t n, const int *v, int count)
 		snprintf(buf, n, "-");
 }
 
+void topfmt__fit(char *cell, int w)
+{
+	if (w < 1 || text__columns(cell) <= w)
+		return;
+	strcpy(cell + text__cut(cell, w - 1), "~"); /* long routes are cut, and say so */
+}
+
 void topfmt__header(const struct top_header *h, char *buf, size_t n)
 {
-	char pids[96], ports[96], clock[16];
+	char pids[96], ports[96], clock[16], host[TEXT_ESCAPED_MAX(sizeof(h->host))];
 	int pv[TOP_MAX_PORTS];
 	long up = (long)h->uptime_s;
 	struct tm tm;
@@ -310,10 +320,11 @@ void topfmt__header(const struct top_header *h, char *buf, size_t n)
 	fmt_list(ports, sizeof(ports), pv, np);
 	localtime_r(&h->now, &tm);
 	strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
+	text__terminal_escape(h->host, host, sizeof(host));
 	snprintf(buf, n,
 		 "httplat top - %s  host %s  up %ld:%02ld:%02ld  pids %s  ports %s  req/s %.1f  "
 		 "requests %llu  dropped %llu%s",
-		 clock, h->host, up / 3600, up / 60 % 60, up % 60, pids, ports, h->rps,
+		 clock, host, up / 3600, up / 60 % 60, up % 60, pids, ports, h->rps,
 		 (unsigned long long)h->requests, (unsigned long long)h->dropped,
 		 h->overflowed ? "  (route table full: some routes in " AGG_OVERFLOW_ROUTE ")"
 			       : "");

@@ -58,7 +58,14 @@ int topfmt__is_text(int col);
 /* Width the ROUTE column needs for these rows, within [12, 48]. */
 int topfmt__route_width(const struct agg_row *rows, int n);
 
-/* Cell text (not padded) into buf; returns its colour level. */
+/* Room for any cell's text: a route escaped for the terminal. */
+#define TOPFMT_CELL_MAX (4 * RECORD_PATH_MAX + 8)
+
+/*
+ * Cell text (not padded) into buf; returns its colour level. Text cells are
+ * escaped for the terminal (text__terminal_escape): a route or API label
+ * never carries a control character, an invalid byte or a bidi override.
+ */
 enum top_level topfmt__cell(const struct agg_row *r, int col, const struct top_thresholds *t,
 			    char *buf, size_t n);
 /* The cell's number for sorting (text columns: 0). */
@@ -71,6 +78,8 @@ void topfmt__sort(struct agg_row *rows, int n, int col, int reverse);
 /* Keeps rows whose api or route contains filter (case-insensitive); returns the new count. */
 int topfmt__filter(struct agg_row *rows, int n, const char *filter);
 
+/* Cuts a cell to w terminal columns, its last one '~' when something was cut. */
+void topfmt__fit(char *cell, int w);
 /* One table line: title line when r is NULL. Cells padded to their widths, one space apart. */
 void topfmt__line(const struct agg_row *r, int routes, int route_w, const struct top_thresholds *t,
 		  char *buf, size_t n);
