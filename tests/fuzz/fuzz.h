@@ -2,6 +2,7 @@
 #ifndef HTTPLAT_FUZZ_H
 #define HTTPLAT_FUZZ_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>

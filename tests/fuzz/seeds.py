@@ -141,8 +141,30 @@ def config_seeds():
     write("config", "bad", b"[select\nport = 99999\n[nope]\nx\n")
 
 
+# ---- routes: OpenAPI documents (mode byte odd) and templates with paths (even) ----
+
+def routes_seeds():
+    import json
+    with open(os.path.join(ROOT, "tests", "unit", "data", "routing_cases.json")) as f:
+        doc = json.load(f)["openapi"]
+    write("routes", "starlette_doc", b"\x01" + json.dumps(doc, separators=(",", ":")).encode())
+    write("routes", "small_doc", b"\x01" + json.dumps({
+        "openapi": "3.1.0", "info": {"title": "t", "version": "1"},
+        "servers": [{"url": "/api/v1"}],
+        "paths": {"/items/{item_id}": {"get": {"parameters": [
+            {"name": "item_id", "in": "path", "schema": {"type": "integer"}}]}, "put": {}},
+            "/files/{name}": {"get": {}}, "/u/{id}": {"delete": {"parameters": [
+                {"name": "id", "in": "path", "schema": {"type": "string", "format": "uuid"}}]}}},
+    }).encode())
+    write("routes", "templates", b"\x00/files/{name:path}\x00/files/a/b.txt\x00/files/%2Fx\x00")
+    write("routes", "convertors", b"\x00/m/{id:int}/{x:float}/{u:uuid}/{s}\x00/m/1/2.5/"
+          b"0b9e4a8c-2f7d-4c5e-9a1b-3c4d5e6f7a8b/z\x00/m/1/2.5/x/z\n\x00")
+    write("routes", "braces", b"\x00/a/{/b}/{c:}/{d:nope}\x00/a/{/b}/x\x00")
+
+
 if __name__ == "__main__":
     conn_seeds()
     decode_seeds()
     text_seeds()
     config_seeds()
+    routes_seeds()

@@ -1,6 +1,7 @@
 /* test_decode.c: kernel events -> records (request-line split, times, flags, labels). */
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <linux/types.h>
 
 #include "check.h"
@@ -95,6 +96,22 @@ static void test_truncated_and_hostile(void)
 	CHECK_INT(decode__request(&e, sizeof(e), 0, NULL, &r), -EINVAL);
 }
 
+/* Regression (fuzz_decode): a start time near 2^63 overflowed the wall-clock sum. */
+static void test_time_overflow(void)
+{
+	struct httplat_request_event e;
+	struct record r;
+	const char *l = "GET / HTTP/1.1";
+
+	event(&e, l, strlen(l), (__u16)strlen(l));
+	e.start_ns = INT64_MAX;
+	CHECK_INT(decode__request(&e, sizeof(e), 1000, NULL, &r), -EINVAL);
+	e.start_ns = (__u64)INT64_MAX + 2;
+	CHECK_INT(decode__request(&e, sizeof(e), 0, NULL, &r), -EINVAL);
+	e.start_ns = INT64_MAX - 1000;
+	CHECK_INT(decode__request(&e, sizeof(e), 1000, NULL, &r), 0);
+}
+
 static void test_labels(void)
 {
 	struct httplat_request_event e;
@@ -117,6 +134,7 @@ int main(void)
 	RUN(test_basic);
 	RUN(test_no_response);
 	RUN(test_truncated_and_hostile);
+	RUN(test_time_overflow);
 	RUN(test_labels);
 	return CHECK_DONE();
 }

@@ -227,6 +227,47 @@ static void test_payload_odd_config_names(void)
 	json_decref(j);
 }
 
+/*
+ * Regression (fuzz_slackmsg): a long host or channel was cut by "%.300s" inside an entity
+ * ("&am") or inside a character, and a payload that is not UTF-8 is not sent at all.
+ */
+static void test_payload_long_config_names(void)
+{
+	char host[256], channel[64];
+	struct slackmsg_origin o = {host, channel};
+	struct alert_event ev;
+	const char *footer;
+	json_t *j;
+
+	for (int k = 0; k < 2; k++) {
+		memset(host, '&', sizeof(host));
+		host[0] = 'x'; /* so that the old cut at 300 bytes fell inside an entity */
+		if (k) /* "xx", 59 entities (297 bytes), then characters: a cut inside the second */
+			for (size_t i = 61; i + 1 < sizeof(host); i += 2)
+				memcpy(host + i, "\xc3\xa9", 2);
+		host[1] = k ? 'x' : '&';
+		host[sizeof(host) - 1] = '\0';
+		memset(channel, '<', sizeof(channel));
+		channel[sizeof(channel) - 1] = '\0';
+		event(&ev, ALERT_RULE_LATENCY, ALERT_SEV_WARNING, ALERT_FIRING, "/x");
+		j = parse(slackmsg__payload(&ev, 1, &o));
+		CHECK(j != NULL);
+		footer = json_string_value(
+		    json_object_get(json_array_get(json_object_get(j, "attachments"), 0), "footer"));
+		CHECK(footer != NULL);
+		if (footer && !k) {
+			const char *amp = strrchr(footer, '&');
+
+			CHECK(amp && !strncmp(amp, "&lt;", 4)); /* the channel's, whole */
+			CHECK(strstr(footer, "&amp; · ") != NULL); /* the host's last, whole */
+		}
+		json_decref(j);
+		j = parse(slackmsg__test_payload(&o));
+		CHECK(j != NULL);
+		json_decref(j);
+	}
+}
+
 static void test_payload_coalesced_and_colours(void)
 {
 	struct alert_event ev[25];
@@ -280,6 +321,7 @@ int main(void)
 	RUN(test_payload_one);
 	RUN(test_payload_invalid_utf8_path);
 	RUN(test_payload_odd_config_names);
+	RUN(test_payload_long_config_names);
 	RUN(test_payload_coalesced_and_colours);
 	RUN(test_test_payload);
 	return CHECK_DONE();

@@ -158,11 +158,16 @@ void slackmsg__line(const struct alert_event *ev, char *out, size_t outsz)
 /* "httplat on HOST · #channel": both from the configuration, escaped all the same. */
 static void origin__footer(const struct slackmsg_origin *o, char *out, size_t sz)
 {
-	char host[256 * 5], channel[64 * 5];
+	char host[301], channel[301];
 
+	/*
+	 * Bounded by the escaper, which cuts between entities and characters: a
+	 * "%.300s" cut "&amp;" to "&am" or a character in half, and a payload
+	 * that is not UTF-8 is no payload at all (found by fuzzing).
+	 */
 	slackmsg__escape(o->host, host, sizeof(host));
 	slackmsg__escape(o->channel, channel, sizeof(channel));
-	snprintf(out, sz, "httplat on %.300s · %.300s", host, channel);
+	snprintf(out, sz, "httplat on %s · %s", host, channel);
 }
 
 const char *slackmsg__colour(const struct alert_event *ev)

@@ -1,6 +1,7 @@
 /* decode.c: turns a kernel request event into a record: request-line split, times, labels. */
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "classify.h"
@@ -49,11 +50,14 @@ int decode__request(const struct httplat_request_event *e, size_t size, int64_t 
 	/* records carry only the used part of raw[] */
 	if (size < offsetof(struct httplat_request_event, raw) || size > sizeof(*e) ||
 	    e->hdr.type != HTTPLAT_EV_REQUEST || e->raw_len > HTTPLAT_RAW_MAX ||
-	    e->raw_len > size - offsetof(struct httplat_request_event, raw) || e->start_ns == 0)
+	    e->raw_len > size - offsetof(struct httplat_request_event, raw) || e->start_ns == 0 ||
+	    e->start_ns > INT64_MAX)
 		return -EINVAL;
 	memset(r, 0, sizeof(*r));
 	len = e->raw_len;
-	r->ts_ns = (int64_t)e->start_ns + mono_to_real_ns;
+	/* a monotonic time no clock reaches: inconsistent, not a date in year 2262 (found by fuzzing) */
+	if (__builtin_add_overflow((int64_t)e->start_ns, mono_to_real_ns, &r->ts_ns))
+		return -EINVAL;
 	r->duration_ms = e->end_ns > e->start_ns ? (double)(e->end_ns - e->start_ns) / 1e6 : 0;
 	r->ttfb_ms = e->ttfb_ns >= e->start_ns && e->ttfb_ns ? (double)(e->ttfb_ns - e->start_ns) / 1e6
 							     : -1;
