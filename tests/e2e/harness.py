@@ -242,7 +242,8 @@ class Postgres:
 class Httplat:
     """./httplat <args> in the background; output kept in files."""
 
-    def __init__(self, *args, env=None, ready="tracing"):
+    def __init__(self, *args, env=None, ready="tracing", prefix=()):
+        """prefix: a command httplat runs under (setpriv ... for reduced privileges)."""
         self.out = tempfile.NamedTemporaryFile(prefix="httplat-out-", delete=False)
         self.err = tempfile.NamedTemporaryFile(prefix="httplat-err-", delete=False)
         e = dict(os.environ)
@@ -250,8 +251,8 @@ class Httplat:
         args = list(args)
         if HOOKS and args and args[0] in ("trace", "run", "top"):
             args[1:1] = ["--hooks", HOOKS]  # the whole suite again on the other data path
-        self.proc = subprocess.Popen([HTTPLAT] + args, stdout=self.out, stderr=self.err,
-                                     env=e, start_new_session=True)
+        self.proc = subprocess.Popen(list(prefix) + [HTTPLAT] + args, stdout=self.out,
+                                     stderr=self.err, env=e, start_new_session=True)
         at_exit(self.stop)
         if ready:
             self.wait_stderr(ready)
@@ -284,6 +285,81 @@ class Httplat:
             if line.startswith("{"):
                 res.append(json.loads(line))
         return res
+
+
+class Tmux:
+    """A private tmux server (own socket) running one command in a wide window.
+
+    pipe: also keep every byte the command writes to the terminal (tmux pipe-pane) in
+    self.raw, for tests that look at what reaches the terminal, not what it shows."""
+
+    def __init__(self, cmd, width=230, height=45, pipe=False):
+        self.sock = f"httplat-test-{os.getpid()}"
+        self.dir = tempfile.mkdtemp(prefix="httplat-tmux-")
+        self.rc_file = os.path.join(self.dir, "rc")
+        shell = f"{cmd}; echo $? > {self.rc_file}; sleep 30"
+        self.tmux("new-session", "-d", "-s", "top", "-x", str(width), "-y", str(height),
+                  "/bin/sh", "-c", shell)
+        self.path = self.tmux("display-message", "-p", "#{socket_path}").stdout.strip()
+        self.raw = os.path.join(self.dir, "raw")
+        if pipe:
+            self.tmux("pipe-pane", "-o", "-t", "top", f"cat >> {self.raw}")
+        at_exit(self.stop)
+
+    def tmux(self, *args):
+        return subprocess.run(["tmux", "-L", self.sock] + list(args), capture_output=True,
+                              text=True, timeout=10)
+
+    def keys(self, *keys):
+        self.tmux("send-keys", "-t", "top", *keys)
+
+    def screen(self, escapes=False):
+        return self.tmux("capture-pane", "-p", "-t", "top", *(["-e"] if escapes else [])).stdout
+
+    def wait(self, pred, what, timeout=15):
+        deadline = time.monotonic() + timeout
+        text = ""
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if pred(text):
+                return text
+            time.sleep(0.1)
+        check(False, f"screen never showed {what}:\n{text}")
+
+    def raw_bytes(self):
+        try:
+            with open(self.raw, "rb") as f:
+                return f.read()
+        except OSError:
+            return b""
+
+    def exit_status(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if os.path.exists(self.rc_file):
+                with open(self.rc_file) as f:
+                    return int(f.read().strip() or "-1")
+            time.sleep(0.1)
+        return None
+
+    def stop(self):
+        """SIGINT to the processes of our pane (by PID), then ends our tmux server."""
+        pane = self.tmux("display-message", "-p", "-t", "top", "#{pane_pid}").stdout.strip()
+        if pane.isdigit():
+            out = subprocess.run(["ps", "-o", "pid=", "--ppid", pane], capture_output=True,
+                                 text=True).stdout
+            for pid in out.split():
+                try:
+                    os.kill(int(pid), signal.SIGINT)
+                except ProcessLookupError:
+                    pass
+        self.tmux("kill-server")
+        if self.path.endswith(self.sock):
+            try:
+                os.unlink(self.path)  # the server leaves its socket file behind
+            except OSError:
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def http(port, method="GET", path="/", body=b"", headers=None, timeout=30, version="1.1"):

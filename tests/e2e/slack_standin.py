@@ -8,6 +8,7 @@ from a schedule, one entry per POST, the last entry repeating:
   500        500 "rollup_error"
   404        404 "channel_not_found"
   hang       reads the request, never answers (until the client gives up)
+  evil       500 with terminal escapes, C1 controls and invalid UTF-8 as the body (EVIL_BODY)
 POST /_schedule with a body such as "500,200" replaces the schedule (and restarts it).
 
 Run: slack_standin.py --port P --log FILE [--schedule 200]. As a module, SlackStandin
@@ -26,6 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 HERE = os.path.dirname(os.path.abspath(__file__))
 BODIES = {200: b"ok", 400: b"invalid_payload", 404: b"channel_not_found", 429: b"rate_limited",
           500: b"rollup_error"}
+EVIL_BODY = b"oops\x1b]0;PWNED\x07\x1b[2J\xc2\x9b31m\x9b\xff\xe2\x80\xaeend"
+
 
 
 class State:
@@ -50,7 +53,7 @@ def parse_schedule(text):
     res = []
     for item in text.split(","):
         item = item.strip()
-        if item == "hang" or item in ("200", "404", "500", "400"):
+        if item in ("hang", "evil") or item in ("200", "404", "500", "400"):
             res.append(item)
         elif item.startswith("429:") and item[4:].isdigit():
             res.append(item)
@@ -99,6 +102,8 @@ def make_handler(state):
             if a == "hang":
                 time.sleep(120)
                 return
+            if a == "evil":
+                return self.answer(500, EVIL_BODY)
             if a.startswith("429:"):
                 return self.answer(429, BODIES[429], [("Retry-After", a[4:])])
             code = int(a)

@@ -18,7 +18,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (HTTPLAT, Httplat, Postgres, Uvicorn, at_exit, check,  # noqa: E402
+from harness import (HTTPLAT, Httplat, Postgres, Tmux, Uvicorn, at_exit, check,  # noqa: E402
                      http, run_tests, stop_pid, test)
 
 # (method, path, expected status, server-side minimum ms, api, route)
@@ -283,68 +283,6 @@ def test_bad_options_are_refused():
         check(r.returncode != 0, f"{args} accepted")
         check(text in r.stderr, f"{args}: stderr {r.stderr!r}")
         check(r.stdout == "", f"{args}: printed {r.stdout!r}")
-
-
-class Tmux:
-    """A private tmux server (own socket) running one command in a wide window."""
-
-    def __init__(self, cmd, width=230, height=45):
-        self.sock = f"httplat-test-{os.getpid()}"
-        self.dir = tempfile.mkdtemp(prefix="httplat-tmux-")
-        self.rc_file = os.path.join(self.dir, "rc")
-        shell = f"{cmd}; echo $? > {self.rc_file}; sleep 30"
-        self.tmux("new-session", "-d", "-s", "top", "-x", str(width), "-y", str(height),
-                  "/bin/sh", "-c", shell)
-        self.path = self.tmux("display-message", "-p", "#{socket_path}").stdout.strip()
-        at_exit(self.stop)
-
-    def tmux(self, *args):
-        return subprocess.run(["tmux", "-L", self.sock] + list(args), capture_output=True,
-                              text=True, timeout=10)
-
-    def keys(self, *keys):
-        self.tmux("send-keys", "-t", "top", *keys)
-
-    def screen(self, escapes=False):
-        return self.tmux("capture-pane", "-p", "-t", "top", *(["-e"] if escapes else [])).stdout
-
-    def wait(self, pred, what, timeout=15):
-        deadline = time.monotonic() + timeout
-        text = ""
-        while time.monotonic() < deadline:
-            text = self.screen()
-            if pred(text):
-                return text
-            time.sleep(0.1)
-        check(False, f"screen never showed {what}:\n{text}")
-
-    def exit_status(self, timeout=10):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if os.path.exists(self.rc_file):
-                with open(self.rc_file) as f:
-                    return int(f.read().strip() or "-1")
-            time.sleep(0.1)
-        return None
-
-    def stop(self):
-        """SIGINT to the processes of our pane (by PID), then ends our tmux server."""
-        pane = self.tmux("display-message", "-p", "-t", "top", "#{pane_pid}").stdout.strip()
-        if pane.isdigit():
-            out = subprocess.run(["ps", "-o", "pid=", "--ppid", pane], capture_output=True,
-                                 text=True).stdout
-            for pid in out.split():
-                try:
-                    os.kill(int(pid), signal.SIGINT)
-                except ProcessLookupError:
-                    pass
-        self.tmux("kill-server")
-        if self.path.endswith(self.sock):
-            try:
-                os.unlink(self.path)  # the server leaves its socket file behind
-            except OSError:
-                pass
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def table_rows(screen):

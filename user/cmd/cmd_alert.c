@@ -122,14 +122,16 @@ cleanup:
 static int cmd_alert__check(const struct httplat_config *cfg)
 {
 	struct alerter *a = alerter__new(cfg, NULL, NULL);
-	char line[512];
+	char line[512], path[TEXT_ESCAPED_MAX(sizeof(cfg->path))];
 
 	if (!a) {
 		perror("httplat alert: cannot start alerting");
 		return 1;
 	}
 	alerter__describe(a, line, sizeof(line));
-	printf("config: %s\n%s\n", cfg->path[0] ? cfg->path : "(none: built-in defaults)", line);
+	text__terminal_escape(cfg->path[0] ? cfg->path : "(none: built-in defaults)", path,
+			      sizeof(path));
+	printf("config: %s\n%s\n", path, line);
 	for (int i = 0; i < cfg->alerts.napi; i++) {
 		double warn, crit;
 
