@@ -24,6 +24,7 @@ struct uprobes {
 	struct uprobe_proc *procs;
 	int nprocs, cap;
 	unsigned long failed;
+	int denied; /* the kernel refused a uprobe for want of privilege: not tried again */
 };
 
 int uprobes__find_lib(const char *maps, const char *lib, char *out, size_t outsz)
@@ -109,13 +110,31 @@ static char *read_maps(int pid)
 	return buf;
 }
 
+/*
+ * Said once, whatever -v: without its uprobes the tracer still sees every
+ * request, but not everything about it. Since "perf: Revert to requiring
+ * CAP_SYS_ADMIN for uprobes" (Linux 6.16, and stable kernels updated since
+ * July 2025) CAP_PERFMON is not enough; other users' libraries need
+ * CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (through /proc/PID/root) too.
+ */
+static void uprobes__denied(struct uprobes *u, int err)
+{
+	u->denied = 1;
+	fprintf(stderr,
+		"httplat: uprobes not permitted (%s): requests are traced, but without "
+		"accept-queue times (queue_ms), and new listening ports are found by the 5 s "
+		"rescan; uprobes need CAP_SYS_ADMIN on this kernel (Linux 6.16+ and stable "
+		"updates since July 2025; CAP_PERFMON before) (docs/deploy.md)\n",
+		strerror(err));
+}
+
 int uprobes__attach(struct uprobes *u, int pid)
 {
 	char lib[PATH_MAX], path[PATH_MAX + 32], *maps;
 	struct uprobe_proc *p = proc_find(u, pid);
 	int n = 0;
 
-	if (!u->nspecs)
+	if (!u->nspecs || u->denied)
 		return 0;
 	if (!p) {
 		if (u->nprocs == u->cap) {
@@ -149,6 +168,10 @@ int uprobes__attach(struct uprobes *u, int pid)
 		p->links[i] = bpf_program__attach_uprobe_opts(s->prog, pid, path, 0, &opts);
 		if (!p->links[i]) {
 			u->failed++;
+			if (errno == EACCES || errno == EPERM) {
+				uprobes__denied(u, errno);
+				break;
+			}
 			if (u->verbose)
 				fprintf(stderr, "httplat: pid %d: cannot attach to %s in %s: %s\n", pid,
 					s->func, lib, strerror(errno));
