@@ -9,6 +9,8 @@ procps iproute2 curl"
 PKGS="$PKGS docker-compose"
 # python3-psycopg2: the in-app middlewares that `make bench` compares httplat with
 PKGS="$PKGS python3-psycopg2"
+# libclang-rt-14-dev: libFuzzer and clang's ASan/UBSan runtimes (make fuzz, make test's fuzz runs)
+PKGS="$PKGS libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

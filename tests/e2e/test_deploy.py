@@ -438,6 +438,24 @@ def test_systemd_unit():
         r = subprocess.run(["systemd-analyze", "verify", path], capture_output=True, text=True)
         h.check(r.returncode == 0 and not r.stderr.strip(),
                 f"systemd-analyze verify: {r.stderr.strip()}")
+        # not root, and only the capabilities docs/deploy.md names (test_privileges.py runs
+        # httplat with exactly these)
+        caps = "CAP_BPF CAP_PERFMON CAP_SYS_PTRACE CAP_DAC_READ_SEARCH"
+        h.check(re.search(r"^User=httplat$", unit, re.M), "runs as user httplat")
+        for key in ("AmbientCapabilities", "CapabilityBoundingSet"):
+            h.check(re.search(rf"^{key}={caps}$", unit, re.M), f"{key} is not {caps}")
+        # the exposure docs/deploy.md quotes (systemd-analyze security; lower is better)
+        r = subprocess.run(["systemd-analyze", "security", "--offline=yes", path],
+                           capture_output=True, text=True)
+        m = re.search(r"Overall exposure level for httplat.service: ([0-9.]+)", r.stdout)
+        h.check(m and float(m.group(1)) <= 2.5, f"systemd-analyze security: {r.stdout[-300:]}")
+        # the uprobes drop-in, applied to the unit, still verifies
+        drop = os.path.join(d, "httplat.service.d")
+        os.mkdir(drop)
+        shutil.copy(os.path.join(DEPLOY, "systemd", "uprobes.conf"), drop)
+        r = subprocess.run(["systemd-analyze", "verify", path], capture_output=True, text=True)
+        h.check(r.returncode == 0 and not r.stderr.strip(),
+                f"systemd-analyze verify with uprobes.conf: {r.stderr.strip()}")
     finally:
         shutil.rmtree(d)
 
