@@ -67,8 +67,8 @@ def kernel_section(res, out, aims):
                "a 1 s warm-up, then wrk -c32 for "
                f"{res['opts'].get('kernel_duration', '?')} s against the traced app; then `dd "
                f"bs=1` doing {rows[0]['dd_syscalls']:,} read/write syscalls in an untraced "
-               "process (*untraced runs*: what ran while only dd and the rest of the machine "
-               "were busy). The statistics count the programs' bodies only: the tracepoints' "
+               "process, then the untraced echo pair of section 5 (*untraced runs*: what ran "
+               "meanwhile, with the rest of the machine). The statistics count the programs' bodies only: the tracepoints' "
                "entry, the syscall slow path and the uprobes' traps are outside them, and show "
                "in the app CPU of section 1.\n")
     out.append("| loop | tracer | BPF ns per request | requests | req/s | requests seen "
@@ -81,17 +81,21 @@ def kernel_section(res, out, aims):
     out.append("")
     out.append("Per program (ns per request = runs per request × ns per run):\n")
     out.append("| loop | tracer | program | type | runs per request | ns/run | ns per request "
-               "| untraced runs (dd) | ns/run |")
-    out.append("|---|---|---|---|---|---|---|---|---|")
+               "| untraced runs (dd) | ns/run | untraced runs per echo-pair op | ns per op |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         n = r["requests"] or None
+        ops = r.get("echo_ops") or None
         for name in sorted(r["targeted"], key=lambda k: -r["targeted"][k][0]):
             ns, cnt, kind = r["targeted"][name]
             uns, ucnt, _ = r["untargeted"].get(name, (0, 0, kind))
+            ens, ecnt, _ = r.get("untargeted_echo", {}).get(name, (0, 0, kind))
             out.append(f"| {r['loop']} | {r['tracer']} | {name.split('#')[0]} | {kind} | "
                        f"{fmt(cnt / n if n else None, '.2f')} | {fmt(ns / cnt if cnt else None)} "
                        f"| {fmt(ns / n if n else None)} | {ucnt} | "
-                       f"{fmt(uns / ucnt if ucnt else None)} |")
+                       f"{fmt(uns / ucnt if ucnt else None)} | "
+                       f"{fmt(ecnt / ops if ops else None, '.2f')} | "
+                       f"{fmt(ens / ops if ops else None, '.1f')} |")
     out.append("")
     floor = [v[0] / v[1] for r in rows for v in r["untargeted"].values() if v[1] >= 100_000]
     if floor:
@@ -367,8 +371,6 @@ def where_time_goes(res, out):
     """For each loop and path: app CPU httplat adds per request, against the minimal program on
     the same hooks and against the BPF run time of its programs."""
     rows = res.get("overhead", [])
-    if not rows:
-        return
     ov = Rounds(rows)
     lines = []
     for loop in ov.loops:
@@ -400,9 +402,32 @@ def where_time_goes(res, out):
                              "statistics inflate (their own clock reads) and the noise of "
                              "section 1 hides")
             lines.append(text + ".")
+    lines += untraced_time_lines(res)
     if lines:
         out.append("### Where the time goes\n")
-        out.append("App CPU added per request (section 1, paired medians at saturation) "
-                   "against the BPF run time of the same tracer's programs (section 4):\n")
+        out.append("App CPU added per request (section 1, paired medians at saturation) and "
+                   "the cost for untraced work (section 5) against the BPF run time of the same "
+                   "tracer's programs (section 4):\n")
         out += lines + [""]
 
+
+def untraced_time_lines(res):
+    """Untraced socket operations: what they pay against httplat's program runs per op."""
+    rows = res.get("untraced", [])
+    lines = []
+    u = Untraced(rows) if rows else None
+    for cfg, tracer, path in [("socket", "trace", "socket path"),
+                              ("syscall", "trace_syscall", "fallback path")]:
+        k = next((r for r in bpf_rows(res) if r["tracer"] == tracer and r.get("echo_ops")), None)
+        if not k or not u:
+            continue
+        vals, _ = u.best_effects(cfg, "echo")
+        ops = k["echo_ops"]
+        per = sorted(((v[0] / ops, name.split("#")[0])
+                      for name, v in k["untargeted_echo"].items()), reverse=True)
+        total = sum(ns for ns, _ in per)
+        parts = ", ".join(f"{name} {ns:.1f} ns" for ns, name in per if ns >= 0.5)
+        lines.append(f"- Untraced socket operations, {path}: {fmt(lib.median(vals), '+.1f')} ns "
+                     f"per op (section 5); httplat's programs ran {total:.1f} ns per echo-pair "
+                     f"op with the statistics on ({parts or 'none'}).")
+    return lines

@@ -3,16 +3,18 @@
 With kernel.bpf_stats_enabled=1 (restored afterwards), the run_time_ns and
 run_cnt that `bpftool prog show` reports for a tracer's programs are read around
 a wrk run against the traced app, then around a syscall-heavy untraced process
-(dd with 1-byte reads and writes). Tracers: httplat trace on the socket path and
+(dd with 1-byte reads and writes) and an untraced echo pair. Tracers: httplat trace on the socket path and
 on the fallback (--hooks syscall), and the minimal programs of both paths
 (scripts/bench/minimal.bpf.c), on every loop flavour. What untraced processes
 pay without the statistics' own cost is untraced.py's part.
 """
 import json
+import os
 
 import lib
 
 DD_BYTES = 1_000_000  # dd bs=1: one read and one write syscall per byte
+ECHO_ROUND_TRIPS = 50_000  # the untraced echo pair: four socket calls each
 
 
 def prog_stats(pid):
@@ -36,6 +38,12 @@ def delta(before, after):
 def dd_run():
     lib.run_cmd(["dd", "if=/dev/zero", "of=/dev/null", "bs=1", f"count={DD_BYTES}",
                  "status=none"])
+
+
+def echo_run():
+    """The untraced echo pair; returns its socket operations."""
+    out = lib.run_cmd([os.path.join(lib.TOOLS, "echo_pair"), str(ECHO_ROUND_TRIPS), "64"])
+    return json.loads(out)["ops"]
 
 
 class BpfStats:
@@ -64,6 +72,8 @@ def bpf_run_stats(loop, http, kind, opts, path="/items/1", app_extra=(), scheme=
         s1 = prog_stats(pid)
         dd_run()
         s2 = prog_stats(pid)
+        echo_ops = echo_run()
+        s3 = prog_stats(pid)
         for tp, n in lib.foreign_hooks(pid).items():
             foreign[tp] = max(foreign.get(tp, 0), n)
         tracer.stop()
@@ -71,6 +81,7 @@ def bpf_run_stats(loop, http, kind, opts, path="/items/1", app_extra=(), scheme=
                 "foreign_hooks": foreign, "targeted": delta(s0, s1),
                 "requests": load["requests"], "req_s": load["req_s"],
                 "untargeted": delta(s1, s2), "dd_syscalls": 2 * DD_BYTES,
+                "untargeted_echo": delta(s2, s3), "echo_ops": echo_ops,
                 "seen": lib.seen(tracer)}
     finally:
         lib.stop(tracer)
