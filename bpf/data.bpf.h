@@ -41,6 +41,8 @@ static __always_inline int io__from_regs(struct io_ctx *io, struct pt_regs *regs
 	if (!n || !io->ptr)
 		return -1;
 	io->iovcnt = n > 1024 ? 1024 : (__u32)n;
+	if (io->iovcnt > CONN_IOV)
+		count(HTTPLAT_C_PARSE_GIVEUP); /* bytes past CONN_IOV entries cannot be looked at */
 	n = io->iovcnt > CONN_IOV ? CONN_IOV : io->iovcnt;
 	if (bpf_probe_read_user(s->iov, n * sizeof(struct sm_iovec), (void *)io->ptr))
 		return -1;

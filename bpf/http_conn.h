@@ -35,10 +35,10 @@ static int env__output(const void *rec, __u64 size);
 static void env__count(__u32 counter);
 static __u32 env__pipe_max(void);
 
-#define CONN_STEPS 8192	     /* work steps per syscall: one window or one body skip each */
+#define CONN_STEPS 65536     /* work steps per syscall: one window or one body skip each */
 #define CONN_PIPE_TRACK HTTPLAT_PIPE_PER_CONN /* unanswered requests whose framing is followed */
 #define CONN_PRE_MAX 24	     /* bytes of an undecided request-line start kept across reads */
-#define CONN_IOV 8	     /* iovec entries looked into; bytes beyond still count */
+#define CONN_IOV 64	     /* iovec entries looked into; bytes beyond count (parse_giveup) */
 
 /* One request's identity and progress (the current one, or one queued behind it). */
 struct hreq {
@@ -148,11 +148,47 @@ struct scratch {
 
 /* ---- the data of one syscall, a window at a time ---- */
 
+struct iov_loop {
+	struct io_ctx *io;
+	struct scratch *s;
+	__u64 want;
+	__u64 doff; /* data offset of the window's first syscall byte */
+	__u64 base; /* data offset of iovec entry i */
+	__u32 got;  /* bytes in the window so far */
+	__u32 pre;  /* of which from the stashed prefix */
+};
+
+/* One iovec entry's part of the window (bpf_loop keeps the verifier's work constant). */
+static long iov_cb(__u32 i, void *vctx)
+{
+	struct iov_loop *x = vctx;
+	struct sm_iovec *v;
+	__u64 at, n;
+
+	if (i >= x->io->niov || x->got >= x->want || x->got >= HP_WIN)
+		return 1;
+	v = &x->s->iov[i & (CONN_IOV - 1)];
+	at = x->doff + (x->got - x->pre); /* data offset of the next byte wanted */
+	if (at < x->base + v->len) {
+		n = x->base + v->len - at;
+		if (n > x->want - x->got)
+			n = x->want - x->got;
+		if (n > HP_WIN)
+			n = HP_WIN;
+		if (env__read_user(&x->s->win[x->got & (HP_WIN - 1)], (__u32)n,
+				   v->base + (at - x->base)))
+			return 1;
+		x->got += (__u32)n;
+	}
+	x->base += v->len;
+	return 0;
+}
+
 /* Fills the window with up to HP_WIN bytes from virtual offset off. 0 if any. */
 SM_FUNC int io__fill(struct io_ctx *io, __u64 off)
 {
 	struct scratch *s = env__scratch();
-	__u64 want, base = 0, doff;
+	__u64 want, doff;
 	__u32 got = 0, pre = 0;
 
 	if (!io || !s)
@@ -186,25 +222,12 @@ SM_FUNC int io__fill(struct io_ctx *io, __u64 off)
 		if (!env__read_user(&s->win[got], n, io->ptr + doff))
 			got += n;
 	}
-	for (int i = 0; i < CONN_IOV && io->iovcnt; i++) {
-		__u64 len, at, n;
+	if (got < want && io->iovcnt) {
+		struct iov_loop x = {.io = io, .s = s, .want = want, .doff = doff, .got = got,
+				     .pre = pre};
 
-		if ((__u32)i >= io->niov || got >= want || got >= HP_WIN)
-			break;
-		len = s->iov[i & (CONN_IOV - 1)].len;
-		at = doff + (got - pre); /* data offset of the next byte wanted */
-		if (at < base + len) {
-			n = base + len - at;
-			if (n > want - got)
-				n = want - got;
-			if (n > HP_WIN)
-				n = HP_WIN;
-			if (env__read_user(&s->win[got & (HP_WIN - 1)], (__u32)n,
-					   s->iov[i & (CONN_IOV - 1)].base + (at - base)))
-				break;
-			got += (__u32)n;
-		}
-		base += len;
+		env__loop(CONN_IOV, iov_cb, &x);
+		got = x.got;
 	}
 	io->win_len = got;
 	return got ? 0 : -1;
@@ -221,7 +244,7 @@ static __always_inline int io__at(struct io_ctx *io, __u64 off)
 /* ---- DFA windows ---- */
 
 #define SCAN_DONE 0x80000000u
-#define STEPS_PER_CALL 8
+#define STEPS_PER_CALL 16
 
 struct dfa_loop {
 	struct http_head *h; /* NULL: the chunk DFA */
@@ -392,7 +415,12 @@ static __always_inline void conn__emit(struct hconn *c, __u64 end_ns, __u32 flag
 	conn__split(c, r, &e->queue_ns, &e->wait_ns);
 	e->bytes_in = r->bytes_in;
 	e->bytes_out = (flags & HTTPLAT_F_NO_RESPONSE) ? 0 : c->bytes_out;
-	__builtin_memcpy(e->raw, r->raw, HTTPLAT_RAW_MAX);
+	/* only the 64-byte blocks the line uses (most lines fit in one) */
+	for (int i = 0; i < HTTPLAT_RAW_MAX / 64; i++) {
+		if (i * 64 >= e->raw_len)
+			break;
+		__builtin_memcpy(&e->raw[i * 64], &r->raw[i * 64], 64);
+	}
 	size = offsetof(struct httplat_request_event, raw) + e->raw_len;
 	if (size > sizeof(*e))
 		size = sizeof(*e);

@@ -326,6 +326,15 @@ static __always_inline int http_head__step(struct http_head *h, const __u8 *w, _
 		/* jump to the end of the line a word at a time */
 		__u32 i = hp__crlf_index8(w, p);
 
+		if (i < 8 && p + i + 2 <= len && w[(p + i) & HP_MASK] == '\r' &&
+		    w[(p + i + 1) & HP_MASK] == '\n') {
+			/* the line ends here with CRLF: on to the next line in one step */
+			if (h->state == HH_FIRST)
+				h->first_len += i;
+			h->state = HH_LINE;
+			*pos = p + i + 2;
+			return 0;
+		}
 		if (i) {
 			if (h->state == HH_FIRST)
 				h->first_len += i;
@@ -334,6 +343,11 @@ static __always_inline int http_head__step(struct http_head *h, const __u8 *w, _
 		}
 	}
 	c = w[p & HP_MASK];
+	if (h->state == HH_LINE && c == '\r' && p + 2 <= len && w[(p + 1) & HP_MASK] == '\n') {
+		*pos = p + 2; /* the empty line: the head is complete */
+		h->state = HH_DONE;
+		return 1;
+	}
 	if (h->state == HH_LINE && p + 24 <= len && c != '\r' && c != '\n') {
 		hh__line_fast(h, w, pos);
 		return 0;

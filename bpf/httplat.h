@@ -21,6 +21,13 @@
 #define HTTPLAT_WAKEUP_BYTES (256 << 10) /* wake the consumer early past this */
 #define HTTPLAT_NS_UNKNOWN (~0ULL)	     /* queue_ns / wait_ns not known */
 
+/*
+ * Command names (comm prefixes) of processes that may start a uvicorn server: `python -m
+ * uvicorn`, the `uvicorn` script, `gunicorn`. The exec program reports these; user space's
+ * /proc discovery uses the same list.
+ */
+#define HTTPLAT_SERVER_COMMS(X) X(python) X(uvicorn) X(gunicorn)
+
 enum httplat_event_type {
 	HTTPLAT_EV_REQUEST = 1,	  /* one completed (or abandoned) request */
 	HTTPLAT_EV_PROC_EXEC = 2, /* a candidate or traced process called exec */

@@ -34,20 +34,23 @@ static __always_inline void port__add(__u16 lport, __u32 tgid)
 	proc__event(HTTPLAT_EV_PORT, tgid, 0, lport);
 }
 
-/*
- * Command names that may start a uvicorn server (python -m uvicorn,
- * uvicorn, gunicorn). user/core/discover.c has the same list for /proc.
- */
+static __always_inline int proc__comm_prefix(const char *comm, const char *p, int n)
+{
+	for (int i = 0; i < n; i++) /* unrolled: constant bytes against comm */
+		if (comm[i] != p[i])
+			return 0;
+	return 1;
+}
+
+/* A command name that may start a uvicorn server (HTTPLAT_SERVER_COMMS). */
 static __always_inline int proc__candidate_comm(const char *comm)
 {
-	if (comm[0] == 'p' && comm[1] == 'y' && comm[2] == 't' && comm[3] == 'h' &&
-	    comm[4] == 'o' && comm[5] == 'n')
+#define COMM_MATCH(n)                                                                      \
+	if (proc__comm_prefix(comm, #n, sizeof(#n) - 1))                                    \
 		return 1;
-	if (comm[0] == 'u' && comm[1] == 'v' && comm[2] == 'i' && comm[3] == 'c' &&
-	    comm[4] == 'o' && comm[5] == 'r' && comm[6] == 'n')
-		return 1;
-	return comm[0] == 'g' && comm[1] == 'u' && comm[2] == 'n' && comm[3] == 'i' &&
-	       comm[4] == 'c' && comm[5] == 'o' && comm[6] == 'r' && comm[7] == 'n';
+	HTTPLAT_SERVER_COMMS(COMM_MATCH)
+#undef COMM_MATCH
+	return 0;
 }
 
 /* A traced process forked a process: the child is traced before it runs. */

@@ -429,6 +429,23 @@ static void test_writev(void)
 	CHECK_INT(host_nrecords, 2);
 	CHECK_INT(host_records[1].bytes_out, sizeof(h) - 1 + 3);
 	CHECK_INT(host_records[1].end_ns, 2000);
+
+	/* 30 pipelined responses in one writev of 60 buffers (head, body each) */
+	{
+		struct sm_iovec many[60];
+
+		conn_reset();
+		for (int i = 0; i < 30; i++) {
+			host__io(&conn, 0, "GET /m HTTP/1.1\r\n\r\n", 19, 1000 + i, 0);
+			many[2 * i] = (struct sm_iovec){(uintptr_t)h, sizeof(h) - 1};
+			many[2 * i + 1] = (struct sm_iovec){(uintptr_t) "abc", 3};
+		}
+		host__writev(&conn, many, 60, 5000);
+		CHECK_INT(host_nrecords, 30);
+		CHECK_INT(host_records[29].end_ns, 5000);
+		CHECK_INT(host_records[29].bytes_out, sizeof(h) - 1 + 3);
+		CHECK_INT(conn.resp_seq, 30);
+	}
 }
 
 /* Beyond --pipeline-max the excess is counted exactly and the framing kept. */

@@ -15,6 +15,7 @@
 #include <bpf/libbpf.h>
 
 #include "clock.h"
+#include "counters.h"
 #include "decode.h"
 #include "discover.h"
 #include "httplat.h"
@@ -51,22 +52,6 @@ struct tracer {
 	uint64_t events, requests, decode_errors;
 };
 
-#define COUNTER_NAME(name, column, kind, doc) [HTTPLAT_C_##name] = #column,
-static const char *const counter_names[HTTPLAT_C__COUNT] = {HTTPLAT_COUNTERS(COUNTER_NAME)};
-#undef COUNTER_NAME
-#define COUNTER_KIND(name, column, kind, doc) [HTTPLAT_C_##name] = kind,
-static const unsigned char counter_kinds[HTTPLAT_C__COUNT] = {HTTPLAT_COUNTERS(COUNTER_KIND)};
-#undef COUNTER_KIND
-
-const char *tracer__counter_name(int idx)
-{
-	return idx >= 0 && idx < HTTPLAT_C__COUNT ? counter_names[idx] : "?";
-}
-
-int tracer__counter_is_loss(int idx)
-{
-	return idx >= 0 && idx < HTTPLAT_C__COUNT && counter_kinds[idx] == HTTPLAT_CK_LOSS;
-}
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
@@ -543,7 +528,7 @@ void tracer__stats(struct tracer *t, struct tracer_stats *out)
 			continue;
 		for (int c = 0; c < t->ncpus; c++)
 			out->kernel[i] += vals[c];
-		if (tracer__counter_is_loss((int)i))
+		if (counter__is_loss((int)i))
 			out->dropped += out->kernel[i];
 	}
 	free(vals);

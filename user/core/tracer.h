@@ -59,9 +59,5 @@ void tracer__set_proc_fn(struct tracer *t, tracer_proc_fn fn, void *ctx);
 void tracer__free(struct tracer *t);
 /* The data path in use, for -v and run's start line: "socket tracepoints ..." / "syscall exit ...". */
 const char *tracer__hooks_name(const struct tracer *t);
-/* Names of the kernel counters, for reports ("ringbuf_full", ...). */
-const char *tracer__counter_name(int idx);
-/* Non-zero for counters that mean lost data (not mere oddities). */
-int tracer__counter_is_loss(int idx);
 
 #endif
