@@ -64,7 +64,7 @@ def parse_args():
                    help="untraced: round trips of the echo pair (four socket calls each)")
     p.add_argument("--untraced-app", type=int, default=2,
                    help="untraced: seconds of wrk on an untraced uvicorn (0: skip)")
-    p.add_argument("--https-rounds", type=int, default=3, help="https: rounds")
+    p.add_argument("--https-rounds", type=int, default=2, help="https: rounds")
     p.add_argument("--https-configs", default="bare,trace,httplat",
                    help="https: configurations (bare, trace, httplat = httplat run)")
     p.add_argument("--quick", action="store_true",

@@ -222,16 +222,31 @@ def standing(res, out):
     out.append("")
 
 
+def p99_aim(ov, loop, cfg, run):
+    """(median added p99 µs, verdict): judged on undisturbed rounds only, and not at all when the
+    bare runs' own p99 is set by the scheduler's 4 ms ticks (another task on the app's core)."""
+    clean = ov.added(loop, cfg, run, "p99_us", clean=True)
+    med = lib.median(clean if len(clean) >= 2 else ov.added(loop, cfg, run, "p99_us"))
+    bare = lib.median(ov.series(loop, "bare", lambda r: run_val(r, run, "p99_us")))
+    if med is None:
+        return None, None
+    if len(clean) < 2:
+        return med, f"n/a: {len(clean)} undisturbed rounds"
+    if run == "c1" and bare is not None and bare > 1000:
+        return med, f"n/a: bare p99 is {bare:.0f} µs (scheduler ticks)"
+    return med, med < AIM_P99_US
+
+
 def overhead_aims(ov, loop, cfg):
     """Issue 8's and 12's aims for one loop flavour, judged on one httplat configuration."""
     clean = ov.ratio(loop, cfg, clean=True)
     ratios, which = (clean, "undisturbed rounds") if len(clean) >= 2 else (ov.ratio(loop, cfg),
                                                                            "all rounds")
     ratio = lib.median(ratios)
-    p99c1 = lib.median(ov.added(loop, cfg, "c1", "p99_us"))
+    p99c1, p99c1_ok = p99_aim(ov, loop, cfg, "c1")
     p50c1 = lib.median(ov.added(loop, cfg, "c1", "p50_us"))
     p90c1 = lib.median(ov.added(loop, cfg, "c1", "p90_us"))
-    p99sat = lib.median(ov.added(loop, cfg, "sat", "p99_us"))
+    p99sat, p99sat_ok = p99_aim(ov, loop, cfg, "sat")
     cpu = lib.median([cpu_per_10k(r, "httplat") for r in ov.of(loop, cfg)])
     batched = lib.median(ov.ratio(loop, "batched"))
     clean_app = ov.app_added_us(loop, cfg, clean=True)
@@ -239,26 +254,33 @@ def overhead_aims(ov, loop, cfg):
                        else (ov.app_added_us(loop, cfg), "all rounds"))
     app = lib.median(apps)
     app_aim = AIM_APP_US.get(loop)
+    shaky = any(r.get("foreign_bpf") for r in ov.of(loop, cfg) + ov.of(loop, "bare"))
+
+    def judged(ok, which):  # a verdict from disturbed rounds is shown as such
+        if ok is None or which == "undisturbed rounds" or not shaky:
+            return ok
+        return f"{verdict(ok)} (from disturbed rounds)"
+
     name = f"{loop}, {'`httplat run`' if cfg == 'httplat' else '`httplat trace`'}"
     return [
         (f"{name}: app CPU added per request ≤ {fmt(app_aim, '.1f')} µs (issue 12; paired "
          "with bare, -c32)", f"{fmt(app, '+.2f')} µs ({app_which}, n={len(apps)})",
-         None if app is None or app_aim is None else app <= app_aim),
+         judged(None if app is None or app_aim is None else app <= app_aim, app_which)),
         (f"{name}: httplat costs the app ≤ 2 % of throughput (ratio ≥ {AIM_RATIO}; issues 8 "
          "and 12)",
          f"{fmt(ratio, '.3f')} ({which}, n={len(ratios)})",
-         None if ratio is None else ratio >= AIM_RATIO),
+         judged(None if ratio is None else ratio >= AIM_RATIO, which)),
         (f"{name}: better than the minimal BPF program with batched draining (0.96)",
-         fmt(ratio, ".3f"), None if ratio is None else ratio > 0.96),
+         fmt(ratio, ".3f"), judged(None if ratio is None else ratio > 0.96, which)),
         (f"{name}: better than the batched in-app middleware measured here",
          f"{fmt(ratio, '.3f')} vs {fmt(batched, '.3f')}",
-         None if ratio is None or batched is None else ratio > batched),
+         judged(None if ratio is None or batched is None else ratio > batched, "all rounds")),
         (f"{name}: adds < {AIM_P99_US:.0f} µs at p99, one connection (no queueing)",
-         f"{fmt(p99c1)} µs", None if p99c1 is None else p99c1 < AIM_P99_US),
+         f"{fmt(p99c1)} µs", p99c1_ok),
         (f"{name}: added at p50 / p90, one connection", f"{fmt(p50c1)} / {fmt(p90c1)} µs",
          INFO),
         (f"{name}: adds < {AIM_P99_US:.0f} µs at p99, saturated (-c32, queueing included)",
-         f"{fmt(p99sat)} µs", None if p99sat is None else p99sat < AIM_P99_US),
+         f"{fmt(p99sat)} µs", p99sat_ok),
         (f"{name}: httplat's CPU < 2 % of a core per 10,000 req/s "
          f"(< {AIM_CPU_MS_PER_10K:.0f} ms CPU per 10,000 requests)",
          f"{fmt(cpu, '.1f')} ms", None if cpu is None else cpu < AIM_CPU_MS_PER_10K),

@@ -80,11 +80,11 @@ class Rounds:
     def ratio(self, loop, cfg, clean=False):
         return self.paired(loop, cfg, lambda r, b: r["sat"]["req_s"] / b["sat"]["req_s"], clean)
 
-    def added(self, loop, cfg, run, key):
+    def added(self, loop, cfg, run, key, clean=False):
         def diff(r, b):
             a, z = run_val(r, run, key), run_val(b, run, key)
             return None if a is None or z is None else a - z
-        return [d for d in self.paired(loop, cfg, diff) if d is not None]
+        return [d for d in self.paired(loop, cfg, diff, clean) if d is not None]
 
     def app_us(self, loop, cfg, run="sat"):
         """App CPU per request, µs, per run."""

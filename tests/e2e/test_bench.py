@@ -89,7 +89,8 @@ def bench_quick_runs_every_part_of_the_harness():
                  "untraced socket operations, socket path: ≤ 30 ns",
                  "≥ 0.95 of bare TLS throughput"):
         line = next((ln for ln in md.splitlines() if name in ln), "")
-        check(line.endswith(("| **met** |", "| **not met** |")) or "this build traced" in line,
+        verdict = line.rsplit("|", 2)[-2] if line else ""
+        check("**met**" in verdict or "**not met**" in verdict or "this build traced" in verdict,
               f"aim {name!r} not judged: {line!r}")
     untraced = {x["cfg"] for x in res["untraced"]}
     check(untraced == {"none", "none_again", "socket", "syscall", "min_socket", "min_syscall"},
