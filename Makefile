@@ -10,7 +10,7 @@ PYTHON     := /usr/bin/python3
 PKGS       := libbpf libpq libcurl jansson inih ncursesw
 CFLAGS     ?= -g -O2
 CFLAGS     += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
-              -I$(OUT) -Ibpf -Iuser $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+              -I$(OUT) -Ibpf -Iuser -Iuser/pg $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS     += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lpq -lcurl -ljansson -linih -lncursesw) \
               -lelf -lz -lpthread -lm
 
@@ -29,7 +29,7 @@ endif
 
 BPF_OBJ    := $(OUT)/httplat.bpf.o
 SKEL       := $(OUT)/httplat.skel.h
-USER_SRCS  := $(wildcard user/*.c)
+USER_SRCS  := $(wildcard user/*.c user/pg/*.c)
 USER_OBJS  := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
 # main, the tracer and the commands need the skeleton; every other module is kernel-free
 # and goes into a library that the unit tests link against.
@@ -44,7 +44,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
 all: httplat
 
-$(OUT) $(OUT)/user $(OUT)/tests:
+$(OUT) $(OUT)/user $(OUT)/user/pg $(OUT)/tests:
 	$(Q)mkdir -p $@
 
 $(OUT)/vmlinux.h: | $(OUT)
@@ -59,7 +59,7 @@ $(SKEL): $(BPF_OBJ)
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name httplat_bpf > $@
 
-$(OUT)/user/%.o: user/%.c $(wildcard user/*.h) bpf/httplat.h | $(OUT)/user
+$(OUT)/user/%.o: user/%.c $(wildcard user/*.h user/pg/*.h) bpf/httplat.h | $(OUT)/user $(OUT)/user/pg
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
@@ -73,7 +73,7 @@ httplat: $(APP_OBJS) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUT)/tests/%: tests/unit/%.c tests/unit/check.h $(wildcard bpf/*.h user/*.h) $(LIB) | $(OUT)/tests
+$(OUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h bpf/*.h user/*.h user/pg/*.h) $(LIB) | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
@@ -100,4 +100,4 @@ clean:
 	$(Q)rm -rf $(OUT) httplat
 
 # the schema is embedded in the binary (user/pgschema.c, .incbin)
-$(OUT)/user/pgschema.o: $(wildcard schema/*.sql)
+$(OUT)/user/pg/pgschema.o: $(wildcard schema/*.sql)
