@@ -5,7 +5,9 @@
 #include <stdint.h>
 
 #include "alert_row.h"
+#include "pgapi.h"
 #include "pgcopy.h"
+#include "pgstats.h"
 #include "record.h"
 
 struct pgwriter_opts {
@@ -20,25 +22,11 @@ struct pgwriter_opts {
 	int rollup_days;       /* rollup, alerts, health rows */
 	int stop_timeout_ms;   /* on free: time to write what is left before spooling it */
 	int db_timeout_ms;     /* a database call taking longer loses its connection (30 s) */
+	const struct pgapi *api; /* NULL = libpq; tests stand in a fake database */
 };
 
 /* Defaults for every field the caller leaves 0. */
 void pgwriter_opts__defaults(struct pgwriter_opts *o);
-
-struct pgwriter_stats {
-	uint64_t rows_written;	/* request rows committed */
-	uint64_t rows_queued;	/* request rows in memory now */
-	uint64_t rows_spooled;	/* request rows in spool files now */
-	uint64_t rows_dropped;	/* lost: memory and spool full (or spool unusable) */
-	uint64_t rows_rejected; /* refused by the database one by one (data errors) */
-	uint64_t rows_dup;	/* retried rows the database already had (not written twice) */
-	uint64_t alerts_written, health_written, other_dropped;
-	uint64_t rollup_lost; /* rows the rollup misses (out of memory while sealing) */
-	uint64_t batches, db_errors, reconnects;
-	uint64_t spool_bytes, spool_files, spool_bad_files;
-	int connected;
-	char last_error[256];
-};
 
 struct pgwriter;
 
@@ -74,16 +62,5 @@ void pgwriter__stop(struct pgwriter *w);
 void pgwriter__free(struct pgwriter *w);
 /* "65536", "64K", "512M", "2G" (powers of 1024) -> bytes. 0 or -EINVAL. */
 int pgwriter__parse_size(const char *s, uint64_t *out);
-
-/* What a failed statement means for the batch. */
-enum pgerr_kind {
-	PGERR_CONN,  /* connection lost or server going away: reconnect, retry the batch */
-	PGERR_DATA,  /* a row is bad (class 22/23): split the batch to isolate it */
-	PGERR_RETRY, /* anything else (permissions, schema, resources): back off, retry */
-};
-/* sqlstate may be NULL (no server error, e.g. the socket broke). */
-enum pgerr_kind pgwriter__classify(const char *sqlstate, int connection_bad);
-/* Delay before reconnect attempt n (0-based): 200 ms doubling to 5 s, jittered by rnd in [0,1). */
-int pgwriter__backoff_ms(int attempt, double rnd);
 
 #endif

@@ -1,0 +1,163 @@
+/* pgdeliver.c: one batch, one transaction: batch id, COPY per table, rollup merge, COMMIT. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgdeliver.h"
+#include "pgsplit.h"
+
+static const char *const part_table[PGB__COUNT] = {
+    "http_requests (" PGCOPY_REQUESTS_COLS ") FROM STDIN WITH (FORMAT binary)",
+    "pg_temp.httplat_stage_1m (" PGCOPY_ROLLUP_COLS ") FROM STDIN",
+    "alerts (" PGCOPY_ALERTS_COLS ") FROM STDIN",
+    "httplat_health (" PGCOPY_HEALTH_COLS ") FROM STDIN",
+};
+
+static const char *const merge_rollup_sql =
+    "INSERT INTO http_requests_1m AS t (" PGCOPY_ROLLUP_COLS ") "
+    "SELECT " PGCOPY_ROLLUP_COLS " FROM pg_temp.httplat_stage_1m "
+    "ON CONFLICT (minute, host, api, route, status) DO UPDATE SET "
+    "count = t.count + excluded.count, "
+    "sum_ms = coalesce(t.sum_ms + excluded.sum_ms, t.sum_ms, excluded.sum_ms), "
+    "max_ms = greatest(t.max_ms, excluded.max_ms), "
+    "hist = httplat_hist_add(t.hist, excluded.hist)";
+
+void pgdeliver__init(struct pgdeliver *d, struct pgsess *s, struct pgmaint *m, const char *host)
+{
+	memset(d, 0, sizeof(*d));
+	d->s = s;
+	d->m = m;
+	d->host = host;
+}
+
+void pgdeliver__destroy(struct pgdeliver *d)
+{
+	free(d->lines);
+	d->lines = NULL;
+}
+
+void pgdeliver__count(struct pgcounts *c, enum pgbatch_part part, enum pgres r, uint64_t n)
+{
+	if (part == PGB_REQUESTS) {
+		if (r == PGR_OK)
+			c->written += n;
+		else if (r == PGR_DUP)
+			c->dup += n;
+		else
+			c->rejected += n;
+	} else if (part == PGB_ALERTS && r == PGR_OK) {
+		c->alerts += n;
+	} else if (part == PGB_HEALTH && r == PGR_OK) {
+		c->health += n;
+	} else if (r == PGR_DATA) {
+		c->other_dropped += n;
+	}
+}
+
+int pgdeliver__connect(struct pgdeliver *d)
+{
+	enum pgres r = pgsess__open(d->s);
+
+	if (r == PGR_OK)
+		r = pgmaint__setup(d->m, d->s);
+	if (r != PGR_OK) {
+		pgsess__fail(d->s, "cannot connect");
+		return -1;
+	}
+	d->ever_connected = 1;
+	pgsess__ready(d->s);
+	return 0;
+}
+
+static enum pgres copy_part(struct pgdeliver *d, const struct pgsegment *seg)
+{
+	struct pgchunk chunks[3] = {{NULL, 0}, {seg->data, seg->len}, {NULL, 0}};
+	char sql[1024];
+
+	if (pgbatch__binary(seg->part)) {
+		chunks[0] = (struct pgchunk){PGCOPY_BIN_HEADER, PGCOPY_BIN_HEADER_LEN};
+		chunks[2] = (struct pgchunk){PGCOPY_BIN_TRAILER, PGCOPY_BIN_TRAILER_LEN};
+	}
+	snprintf(sql, sizeof(sql), "COPY %s", part_table[seg->part]);
+	return pgsess__copy(d->s, sql, chunks, 3);
+}
+
+enum pgres pgdeliver__txn(struct pgdeliver *d, const struct pgbatch *b, uint64_t sub,
+			  uint32_t rows, const struct pgsegment *seg, int nseg)
+{
+	char writer[24], seq[24], subs[24], nrows[16];
+	const char *params[] = {d->host, writer, seq, subs, nrows};
+	struct pgsess *s = d->s;
+	enum pgres r;
+
+	snprintf(writer, sizeof(writer), "%" PRId64, (int64_t)b->writer);
+	snprintf(seq, sizeof(seq), "%" PRId64, (int64_t)b->seq);
+	snprintf(subs, sizeof(subs), "%" PRId64, (int64_t)sub);
+	snprintf(nrows, sizeof(nrows), "%u", rows);
+	r = pgsess__exec(s, "BEGIN", 0, NULL);
+	if (r == PGR_OK)
+		r = pgsess__exec(s,
+				 "INSERT INTO httplat_batches (host, writer, seq, sub, rows) "
+				 "VALUES ($1, $2, $3, $4, $5)",
+				 5, params);
+	if (r == PGR_DATA && !strcmp(s->state, "23505"))
+		r = PGR_DUP;
+	for (int i = 0; i < nseg && r == PGR_OK; i++) {
+		if (!seg[i].len)
+			continue;
+		r = copy_part(d, &seg[i]);
+		if (r == PGR_OK && seg[i].part == PGB_ROLLUP)
+			r = pgsess__exec(s, merge_rollup_sql, 0, NULL);
+	}
+	if (r == PGR_OK)
+		r = pgsess__exec(s, "COMMIT", 0, NULL);
+	else
+		pgsess__rollback(s);
+	return r;
+}
+
+int pgdeliver__batch(struct pgdeliver *d, const struct pgbatch *b, struct pgcounts *c)
+{
+	struct pgsegment seg[PGB__COUNT];
+	struct pgsess *s = d->s;
+	enum pgres r = PGR_OK;
+	int tries = 0;
+
+	if (!s->conn && (!pgsess__may_connect(s, pgsess__mono_ms()) || pgdeliver__connect(d)))
+		return -EAGAIN;
+	for (int i = 0; i < PGB__COUNT; i++)
+		seg[i] = (struct pgsegment){(enum pgbatch_part)i, b->part[i].data, b->part[i].len};
+again:
+	if (b->rows[PGB_REQUESTS])
+		r = pgmaint__ensure_days(d->m, s, pgmaint__day_of(b->first_ns),
+					 pgmaint__day_of(b->last_ns));
+	if (r == PGR_OK)
+		r = pgdeliver__txn(d, b, 0, b->rows[PGB_REQUESTS], seg, PGB__COUNT);
+	c->batches++;
+	if (r != PGR_OK && r != PGR_DUP)
+		c->db_errors++;
+	switch (r) {
+	case PGR_OK:
+	case PGR_DUP:
+		pgsess__healthy(s);
+		pgdeliver__count(c, PGB_REQUESTS, r, b->rows[PGB_REQUESTS]);
+		pgdeliver__count(c, PGB_ALERTS, r, b->rows[PGB_ALERTS]);
+		pgdeliver__count(c, PGB_HEALTH, r, b->rows[PGB_HEALTH]);
+		return 0;
+	case PGR_DATA:
+		if (!strcmp(s->state, "23514") && !tries++) {
+			pgmaint__forget(d->m); /* no partition for a row: maybe dropped meanwhile */
+			goto again;
+		}
+		if (!pgsplit__batch(d, b, c))
+			return 0;
+		break;
+	default:
+		break;
+	}
+	/* a fresh connection after the backoff also resets any session state */
+	pgsess__fail(s, "write failed");
+	return -EAGAIN;
+}
