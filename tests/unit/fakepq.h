@@ -37,6 +37,7 @@ struct fake_db {
 	int refuse_connects;	 /* connection attempts refused */
 	int putcopy_fail_at;	 /* the Nth PQputCopyData from now returns -1, connection intact */
 	int putcopy_lose_at;	 /* the Nth PQputCopyData from now loses the connection */
+	int putcopy_end_fails;	 /* PQputCopyEnd calls that fail (-1), still in COPY IN */
 	int dup_batches;	 /* batch id INSERTs that fail 23505 (as if committed before) */
 	int commit_then_lose;	 /* COMMITs that commit, then lose the connection before answering */
 	const char *bad_marker;	 /* a request row whose path contains it fails the COPY (23514) */
@@ -429,6 +430,14 @@ static int fake_put_copy_end(PGconn *conn, const char *errormsg)
 
 	if (c->st != CONNECTION_OK || !c->in_copy)
 		return -1;
+	pthread_mutex_lock(&c->db->mu);
+	if (c->db->putcopy_end_fails > 0) {
+		c->db->putcopy_end_fails--;
+		pthread_mutex_unlock(&c->db->mu);
+		snprintf(c->err, sizeof(c->err), "fake: could not send end of COPY\n");
+		return -1;
+	}
+	pthread_mutex_unlock(&c->db->mu);
 	c->in_copy = 0;
 	free(c->pending);
 	if (errormsg) {

@@ -222,6 +222,56 @@ static void test_fake_connection_lost_mid_copy(void)
 	CHECK(each_once(&db, 300, 0, 0));
 }
 
+/*
+ * PQputCopyData fails while the connection stays in COPY IN: psql's way is
+ * to end the COPY with an error message and drain the results; draining
+ * without ending it gets PGRES_COPY_IN forever.
+ */
+static void test_fake_copy_data_fails_ends_copy(void)
+{
+	struct fake_db db;
+	struct pgwriter_stats st;
+	struct pgwriter *w;
+
+	fake_db__use(&db, pgschema__latest());
+	db.putcopy_fail_at = 2;
+	w = fake_writer(100, 0, NULL);
+	push_rows(w, 300, -1, -1);
+	CHECK_INT(pgwriter__flush(w, 20000), 0);
+	pgwriter__stats(w, &st);
+	CHECK_INT(st.rows_written, 300); /* the batch retried */
+	CHECK_INT(st.db_errors, 1);
+	pgwriter__free(w);
+	CHECK(each_once(&db, 300, 0, 0));
+	CHECK_INT(db.copy_aborts, 1); /* PQputCopyEnd with a reason */
+	CHECK(db.copy_in_loops < 5);  /* never stuck in COPY mode */
+}
+
+/* Even when ending the COPY fails again and again, the session gives up rather than loops. */
+static void test_session_copy_never_stuck(void)
+{
+	struct pgchunk data[] = {{"1\t2\n", 4}, {"3\t4\n", 4}};
+	struct fake_db db;
+	struct pgsess s;
+
+	fake_db__use(&db, pgschema__latest());
+	db.putcopy_fail_at = 1;
+	db.putcopy_end_fails = 1000;
+	pgsess__init(&s, &fake_api, "", 1);
+	CHECK_INT(pgsess__open(&s), PGR_OK);
+	CHECK_INT(pgsess__copy(&s, "COPY alerts (ts) FROM STDIN", data, 2), PGR_CONN);
+	CHECK(db.copy_in_loops <= 4);
+	CHECK(strstr(s.msg, "could not send") != NULL);
+	pgsess__destroy(&s);
+
+	fake_db__use(&db, pgschema__latest()); /* and a clean COPY ends with its result */
+	pgsess__init(&s, &fake_api, "", 1);
+	CHECK_INT(pgsess__open(&s), PGR_OK);
+	CHECK_INT(pgsess__copy(&s, "COPY alerts (ts) FROM STDIN", data, 2), PGR_OK);
+	CHECK_INT(db.copy_in_loops, 0);
+	pgsess__destroy(&s);
+}
+
 static void test_fake_hung_call_dropped(void)
 {
 	struct fake_db db;
@@ -366,6 +416,8 @@ int main(void)
 	RUN(test_fake_commit_answer_lost);
 	RUN(test_fake_bad_rows_bisected);
 	RUN(test_fake_connection_lost_mid_copy);
+	RUN(test_fake_copy_data_fails_ends_copy);
+	RUN(test_session_copy_never_stuck);
 	RUN(test_fake_hung_call_dropped);
 	RUN(test_fake_database_back_replays_spool);
 	RUN(test_database_away_spools_everything);

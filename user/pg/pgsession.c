@@ -150,26 +150,52 @@ enum pgres pgsess__value(struct pgsess *s, const char *sql, int nparams,
 	return PGR_OK;
 }
 
+/*
+ * As psql's handleCopyIn: the COPY is always ended (PQputCopyEnd, with a
+ * reason when the data could not be sent, which makes the server fail and
+ * roll back the COPY), then every result is drained and checked. A result
+ * still in COPY IN means the end did not get through: it is sent again a
+ * few times, then the connection is given up (the caller closes it), so the
+ * session never stays in COPY mode and never loops.
+ */
 enum pgres pgsess__copy(struct pgsess *s, const char *sql, const struct pgchunk *chunks, int n)
 {
 	const struct pgapi *pq = s->pq;
 	enum pgres r = PGR_OK;
 	PGresult *res;
-	int ok = 1;
+	int ok = 1, ends = 0;
 
 	res = pq->exec(s->conn, sql);
 	if (pq->result_status(res) != PGRES_COPY_IN)
 		return result_error(s, res);
 	pq->clear(res);
 	for (int i = 0; i < n && ok; i++)
-		ok = !chunks[i].len || pq->put_copy_data(s->conn, chunks[i].data, (int)chunks[i].len) == 1;
-	if (!ok || pq->put_copy_end(s->conn, NULL) != 1) {
+		ok = !chunks[i].len ||
+		     pq->put_copy_data(s->conn, chunks[i].data, (int)chunks[i].len) == 1;
+	if (!ok) {
+		pgsess__set_error(s, NULL, pq->error_message(s->conn));
+		r = PGR_CONN; /* libpq could not send: the connection is in trouble */
+	}
+	if (pq->put_copy_end(s->conn, ok ? NULL : "httplat: sending the COPY data failed") != 1 &&
+	    r == PGR_OK) {
 		pgsess__set_error(s, NULL, pq->error_message(s->conn));
 		r = PGR_CONN;
 	}
-	/* drain every result so the connection never stays in COPY mode */
 	while ((res = pq->get_result(s->conn))) {
-		if (r == PGR_OK && pq->result_status(res) != PGRES_COMMAND_OK) {
+		ExecStatusType st = pq->result_status(res);
+
+		if (st == PGRES_COPY_IN) {
+			pq->clear(res);
+			if (r == PGR_OK) {
+				pgsess__set_error(s, NULL, "COPY did not end");
+				r = PGR_CONN;
+			}
+			if (++ends > 3 || pq->status(s->conn) == CONNECTION_BAD ||
+			    pq->put_copy_end(s->conn, "httplat: ending the COPY") != 1)
+				break;
+			continue;
+		}
+		if (r == PGR_OK && st != PGRES_COMMAND_OK) {
 			r = result_error(s, res);
 			continue;
 		}
