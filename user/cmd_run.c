@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "httplat.h"
 #include "pgcli.h"
+#include "pgschema.h"
 #include "pgwriter.h"
 #include "tracer.h"
 
@@ -170,6 +171,16 @@ static int run_apply_config(struct run_env *env)
 		env->pgc.db = d->db;
 	if (!*env->pgc.host && d->host[0])
 		snprintf(env->pgc.host, sizeof(env->pgc.host), "%s", d->host);
+	if (!env->pgc.schema && d->schema[0]) {
+		if (!pgschema__valid_name(d->schema)) {
+			snprintf(err, sizeof(err),
+				 "[database] schema '%s': want a lowercase name of letters, digits "
+				 "and _",
+				 d->schema);
+			goto fail;
+		}
+		env->pgc.schema = d->schema;
+	}
 	if (!pg->spool_dir)
 		pg->spool_dir = !d->spool_dir[0]	       ? "/var/spool/httplat"
 				: strcmp(d->spool_dir, "none") ? d->spool_dir
@@ -219,13 +230,8 @@ static void fill_health(struct run_ctx *ctx, const struct tracer_stats *ts,
 	h->events = ts->events;
 	h->requests = ts->requests;
 	h->decode_errors = ts->decode_errors;
-	h->drop_ringbuf_full = ts->kernel[HTTPLAT_C_RB_FULL];
-	h->drop_conn_full = ts->kernel[HTTPLAT_C_CONN_FULL];
-	h->drop_inflight_full = ts->kernel[HTTPLAT_C_INFLIGHT_FULL];
-	h->drop_pipe_full = ts->kernel[HTTPLAT_C_PIPE_FULL];
-	h->parse_giveup = ts->kernel[HTTPLAT_C_PARSE_GIVEUP];
-	h->non_http = ts->kernel[HTTPLAT_C_NON_HTTP];
-	h->orphan_response = ts->kernel[HTTPLAT_C_ORPHAN_RESPONSE];
+	for (int i = 0; i < HTTPLAT_C__COUNT; i++)
+		h->kernel[i] = ts->kernel[i]; /* one httplat_health column each */
 	h->kernel_dropped = ts->dropped;
 	h->rows_written = ws->rows_written;
 	h->rows_queued = ws->rows_queued;
@@ -292,15 +298,15 @@ int cmd_run(int argc, char **argv)
 	struct run_env env = {.stats_s = 60};
 	struct run_ctx ctx = {.env = &env};
 	struct pgwriter_opts *pg = &env.pgc.pg;
-	char line[512];
-	int err = 0, n;
+	char line[512], fatal[768];
+	int err = 0, n, status = 0;
 
 	err = argp_parse(&run_argp, argc, argv, 0, NULL, &env);
 	if (err || (err = run_apply_config(&env)))
 		goto cleanup;
 	if (pg->retention_days < 0)
 		pg->retention_days = 0;
-	pgcli__finish(&env.pgc, NULL);
+	pgcli__finish(&env.pgc, NULL, NULL);
 	ctx.started_ns = real_ns();
 
 	ctx.writer = pgwriter__new(pg);
@@ -339,6 +345,12 @@ int cmd_run(int argc, char **argv)
 			break;
 		}
 		run_tick(&ctx, mono_ms());
+		if (pgwriter__fatal(ctx.writer, fatal, sizeof(fatal))) {
+			/* the rows stay safe: what is queued goes to the spool at stop */
+			fprintf(stderr, "httplat: run: cannot write to PostgreSQL: %s\n", fatal);
+			status = 2;
+			break;
+		}
 	}
 cleanup:
 	if (ctx.tracer) {
@@ -355,5 +367,5 @@ cleanup:
 	tracer__free(ctx.tracer);
 	pgwriter__free(ctx.writer);
 	selection__free(&env.sel);
-	return err ? 1 : 0;
+	return status ? status : err ? 1 : 0;
 }

@@ -177,6 +177,8 @@ static int database__set(struct config_database *d, const char *key, const char 
 		return str__set(d->db, sizeof(d->db), v);
 	if (!strcmp(key, "host"))
 		return *v ? str__set(d->host, sizeof(d->host), v) : -EINVAL;
+	if (!strcmp(key, "schema"))
+		return *v ? str__set(d->schema, sizeof(d->schema), v) : -EINVAL;
 	if (!strcmp(key, "spool_dir"))
 		return *v ? str__set(d->spool_dir, sizeof(d->spool_dir), v) : -EINVAL;
 	if (!strcmp(key, "spool_max"))

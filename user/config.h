@@ -29,6 +29,7 @@ struct config_select {
 struct config_database {
 	char db[1024];		  /* libpq conninfo or URL */
 	char host[256];		  /* host column */
+	char schema[64];	  /* httplat's schema in the database, checked by run */
 	char spool_dir[PATH_MAX]; /* "none" = no spool */
 	char spool_max[32];	  /* size such as 1G, checked by run */
 	char mem_max[32];

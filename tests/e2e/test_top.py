@@ -430,7 +430,7 @@ def test_top_beside_run_and_trace():
     check(trace.stdout().count("/data/items/") == 12,
           f"trace saw {trace.stdout().count('/data/items/')} of 12")
     check(run.stop() == 0, f"run exit status: {run.stderr()}")
-    rows = pg.sql("select count(*) from http_requests where path like '/data/items/%'")
+    rows = pg.sql("select count(*) from httplat.http_requests where path like '/data/items/%'")
     check(rows == [["12"]], f"run wrote {rows} rows")
     check(top.stop() == 0, "top exit status")
 

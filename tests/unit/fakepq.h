@@ -43,16 +43,17 @@ struct fake_db {
 	const char *bad_marker;	 /* a request row whose path contains it fails the COPY (23514) */
 	const char *hang_prefix; /* a statement starting with it blocks until the socket is shut */
 	int hangs;
-	const char *fail_prefix; /* a statement starting with it fails with fail_state */
+	const char *fail_match; /* a statement containing it fails with fail_state */
 	const char *fail_state;
 	int fails;
-	int version; /* what "max(version)" answers */
+	int version; /* what "max(version)" answers (0: no schema yet) */
+	int latest;  /* what applying the migrations sets it to */
 	/* what it holds and saw */
 	uint64_t rows, alerts, health, rollup_lines;
 	unsigned char seen[FAKE_MAX_ROWS]; /* committed request rows by the number ending the path */
 	struct fake_id ids[FAKE_MAX_IDS];
 	int nids;
-	int connects, copies, copy_aborts, rerolls, hung;
+	int connects, copies, copy_aborts, rerolls, hung, migrations;
 	uint64_t copy_in_loops; /* PQgetResult calls answered PGRES_COPY_IN */
 	char last_abort[128];	/* errormsg given to PQputCopyEnd */
 };
@@ -85,11 +86,12 @@ struct fake_conn {
 
 static struct fake_db *fake__db;
 
-static void fake_db__use(struct fake_db *db, int version)
+static void fake_db__use(struct fake_db *db, int version, int latest)
 {
 	memset(db, 0, sizeof(*db));
 	pthread_mutex_init(&db->mu, NULL);
 	db->version = version;
+	db->latest = latest;
 	fake__db = db;
 }
 
@@ -281,7 +283,7 @@ static struct fake_res *fake_run(struct fake_conn *c, const char *sql, const cha
 		db->hangs--;
 		hang = 1;
 	}
-	if (db->fails > 0 && starts(sql, db->fail_prefix)) {
+	if (db->fails > 0 && db->fail_match && strstr(sql, db->fail_match)) {
 		db->fails--;
 		fail = 1;
 	}
@@ -324,13 +326,25 @@ static struct fake_res *fake_run(struct fake_conn *c, const char *sql, const cha
 		pthread_mutex_unlock(&db->mu);
 		return fake_res(PGRES_COPY_IN, NULL, NULL);
 	}
+	/* the schema set-up's questions: httplat's tables, all there */
 	r = fake_res(PGRES_TUPLES_OK, NULL, NULL);
 	if (strstr(sql, "max(version)"))
 		snprintf(r->value, sizeof(r->value), "%d", db->version);
 	else if (strstr(sql, "IS NOT NULL"))
-		snprintf(r->value, sizeof(r->value), "t");
+		snprintf(r->value, sizeof(r->value), "%s", db->version ? "t" : "f");
+	else if (strstr(sql, "SELECT relkind"))
+		snprintf(r->value, sizeof(r->value), "p");
+	else if (strstr(sql, "string_agg"))
+		r->value[0] = 0; /* no column missing */
 	else
 		snprintf(r->value, sizeof(r->value), "0");
+	if (!strncmp(sql, "-- 000_prepare", 14)) {
+		r->st = PGRES_COMMAND_OK;
+		pthread_mutex_lock(&db->mu);
+		db->migrations++;
+		db->version = db->latest;
+		pthread_mutex_unlock(&db->mu);
+	}
 	if (strstr(sql, "httplat_reroll")) {
 		pthread_mutex_lock(&db->mu);
 		db->rerolls++;

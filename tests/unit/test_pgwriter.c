@@ -25,7 +25,7 @@ static void test_classify(void)
 	CHECK_INT(pgsess__classify("22021", 0), PGERR_DATA);	/* bad byte for encoding */
 	CHECK_INT(pgsess__classify("22P04", 0), PGERR_DATA);	/* bad COPY format */
 	CHECK_INT(pgsess__classify("23514", 0), PGERR_DATA);	/* no partition for the row */
-	CHECK_INT(pgsess__classify("42501", 0), PGERR_RETRY); /* permission: never split */
+	CHECK_INT(pgsess__classify("42501", 0), PGERR_FATAL); /* permission: no retry fixes it */
 	CHECK_INT(pgsess__classify("42P01", 0), PGERR_RETRY); /* table missing */
 	CHECK_INT(pgsess__classify("53100", 0), PGERR_RETRY); /* disk full */
 	CHECK_INT(pgsess__classify("", 0), PGERR_CONN);
@@ -82,6 +82,14 @@ static struct record row_n(int i, const char *marker)
 	return r;
 }
 
+static void rm_dir(const char *dir)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK_INT(system(cmd), 0);
+}
+
 /* A writer on the fake database (spool in a fresh directory when spool is set). */
 static struct pgwriter *fake_writer(int batch_rows, int db_timeout_ms, char *spool)
 {
@@ -122,7 +130,7 @@ static void test_fake_writes_every_row(void)
 	struct pgwriter_stats st;
 	struct pgwriter *w;
 
-	fake_db__use(&db, pgschema__latest());
+	fake_db__use(&db, pgschema__latest(), pgschema__latest());
 	w = fake_writer(100, 0, NULL);
 	CHECK(w != NULL);
 	push_rows(w, 1000, -1, -1);
@@ -146,7 +154,7 @@ static void test_fake_duplicate_batch_skipped(void)
 	struct pgwriter_stats st;
 	struct pgwriter *w;
 
-	fake_db__use(&db, pgschema__latest());
+	fake_db__use(&db, pgschema__latest(), pgschema__latest());
 	db.dup_batches = 1; /* the first batch's id is already there: committed by an earlier try */
 	w = fake_writer(100, 0, NULL);
 	push_rows(w, 300, -1, -1);
@@ -165,7 +173,7 @@ static void test_fake_commit_answer_lost(void)
 	struct pgwriter_stats st;
 	struct pgwriter *w;
 
-	fake_db__use(&db, pgschema__latest());
+	fake_db__use(&db, pgschema__latest(), pgschema__latest());
 	db.commit_then_lose = 1; /* committed, but the connection breaks before the answer */
 	w = fake_writer(100, 0, NULL);
 	push_rows(w, 100, -1, -1);
@@ -186,7 +194,7 @@ static void test_fake_bad_rows_bisected(void)
 	struct pgwriter_stats st;
 	struct pgwriter *w;
 
-	fake_db__use(&db, pgschema__latest());
+	fake_db__use(&db, pgschema__latest(), pgschema__latest());
 	db.bad_marker = "-BAD";
 	w = fake_writer(200, 0, NULL);
 	push_rows(w, 200, 37, 39); /* rows 37 and 38 cannot be stored */
@@ -209,7 +217,7 @@ static void test_fake_connection_lost_mid_copy(void)
 	struct pgwriter_stats st;
 	struct pgwriter *w;
 
-	fake_db__use(&db, pgschema__latest());
+	fake_db__use(&db, pgschema__latest(), pgschema__latest());
 	db.putcopy_lose_at = 2; /* the request data, after the COPY header */
 	w = fake_writer(100, 0, NULL);
 	push_rows(w, 300, -1, -1);
@@ -233,7 +241,7 @@ static void test_fake_copy_data_fails_ends_copy(void)
 	struct pgwriter_stats st;
 	struct pgwriter *w;
 
-	fake_db__use(&db, pgschema__latest());
+	fake_db__use(&db, pgschema__latest(), pgschema__latest());
 	db.putcopy_fail_at = 2;
 	w = fake_writer(100, 0, NULL);
 	push_rows(w, 300, -1, -1);
@@ -254,7 +262,7 @@ static void test_session_copy_never_stuck(void)
 	struct fake_db db;
 	struct pgsess s;
 
-	fake_db__use(&db, pgschema__latest());
+	fake_db__use(&db, pgschema__latest(), pgschema__latest());
 	db.putcopy_fail_at = 1;
 	db.putcopy_end_fails = 1000;
 	pgsess__init(&s, &fake_api, "", 1);
@@ -264,7 +272,7 @@ static void test_session_copy_never_stuck(void)
 	CHECK(strstr(s.msg, "could not send") != NULL);
 	pgsess__destroy(&s);
 
-	fake_db__use(&db, pgschema__latest()); /* and a clean COPY ends with its result */
+	fake_db__use(&db, pgschema__latest(), pgschema__latest()); /* and a clean COPY ends with its result */
 	pgsess__init(&s, &fake_api, "", 1);
 	CHECK_INT(pgsess__open(&s), PGR_OK);
 	CHECK_INT(pgsess__copy(&s, "COPY alerts (ts) FROM STDIN", data, 2), PGR_OK);
@@ -279,7 +287,7 @@ static void test_fake_hung_call_dropped(void)
 	struct pgwriter *w;
 	char spool[64];
 
-	fake_db__use(&db, pgschema__latest());
+	fake_db__use(&db, pgschema__latest(), pgschema__latest());
 	db.hang_prefix = "COMMIT";
 	db.hangs = 1;
 	w = fake_writer(100, 300, spool); /* a call taking over 300 ms loses its connection */
@@ -292,7 +300,7 @@ static void test_fake_hung_call_dropped(void)
 	CHECK(st.reconnects >= 1);
 	pgwriter__free(w);
 	CHECK(each_once(&db, 300, 0, 0));
-	rmdir(spool);
+	rm_dir(spool);
 }
 
 static void test_fake_database_back_replays_spool(void)
@@ -302,7 +310,7 @@ static void test_fake_database_back_replays_spool(void)
 	struct pgwriter *w;
 	char spool[64];
 
-	fake_db__use(&db, pgschema__latest());
+	fake_db__use(&db, pgschema__latest(), pgschema__latest());
 	db.refuse_connects = 4; /* away for a while (backoff 0.1-0.3 s, 0.2-0.6 s, ...) */
 	w = fake_writer(100, 0, spool);
 	push_rows(w, 500, -1, -1);
@@ -319,7 +327,89 @@ static void test_fake_database_back_replays_spool(void)
 	pgwriter__free(w);
 	CHECK(each_once(&db, 500, 0, 0));
 	CHECK_INT(db.connects, 5);
-	rmdir(spool);
+	rm_dir(spool);
+}
+
+static void test_fake_schema_applied_once(void)
+{
+	struct fake_db db;
+	struct pgwriter_stats st;
+	struct pgwriter *w;
+
+	fake_db__use(&db, 0, pgschema__latest()); /* an empty database */
+	w = fake_writer(100, 0, NULL);
+	push_rows(w, 200, -1, -1);
+	CHECK_INT(pgwriter__flush(w, 10000), 0);
+	pgwriter__stats(w, &st);
+	CHECK_INT(st.rows_written, 200);
+	CHECK(!pgwriter__fatal(w, NULL, 0));
+	pgwriter__free(w);
+	CHECK_INT(db.migrations, 1); /* prepare, migrations and functions: one statement */
+}
+
+/* Waits until the writer gives up; 1 when it did within a few seconds. */
+static int wait_fatal(struct pgwriter *w, char *msg, size_t msgsz)
+{
+	for (int i = 0; i < 100; i++) {
+		if (pgwriter__fatal(w, msg, msgsz))
+			return 1;
+		usleep(50000);
+	}
+	return 0;
+}
+
+/* A table in the way that is not httplat's: refused at once, never retried, rows kept. */
+static void test_fake_schema_conflict_is_fatal(void)
+{
+	struct pgwriter_stats st;
+	struct fake_db db;
+	struct pgwriter *w;
+	char spool[64], msg[768] = "";
+
+	fake_db__use(&db, 0, pgschema__latest());
+	db.fail_match = "-- 000_prepare";
+	db.fail_state = "42P07";
+	db.fails = 1000;
+	w = fake_writer(100, 0, spool);
+	push_rows(w, 300, -1, -1);
+	CHECK(wait_fatal(w, msg, sizeof(msg)));
+	CHECK(strstr(msg, "42P07") != NULL);
+	usleep(300000); /* no second attempt */
+	pgwriter__stop(w);
+	pgwriter__stats(w, &st);
+	CHECK_INT(db.connects, 1);
+	CHECK_INT(st.rows_written + st.rows_dropped, 0);
+	CHECK_INT(st.rows_spooled, 300); /* safe for the next start */
+	CHECK(!st.connected);
+	pgwriter__free(w);
+	rm_dir(spool);
+}
+
+/* A privilege taken away while running: the writer stops writing, spools, says why. */
+static void test_fake_privilege_lost_is_fatal(void)
+{
+	struct pgwriter_stats st;
+	struct fake_db db;
+	struct pgwriter *w;
+	char spool[64], msg[768] = "";
+
+	fake_db__use(&db, pgschema__latest(), pgschema__latest());
+	w = fake_writer(100, 0, spool);
+	push_rows(w, 100, -1, -1);
+	CHECK_INT(pgwriter__flush(w, 10000), 0);
+	db.fail_match = "httplat_batches (";
+	db.fail_state = "42501";
+	db.fails = 1;
+	push_rows(w, 100, -1, -1);
+	CHECK(wait_fatal(w, msg, sizeof(msg)));
+	CHECK(strstr(msg, "42501") != NULL && strstr(msg, "pg-roles.sh") != NULL);
+	pgwriter__stop(w);
+	pgwriter__stats(w, &st);
+	CHECK_INT(st.rows_written, 100);
+	CHECK_INT(st.rows_spooled, 100);
+	CHECK_INT(st.rows_dropped, 0);
+	pgwriter__free(w);
+	rm_dir(spool);
 }
 
 static void on_alarm(int sig)
@@ -420,6 +510,9 @@ int main(void)
 	RUN(test_session_copy_never_stuck);
 	RUN(test_fake_hung_call_dropped);
 	RUN(test_fake_database_back_replays_spool);
+	RUN(test_fake_schema_applied_once);
+	RUN(test_fake_schema_conflict_is_fatal);
+	RUN(test_fake_privilege_lost_is_fatal);
 	RUN(test_database_away_spools_everything);
 	RUN(test_no_spool_total);
 	RUN(test_bad_spool_dir_fails_new);

@@ -6,15 +6,31 @@
 
 #include "cli.h"
 #include "pgcli.h"
+#include "pgschema.h"
 
-enum { OPT_DB = 2100, OPT_HOST, OPT_MEM_MAX, OPT_BATCH_ROWS, OPT_FLUSH_MS, OPT_DB_TIMEOUT };
+enum {
+	OPT_DB = 2100,
+	OPT_HOST,
+	OPT_SCHEMA,
+	OPT_MEM_MAX,
+	OPT_BATCH_ROWS,
+	OPT_FLUSH_MS,
+	OPT_DB_TIMEOUT
+};
 
 static const struct argp_option options[] = {
     {"db", OPT_DB, "CONNINFO", 0,
      "PostgreSQL conninfo or URL (default: $HTTPLAT_DB, else libpq's PG* variables and "
      "~/.pgpass)",
      2},
-    {"host", OPT_HOST, "NAME", 0, "Value of the host column (default: this machine's hostname)", 2},
+    {"host", OPT_HOST, "NAME", 0,
+     "Value of the host column (default: this machine's hostname); give each daemon writing "
+     "into one database its own",
+     2},
+    {"schema", OPT_SCHEMA, "NAME", 0,
+     "PostgreSQL schema holding httplat's tables and functions, created if missing (default "
+     "httplat)",
+     2},
     {"mem-max", OPT_MEM_MAX, "SIZE", 0, "Memory bound for queued rows, e.g. 64M (default 64M)", 2},
     {"batch-rows", OPT_BATCH_ROWS, "N", 0, "Rows per COPY batch at most (default 20000)", 2},
     {"db-timeout", OPT_DB_TIMEOUT, "SECONDS", 0,
@@ -39,6 +55,14 @@ static error_t pgcli_parse(int key, char *arg, struct argp_state *state)
 			argp_error(state, "invalid --host: want 1-%zu characters",
 				   sizeof(c->host) - 1);
 		snprintf(c->host, sizeof(c->host), "%s", arg);
+		break;
+	case OPT_SCHEMA:
+		if (!pgschema__valid_name(arg))
+			argp_error(state,
+				   "invalid --schema '%s': want a lowercase name of letters, digits "
+				   "and _ (at most 63, not starting with a digit or pg_)",
+				   arg);
+		c->schema = arg;
 		break;
 	case OPT_MEM_MAX:
 		if (pgwriter__parse_size(arg, &size) || size < 65536)
@@ -74,7 +98,7 @@ const struct argp pgcli_argp = {
     .parser = pgcli_parse,
 };
 
-void pgcli__finish(struct pgcli *c, const char *default_host)
+void pgcli__finish(struct pgcli *c, const char *default_host, const char *default_schema)
 {
 	const char *db = c->db ? c->db : getenv("HTTPLAT_DB");
 
@@ -84,4 +108,7 @@ void pgcli__finish(struct pgcli *c, const char *default_host)
 	if (!*c->host && gethostname(c->host, sizeof(c->host) - 1))
 		snprintf(c->host, sizeof(c->host), "unknown");
 	c->pg.host = c->host;
+	c->pg.schema = c->schema							? c->schema
+		       : default_schema && *default_schema ? default_schema
+							   : PGSCHEMA_DEFAULT;
 }

@@ -8,21 +8,25 @@
 #include "pgdeliver.h"
 #include "pgsplit.h"
 
-static const char *const part_table[PGB__COUNT] = {
-    "http_requests (" PGCOPY_REQUESTS_COLS ") FROM STDIN WITH (FORMAT binary)",
-    "pg_temp.httplat_stage_1m (" PGCOPY_ROLLUP_COLS ") FROM STDIN",
-    "alerts (" PGCOPY_ALERTS_COLS ") FROM STDIN",
-    "httplat_health (" PGCOPY_HEALTH_COLS ") FROM STDIN",
-};
+#define SQL_MAX 8192
 
-static const char *const merge_rollup_sql =
-    "INSERT INTO http_requests_1m AS t (" PGCOPY_ROLLUP_COLS ") "
-    "SELECT " PGCOPY_ROLLUP_COLS " FROM pg_temp.httplat_stage_1m "
-    "ON CONFLICT (minute, host, api, route, status) DO UPDATE SET "
-    "count = t.count + excluded.count, "
-    "sum_ms = coalesce(t.sum_ms + excluded.sum_ms, t.sum_ms, excluded.sum_ms), "
-    "max_ms = greatest(t.max_ms, excluded.max_ms), "
-    "hist = httplat_hist_add(t.hist, excluded.hist)";
+/* Where each part goes; %s is the schema (the rollup goes through the session's staging table). */
+static const char *const part_table[PGB__COUNT] = {
+    "%s.http_requests", "pg_temp.httplat_stage_1m", "%s.alerts", "%s.httplat_health"};
+
+/* The staged rollup rows added to the table's (a late row adds to its minute). */
+#define MERGE_SQL                                                                                  \
+	"INSERT INTO %1$s.http_requests_1m AS t (" PGCOPY_ROLLUP_COLS ") "                         \
+	"SELECT " PGCOPY_ROLLUP_COLS " FROM pg_temp.httplat_stage_1m "                             \
+	"ON CONFLICT (minute, host, api, route, status) DO UPDATE SET "                            \
+	"count = t.count + excluded.count, "                                                       \
+	"sum_ms = coalesce(t.sum_ms + excluded.sum_ms, t.sum_ms, excluded.sum_ms), "               \
+	"max_ms = greatest(t.max_ms, excluded.max_ms), "                                           \
+	"hist = %1$s.httplat_hist_add(t.hist, excluded.hist), "                                    \
+	"wait_sum_ms = coalesce(t.wait_sum_ms + excluded.wait_sum_ms, t.wait_sum_ms, "             \
+	"excluded.wait_sum_ms), "                                                                  \
+	"wait_max_ms = greatest(t.wait_max_ms, excluded.wait_max_ms), "                            \
+	"wait_hist = %1$s.httplat_hist_add(t.wait_hist, excluded.wait_hist)"
 
 void pgdeliver__init(struct pgdeliver *d, struct pgsess *s, struct pgmaint *m, const char *host)
 {
@@ -30,6 +34,12 @@ void pgdeliver__init(struct pgdeliver *d, struct pgsess *s, struct pgmaint *m, c
 	d->s = s;
 	d->m = m;
 	d->host = host;
+	d->schema = m->schema;
+	snprintf(d->sql_merge, sizeof(d->sql_merge), MERGE_SQL, d->schema);
+	snprintf(d->sql_batch_id, sizeof(d->sql_batch_id),
+		 "INSERT INTO %s.httplat_batches (host, writer, seq, sub, rows) "
+		 "VALUES ($1, $2, $3, $4, $5)",
+		 d->schema);
 }
 
 void pgdeliver__destroy(struct pgdeliver *d)
@@ -62,25 +72,33 @@ int pgdeliver__connect(struct pgdeliver *d)
 
 	if (r == PGR_OK)
 		r = pgmaint__setup(d->m, d->s);
+	if (r == PGR_FATAL) {
+		pgsess__close(d->s);
+		return -EPERM;
+	}
 	if (r != PGR_OK) {
 		pgsess__fail(d->s, "cannot connect");
-		return -1;
+		return -EAGAIN;
 	}
 	d->ever_connected = 1;
 	pgsess__ready(d->s);
 	return 0;
 }
 
-static enum pgres copy_part(struct pgdeliver *d, const struct pgsegment *seg)
+static enum pgres copy_part(struct pgdeliver *d, const struct pgbatch *b,
+			    const struct pgsegment *seg)
 {
 	struct pgchunk chunks[3] = {{NULL, 0}, {seg->data, seg->len}, {NULL, 0}};
-	char sql[1024];
+	int bin = pgbatch__binary(seg->part);
+	char sql[SQL_MAX], table[160];
 
-	if (pgbatch__binary(seg->part)) {
+	if (bin) {
 		chunks[0] = (struct pgchunk){PGCOPY_BIN_HEADER, PGCOPY_BIN_HEADER_LEN};
 		chunks[2] = (struct pgchunk){PGCOPY_BIN_TRAILER, PGCOPY_BIN_TRAILER_LEN};
 	}
-	snprintf(sql, sizeof(sql), "COPY %s", part_table[seg->part]);
+	snprintf(table, sizeof(table), part_table[seg->part], d->schema);
+	snprintf(sql, sizeof(sql), "COPY %s (%s) FROM STDIN%s", table,
+		 pgbatch__cols(b, seg->part), bin ? " WITH (FORMAT binary)" : "");
 	return pgsess__copy(d->s, sql, chunks, 3);
 }
 
@@ -98,18 +116,15 @@ enum pgres pgdeliver__txn(struct pgdeliver *d, const struct pgbatch *b, uint64_t
 	snprintf(nrows, sizeof(nrows), "%u", rows);
 	r = pgsess__exec(s, "BEGIN", 0, NULL);
 	if (r == PGR_OK)
-		r = pgsess__exec(s,
-				 "INSERT INTO httplat_batches (host, writer, seq, sub, rows) "
-				 "VALUES ($1, $2, $3, $4, $5)",
-				 5, params);
+		r = pgsess__exec(s, d->sql_batch_id, 5, params);
 	if (r == PGR_DATA && !strcmp(s->state, "23505"))
 		r = PGR_DUP;
 	for (int i = 0; i < nseg && r == PGR_OK; i++) {
 		if (!seg[i].len)
 			continue;
-		r = copy_part(d, &seg[i]);
+		r = copy_part(d, b, &seg[i]);
 		if (r == PGR_OK && seg[i].part == PGB_ROLLUP)
-			r = pgsess__exec(s, merge_rollup_sql, 0, NULL);
+			r = pgsess__exec(s, d->sql_merge, 0, NULL);
 	}
 	if (r == PGR_OK)
 		r = pgsess__exec(s, "COMMIT", 0, NULL);
@@ -123,10 +138,12 @@ int pgdeliver__batch(struct pgdeliver *d, const struct pgbatch *b, struct pgcoun
 	struct pgsegment seg[PGB__COUNT];
 	struct pgsess *s = d->s;
 	enum pgres r = PGR_OK;
-	int tries = 0;
+	int tries = 0, err;
 
-	if (!s->conn && (!pgsess__may_connect(s, pgsess__mono_ms()) || pgdeliver__connect(d)))
+	if (!s->conn && !pgsess__may_connect(s, pgsess__mono_ms()))
 		return -EAGAIN;
+	if (!s->conn && (err = pgdeliver__connect(d)))
+		return err;
 	for (int i = 0; i < PGB__COUNT; i++)
 		seg[i] = (struct pgsegment){(enum pgbatch_part)i, b->part[i].data, b->part[i].len};
 again:
@@ -151,9 +168,13 @@ again:
 			pgmaint__forget(d->m); /* no partition for a row: maybe dropped meanwhile */
 			goto again;
 		}
-		if (!pgsplit__batch(d, b, c))
-			return 0;
+		err = pgsplit__batch(d, b, c);
+		if (err != -EAGAIN)
+			return err;
 		break;
+	case PGR_FATAL:
+		pgsess__close(s);
+		return -EPERM;
 	default:
 		break;
 	}

@@ -13,6 +13,9 @@ struct pgdeliver {
 	struct pgsess *s;
 	struct pgmaint *m;
 	const char *host;
+	const char *schema; /* m's */
+	char sql_batch_id[256];
+	char sql_merge[1536];
 	int ever_connected;
 	size_t *lines; /* row offsets while splitting */
 	size_t lines_cap;
@@ -34,11 +37,16 @@ struct pgsegment {
 
 void pgdeliver__init(struct pgdeliver *d, struct pgsess *s, struct pgmaint *m, const char *host);
 void pgdeliver__destroy(struct pgdeliver *d);
-/* Connects and sets the session up (schema, partitions). 0, or -1 (logged, backing off). */
+/*
+ * Connects and sets the session up (schema, partitions). 0, -EAGAIN (logged,
+ * backing off), or -EPERM: the schema cannot be used; no retry can fix it
+ * (pgmaint__explain says why).
+ */
 int pgdeliver__connect(struct pgdeliver *d);
 /*
  * Writes one batch, connecting first when the backoff allows. 0 when it is
- * in the database (or rejected row by row, counted), -EAGAIN to retry later.
+ * in the database (or rejected row by row, counted), -EAGAIN to retry later,
+ * -EPERM when no retry can fix what failed (a missing privilege, the schema).
  */
 int pgdeliver__batch(struct pgdeliver *d, const struct pgbatch *b, struct pgcounts *c);
 /*

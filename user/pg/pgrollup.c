@@ -16,6 +16,7 @@ struct group {
 	char api[RECORD_API_MAX];
 	char route[RECORD_PATH_MAX + 1];
 	struct hist h;	/* answered requests only */
+	struct hist w;	/* queue_ms + wait_ms, of every request where either is known */
 	uint64_t count; /* all requests, status 0 included */
 };
 
@@ -87,6 +88,8 @@ found:
 	g->count++;
 	if (record__answered(r))
 		hist__add(&g->h, r->duration_ms);
+	if (r->queue_ms >= 0 || r->wait_ms >= 0) /* a NULL part counts as 0 when the other is known */
+		hist__add(&g->w, (r->queue_ms >= 0 ? r->queue_ms : 0) + (r->wait_ms >= 0 ? r->wait_ms : 0));
 	return 0;
 }
 
@@ -138,6 +141,24 @@ static int copy_hist(struct pgbuf *b, const struct hist *h)
 	return 0;
 }
 
+/* sum, max and histogram of h as three COPY fields, or three NULLs when h is empty. */
+static int copy_stats(struct pgbuf *b, const struct hist *h, char end)
+{
+	char num[40];
+	int err = 0;
+
+	if (!h->count) {
+		err = pgbuf__append(b, "\\N\t\\N\t\\N", 8);
+		return err ?: pgbuf__append(b, &end, 1);
+	}
+	err = err ?: pgbuf__append(b, num, pgcopy__ms(num, sizeof(num), h->sum_ms, 0));
+	err = err ?: pgbuf__append(b, "\t", 1);
+	err = err ?: pgbuf__append(b, num, pgcopy__ms(num, sizeof(num), h->max_ms, 0));
+	err = err ?: pgbuf__append(b, "\t", 1);
+	err = err ?: copy_hist(b, h);
+	return err ?: pgbuf__append(b, &end, 1);
+}
+
 int pgrollup__copy(const struct pgrollup *ru, struct pgbuf *b, const char *host)
 {
 	size_t start = b->len;
@@ -156,16 +177,8 @@ int pgrollup__copy(const struct pgrollup *ru, struct pgbuf *b, const char *host)
 		err = err ?: pgcopy__text(b, g->route, strlen(g->route)) < 0;
 		snprintf(num, sizeof(num), "\t%u\t%llu\t", g->status, (unsigned long long)g->count);
 		err = err ?: pgbuf__append(b, num, strlen(num));
-		if (!g->h.count) {
-			err = err ?: pgbuf__append(b, "\\N\t\\N\t\\N\n", 9);
-			continue;
-		}
-		err = err ?: pgbuf__append(b, num, pgcopy__ms(num, sizeof(num), g->h.sum_ms, 0));
-		err = err ?: pgbuf__append(b, "\t", 1);
-		err = err ?: pgbuf__append(b, num, pgcopy__ms(num, sizeof(num), g->h.max_ms, 0));
-		err = err ?: pgbuf__append(b, "\t", 1);
-		err = err ?: copy_hist(b, &g->h);
-		err = err ?: pgbuf__append(b, "\n", 1);
+		err = err ?: copy_stats(b, &g->h, '\t'); /* sum_ms, max_ms, hist */
+		err = err ?: copy_stats(b, &g->w, '\n'); /* wait_sum_ms, wait_max_ms, wait_hist */
 	}
 	if (err) {
 		b->len = start;

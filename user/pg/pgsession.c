@@ -39,6 +39,8 @@ enum pgerr_kind pgsess__classify(const char *sqlstate, int connection_bad)
 		return PGERR_CONN; /* connection exception; server shutting down */
 	if (!strncmp(sqlstate, "22", 2) || !strncmp(sqlstate, "23", 2))
 		return PGERR_DATA; /* data exception, integrity constraint violation */
+	if (!strcmp(sqlstate, "42501"))
+		return PGERR_FATAL; /* insufficient privilege: a grant is missing */
 	return PGERR_RETRY;
 }
 
@@ -81,6 +83,7 @@ void pgsess__set_error(struct pgsess *s, const char *state, const char *msg)
 
 	snprintf(s->state, sizeof(s->state), "%s", state ? state : "");
 	snprintf(s->msg, sizeof(s->msg), "%s", msg ? msg : "unknown error");
+	s->hint[0] = 0;
 	n = strlen(s->msg);
 	while (n && (s->msg[n - 1] == '\n' || s->msg[n - 1] == ' '))
 		s->msg[--n] = 0;
@@ -99,16 +102,21 @@ static enum pgres result_error(struct pgsess *s, PGresult *res)
 	const struct pgapi *pq = s->pq;
 	const char *state = res ? pq->result_error_field(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *msg = res ? pq->result_error_field(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *hint = res ? pq->result_error_field(res, PG_DIAG_MESSAGE_HINT) : NULL;
 	int bad = pq->status(s->conn) == CONNECTION_BAD;
 	enum pgres r;
 
 	pgsess__set_error(s, state, msg ? msg : pq->error_message(s->conn));
+	snprintf(s->hint, sizeof(s->hint), "%s", hint ? hint : "");
 	switch (pgsess__classify(state, bad)) {
 	case PGERR_CONN:
 		r = PGR_CONN;
 		break;
 	case PGERR_DATA:
 		r = PGR_DATA;
+		break;
+	case PGERR_FATAL:
+		r = PGR_FATAL;
 		break;
 	default:
 		r = PGR_RETRY;
@@ -223,10 +231,18 @@ void pgsess__log_failure(struct pgsess *s, const char *what)
 		    s->msg);
 }
 
-static void quiet_notice(void *arg, const char *msg)
+/* Notices are dropped ("relation already exists, skipping"), but for httplat's own. */
+static void on_notice(void *arg, const char *msg)
 {
+	const char *own = strstr(msg, "httplat: ");
+	size_t n;
+
 	(void)arg;
-	(void)msg; /* "relation already exists, skipping" and the like */
+	if (!own)
+		return;
+	own += strlen("httplat: ");
+	n = strcspn(own, "\n");
+	pgsess__log("%.*s", (int)n, own);
 }
 
 enum pgres pgsess__open(struct pgsess *s)
@@ -246,7 +262,7 @@ enum pgres pgsess__open(struct pgsess *s)
 	s->sock = pq->socket(s->conn); /* the watchdog covers the schema and maintenance too */
 	s->sock_shut = 0;
 	pthread_mutex_unlock(&s->mu);
-	pq->set_notice_processor(s->conn, quiet_notice, NULL);
+	pq->set_notice_processor(s->conn, on_notice, NULL);
 	/* rows are UTF-8 whatever PGCLIENTENCODING says; the server converts to its encoding */
 	if (pq->set_client_encoding(s->conn, "UTF8")) {
 		pgsess__set_error(s, NULL, pq->error_message(s->conn));

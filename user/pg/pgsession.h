@@ -13,6 +13,7 @@ enum pgerr_kind {
 	PGERR_CONN,  /* connection lost or server going away: reconnect, retry the batch */
 	PGERR_DATA,  /* a row is bad (class 22/23): split the batch to isolate it */
 	PGERR_RETRY, /* anything else (resources, a missing table): back off, retry */
+	PGERR_FATAL, /* permission denied (42501): no retry can fix it */
 };
 
 /* Outcome of one statement or transaction. */
@@ -22,6 +23,7 @@ enum pgres {
 	PGR_CONN,  /* PGERR_CONN */
 	PGR_DATA,  /* PGERR_DATA */
 	PGR_RETRY, /* PGERR_RETRY */
+	PGR_FATAL, /* PGERR_FATAL, or the schema cannot be set up: stop, the spool kept */
 };
 
 /*
@@ -34,6 +36,7 @@ struct pgsess {
 	const char *conninfo; /* NULL or "" = libpq's PG* variables and ~/.pgpass */
 	char state[6];	      /* SQLSTATE of the last error, "" when none came from the server */
 	char msg[256];	      /* its message, one line */
+	char hint[256];	      /* the server's hint, "" none */
 	int attempt;	      /* failures in a row: the backoff step */
 	int64_t next_connect_ms;
 	uint64_t rnd;

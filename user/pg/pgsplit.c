@@ -77,7 +77,7 @@ void pgsplit__describe(const char *row, size_t len, enum pgbatch_part part, char
 /*
  * Rows [lo, hi) of one part, bisected until the bad rows stand alone. Each
  * piece has its own id (part, lo, hi), so a retry after a lost connection
- * skips pieces already committed. 0, or -EAGAIN (connection trouble).
+ * skips pieces already committed. 0, -EAGAIN (connection trouble) or -EPERM.
  */
 static int send_range(struct pgdeliver *d, const struct pgbatch *b, enum pgbatch_part part,
 		      size_t lo, size_t hi, struct pgcounts *c)
@@ -93,6 +93,8 @@ static int send_range(struct pgdeliver *d, const struct pgbatch *b, enum pgbatch
 	case PGR_DUP:
 		pgdeliver__count(c, part, r, hi - lo);
 		return 0;
+	case PGR_FATAL:
+		return -EPERM;
 	case PGR_DATA:
 		if (hi - lo == 1) {
 			char row[300];
@@ -112,7 +114,7 @@ static int send_range(struct pgdeliver *d, const struct pgbatch *b, enum pgbatch
 int pgsplit__batch(struct pgdeliver *d, const struct pgbatch *b, struct pgcounts *c)
 {
 	static const enum pgbatch_part parts[] = {PGB_REQUESTS, PGB_ALERTS, PGB_HEALTH};
-	char from[40], to[40];
+	char from[40], to[40], sql[256];
 	const char *params[] = {d->host, from, to};
 	enum pgres r;
 
@@ -130,7 +132,8 @@ int pgsplit__batch(struct pgdeliver *d, const struct pgbatch *b, struct pgcounts
 		return 0;
 	pgcopy__ts(from, sizeof(from), b->first_ns);
 	pgcopy__ts(to, sizeof(to), b->last_ns + MINUTE_NS);
-	r = pgsess__exec(d->s, "SELECT httplat_reroll($1, $2::timestamptz, $3::timestamptz)", 3,
-			 params);
-	return r == PGR_OK ? 0 : -EAGAIN;
+	snprintf(sql, sizeof(sql), "SELECT %s.httplat_reroll($1, $2::timestamptz, $3::timestamptz)",
+		 d->schema);
+	r = pgsess__exec(d->s, sql, 3, params);
+	return r == PGR_OK ? 0 : r == PGR_FATAL ? -EPERM : -EAGAIN;
 }

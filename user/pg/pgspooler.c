@@ -95,17 +95,17 @@ int pgspooler__pending(const struct pgspooler *sp)
 	return sp->q->st.spool_files > 0;
 }
 
-void pgspooler__replay_one(struct pgspooler *sp, struct pgdeliver *d, struct pgcounts *c)
+int pgspooler__replay_one(struct pgspooler *sp, struct pgdeliver *d, struct pgcounts *c)
 {
 	struct pgqueue *q = sp->q;
-	int err, pending;
+	int err, pending, sent = 0;
 
 	if (!sp->replay && !(sp->replay = calloc(1, sizeof(*sp->replay))))
-		return;
+		return -EAGAIN;
 	pthread_mutex_lock(&sp->mu);
 	err = spool__read_oldest(sp->spool, sp->replay);
 	pthread_mutex_unlock(&sp->mu);
-	if (!err && !pgdeliver__batch(d, sp->replay, c)) {
+	if (!err && !(sent = pgdeliver__batch(d, sp->replay, c))) {
 		pthread_mutex_lock(&sp->mu);
 		err = spool__remove_oldest(sp->spool);
 		pthread_mutex_unlock(&sp->mu);
@@ -123,6 +123,7 @@ void pgspooler__replay_one(struct pgspooler *sp, struct pgdeliver *d, struct pgc
 		pgsess__log("spool replayed: %llu rows", (unsigned long long)sp->replayed);
 		sp->replayed = 0;
 	}
+	return sent;
 }
 
 static void *spooler_main(void *arg)

@@ -46,8 +46,11 @@ void pgspooler__close(struct pgspooler *sp);
 void pgspooler__excess(struct pgspooler *sp, uint64_t keep, int drop_rest);
 /* Under q->mu: spool files wait to be written. */
 int pgspooler__pending(const struct pgspooler *sp);
-/* Connected and idle (writer thread, not under q->mu): writes the oldest spool file. */
-void pgspooler__replay_one(struct pgspooler *sp, struct pgdeliver *d, struct pgcounts *c);
+/*
+ * Connected and idle (writer thread, not under q->mu): writes the oldest spool
+ * file. 0, -EAGAIN (to retry), or -EPERM as pgdeliver__batch.
+ */
+int pgspooler__replay_one(struct pgspooler *sp, struct pgdeliver *d, struct pgcounts *c);
 /* Copies the spool's counters into q->st. Not under q->mu. */
 void pgspooler__update_stats(struct pgspooler *sp);
 

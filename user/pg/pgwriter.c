@@ -11,6 +11,7 @@
 #include "pgdeliver.h"
 #include "pgmaint.h"
 #include "pgqueue.h"
+#include "pgschema.h"
 #include "pgsession.h"
 #include "pgspooler.h"
 #include "pgwriter.h"
@@ -26,6 +27,8 @@ struct pgwriter {
 	pthread_t thread;
 	int started;
 	int inited; /* which parts to tear down */
+	char fatal[768]; /* under q.mu: why the writer gave up, "" while it has not */
+	char fatal_next[768]; /* writer thread */
 };
 
 void pgwriter_opts__defaults(struct pgwriter_opts *o)
@@ -120,6 +123,18 @@ void pgwriter__stats(struct pgwriter *w, struct pgwriter_stats *out)
 	pthread_mutex_unlock(&w->s.mu);
 }
 
+int pgwriter__fatal(struct pgwriter *w, char *msg, size_t msgsz)
+{
+	int fatal;
+
+	pthread_mutex_lock(&w->q.mu);
+	fatal = w->fatal[0] != 0;
+	if (fatal && msgsz)
+		snprintf(msg, msgsz, "%s", w->fatal);
+	pthread_mutex_unlock(&w->q.mu);
+	return fatal;
+}
+
 /* Under q.mu. */
 static void add_counts(struct pgwriter_stats *st, const struct pgcounts *c)
 {
@@ -151,19 +166,35 @@ static int db_step(struct pgwriter *w, enum step what, const struct pgbatch *b, 
 		err = pgdeliver__batch(&w->d, b, &c);
 		break;
 	case STEP_REPLAY:
-		pgspooler__replay_one(&w->sp, &w->d, &c);
+		err = pgspooler__replay_one(&w->sp, &w->d, &c);
 		break;
 	case STEP_MAINTAIN:
-		if (pgmaint__run(&w->m, &w->s) != PGR_OK)
+		switch (pgmaint__run(&w->m, &w->s)) {
+		case PGR_OK:
+			break;
+		case PGR_FATAL:
+			err = -EPERM;
+			break;
+		default:
 			pgsess__log_failure(&w->s, "maintenance failed");
+		}
 		break;
 	case STEP_CONNECT:
-		pgdeliver__connect(&w->d); /* schema at start, or the spool wants replaying */
+		err = pgdeliver__connect(&w->d); /* schema at start, or the spool wants replaying */
 		break;
 	}
 	pgsess__busy(&w->s, 0);
+	if (err == -EPERM)
+		pgmaint__explain(&w->m, &w->s, w->fatal_next, sizeof(w->fatal_next));
 	pthread_mutex_lock(&w->q.mu);
 	add_counts(&w->q.st, &c);
+	if (err == -EPERM && !w->fatal[0]) {
+		/* no retry can fix it: stop writing; the spooler keeps memory in bounds meanwhile */
+		snprintf(w->fatal, sizeof(w->fatal), "%s", w->fatal_next);
+		pgsess__log("giving up: %s", w->fatal);
+		pgsess__close(&w->s);
+		w->s.next_connect_ms = INT64_MAX;
+	}
 	return err;
 }
 
@@ -249,10 +280,12 @@ struct pgwriter *pgwriter__new(const struct pgwriter_opts *o)
 	w->inited |= INIT_QUEUE;
 	pgsess__init(&w->s, o->api, w->conninfo, id);
 	w->inited |= INIT_SESS;
-	pgmaint__init(&w->m, w->o.retention_days, w->o.rollup_days);
+	pgmaint__init(&w->m, o->schema, w->o.retention_days, w->o.rollup_days);
 	pgdeliver__init(&w->d, &w->s, &w->m, w->q.host);
 	if (!err && o->conninfo && !w->conninfo)
 		err = -ENOMEM;
+	if (!err && o->schema && !pgschema__valid_name(o->schema))
+		err = -EINVAL;
 	if (!err) {
 		err = pgspooler__open(&w->sp, &w->q, &w->s, o->spool_dir, w->o.spool_max,
 				      w->o.db_timeout_ms);

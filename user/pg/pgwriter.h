@@ -2,6 +2,7 @@
 #ifndef HTTPLAT_PGWRITER_H
 #define HTTPLAT_PGWRITER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "alert_row.h"
@@ -13,6 +14,7 @@
 struct pgwriter_opts {
 	const char *conninfo;  /* conninfo or URL; NULL/"" = libpq's PG* variables */
 	const char *host;      /* value of the host column */
+	const char *schema;    /* httplat's schema (NULL = "httplat"); pgschema__valid_name */
 	const char *spool_dir; /* NULL = no spool (rows beyond mem_max are dropped) */
 	uint64_t spool_max;    /* bytes on disk */
 	uint64_t mem_max;      /* bytes of formatted rows held in memory */
@@ -52,6 +54,13 @@ int pgwriter__flush(struct pgwriter *w, int timeout_ms);
 /* True when the memory queue is nearly full (for producers that can wait: the benchmark). */
 int pgwriter__pressure(struct pgwriter *w);
 void pgwriter__stats(struct pgwriter *w, struct pgwriter_stats *out);
+/*
+ * 1 when the writer gave up: the database refused something no retry can fix
+ * (the schema is someone else's, a privilege is missing). The message (what
+ * failed, what to do) goes to msg. Rows keep being queued and spooled; the
+ * caller should stop (pgwriter__stop spools the rest) and exit non-zero.
+ */
+int pgwriter__fatal(struct pgwriter *w, char *msg, size_t msgsz);
 /*
  * Stops the thread: writes what is left (up to stop_timeout_ms, not at all
  * when the database is away), spools the rest, counts what neither took.

@@ -1,0 +1,45 @@
+-- 002_split_tls_counters.sql: httplat schema version 2. Columns added in place (nullable or with
+-- a default, so no table is rewritten) and renamed; rows kept.
+-- - http_requests: the latency split (queue_ms, wait_ms: NULL when unknown) and tls.
+-- - http_requests_1m: a histogram of the wait (queue_ms + wait_ms, a NULL part counted as 0
+--   when the other is known) in hist's layout, its sum and maximum: a p95 of the wait per group.
+-- - httplat_health: the kernel counters named kernel_<column> after HTTPLAT_COUNTERS
+--   (bpf/httplat.h). Counters added later get their column from httplat_health_columns(),
+--   which the writer calls at connect with the list it was built with.
+
+ALTER TABLE @schema@.http_requests
+	ADD COLUMN IF NOT EXISTS queue_ms double precision, -- accept-queue wait, first request of a connection
+	ADD COLUMN IF NOT EXISTS wait_ms double precision,  -- first byte arrived -> the app read it
+	ADD COLUMN IF NOT EXISTS tls boolean NOT NULL DEFAULT false;
+
+ALTER TABLE @schema@.http_requests_1m
+	ADD COLUMN IF NOT EXISTS wait_hist bigint[],
+	ADD COLUMN IF NOT EXISTS wait_sum_ms double precision,
+	ADD COLUMN IF NOT EXISTS wait_max_ms double precision;
+
+DO $rename$
+DECLARE
+	renames constant text[][] := ARRAY[
+		['drop_ringbuf_full', 'kernel_ringbuf_full'],
+		['drop_conn_full', 'kernel_conn_table_full'],
+		['drop_inflight_full', 'kernel_inflight_full'],
+		['drop_pipe_full', 'kernel_pipeline_full'],
+		['parse_giveup', 'kernel_parse_giveup'],
+		['non_http', 'kernel_non_http_reads'],
+		['orphan_response', 'kernel_orphan_responses']];
+BEGIN
+	FOR i IN 1 .. array_length(renames, 1) LOOP
+		IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = '@schema@.httplat_health'::regclass
+			     AND attname = renames[i][1] AND NOT attisdropped)
+		   AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = '@schema@.httplat_health'::regclass
+				 AND attname = renames[i][2] AND NOT attisdropped) THEN
+			EXECUTE format('ALTER TABLE @schema@.httplat_health RENAME COLUMN %I TO %I',
+				       renames[i][1], renames[i][2]);
+		END IF;
+	END LOOP;
+END
+$rename$;
+
+INSERT INTO @schema@.httplat_schema (version, description)
+VALUES (2, 'own schema; queue_ms, wait_ms, tls; wait histogram in the rollup; kernel_* health columns')
+ON CONFLICT (version) DO NOTHING;
