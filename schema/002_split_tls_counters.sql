@@ -1,8 +1,9 @@
 -- 002_split_tls_counters.sql: httplat schema version 2. Columns added in place (nullable or with
 -- a default, so no table is rewritten) and renamed; rows kept.
 -- - http_requests: the latency split (queue_ms, wait_ms: NULL when unknown) and tls.
--- - http_requests_1m: a histogram of the wait (queue_ms + wait_ms, a NULL part counted as 0
---   when the other is known) in hist's layout, its sum and maximum: a p95 of the wait per group.
+-- - http_requests_1m: tls in the key (minute, host, api, route, status, tls), so a TLS filter
+--   works on the rollup too; a histogram of the wait (queue_ms + wait_ms, a NULL part counted
+--   as 0 when the other is known) in hist's layout, its sum and maximum: a p95 of the wait.
 -- - httplat_health: the kernel counters named kernel_<column> after HTTPLAT_COUNTERS
 --   (bpf/httplat.h). Counters added later get their column from httplat_health_columns(),
 --   which the writer calls at connect with the list it was built with.
@@ -13,9 +14,27 @@ ALTER TABLE @schema@.http_requests
 	ADD COLUMN IF NOT EXISTS tls boolean NOT NULL DEFAULT false;
 
 ALTER TABLE @schema@.http_requests_1m
+	ADD COLUMN IF NOT EXISTS tls boolean NOT NULL DEFAULT false,
 	ADD COLUMN IF NOT EXISTS wait_hist bigint[],
 	ADD COLUMN IF NOT EXISTS wait_sum_ms double precision,
 	ADD COLUMN IF NOT EXISTS wait_max_ms double precision;
+
+DO $key$
+DECLARE
+	pk text;
+BEGIN
+	SELECT conname INTO pk FROM pg_constraint
+	 WHERE conrelid = '@schema@.http_requests_1m'::regclass AND contype = 'p';
+	IF pk IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM pg_constraint c JOIN pg_attribute a
+		    ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+		 WHERE c.conrelid = '@schema@.http_requests_1m'::regclass AND c.contype = 'p'
+		   AND a.attname = 'tls') THEN
+		EXECUTE format('ALTER TABLE @schema@.http_requests_1m DROP CONSTRAINT %I, '
+			       'ADD PRIMARY KEY (minute, host, api, route, status, tls)', pk);
+	END IF;
+END
+$key$;
 
 DO $rename$
 DECLARE
@@ -41,5 +60,5 @@ END
 $rename$;
 
 INSERT INTO @schema@.httplat_schema (version, description)
-VALUES (2, 'own schema; queue_ms, wait_ms, tls; wait histogram in the rollup; kernel_* health columns')
+VALUES (2, 'own schema; queue_ms, wait_ms, tls; tls and a wait histogram in the rollup; kernel_* health columns')
 ON CONFLICT (version) DO NOTHING;

@@ -187,30 +187,35 @@ BEGIN
 	DELETE FROM @schema@.http_requests_1m
 	 WHERE host = p_host AND minute >= from_ts AND minute < to_ts;
 	WITH raw AS (
-		SELECT date_trunc('minute', ts) AS minute, api, route, status,
+		SELECT date_trunc('minute', ts) AS minute, api, route, status, tls,
 		       CASE WHEN status = 0 THEN NULL ELSE duration_ms END AS d,
 		       @schema@.httplat_wait_ms(queue_ms, wait_ms) AS w
 		  FROM @schema@.http_requests
 		 WHERE host = p_host AND ts >= from_ts AND ts < to_ts),
 	g AS (
-		SELECT minute, api, route, status, count(*) AS n, sum(d) AS s, max(d) AS m,
+		SELECT minute, api, route, status, tls, count(*) AS n, sum(d) AS s, max(d) AS m,
 		       sum(w) AS ws, max(w) AS wm
-		  FROM raw GROUP BY 1, 2, 3, 4),
+		  FROM raw GROUP BY 1, 2, 3, 4, 5),
 	dh AS (
-		SELECT minute, api, route, status, @schema@.httplat_hist_from(array_agg(b), array_agg(n)) AS h
-		  FROM (SELECT minute, api, route, status, @schema@.httplat_hist_bucket(d) AS b, count(*) AS n
-			  FROM raw WHERE status <> 0 GROUP BY 1, 2, 3, 4, 5) AS x
-		 GROUP BY 1, 2, 3, 4),
+		SELECT minute, api, route, status, tls,
+		       @schema@.httplat_hist_from(array_agg(b), array_agg(n)) AS h
+		  FROM (SELECT minute, api, route, status, tls, @schema@.httplat_hist_bucket(d) AS b,
+			       count(*) AS n
+			  FROM raw WHERE status <> 0 GROUP BY 1, 2, 3, 4, 5, 6) AS x
+		 GROUP BY 1, 2, 3, 4, 5),
 	wh AS (
-		SELECT minute, api, route, status, @schema@.httplat_hist_from(array_agg(b), array_agg(n)) AS h
-		  FROM (SELECT minute, api, route, status, @schema@.httplat_hist_bucket(w) AS b, count(*) AS n
-			  FROM raw WHERE w IS NOT NULL GROUP BY 1, 2, 3, 4, 5) AS x
-		 GROUP BY 1, 2, 3, 4)
-	INSERT INTO @schema@.http_requests_1m (minute, host, api, route, status, count, sum_ms, max_ms,
-					       hist, wait_hist, wait_sum_ms, wait_max_ms)
-	SELECT g.minute, p_host, g.api, g.route, g.status, g.n, g.s, g.m, dh.h, wh.h, g.ws, g.wm
-	  FROM g LEFT JOIN dh USING (minute, api, route, status)
-		 LEFT JOIN wh USING (minute, api, route, status);
+		SELECT minute, api, route, status, tls,
+		       @schema@.httplat_hist_from(array_agg(b), array_agg(n)) AS h
+		  FROM (SELECT minute, api, route, status, tls, @schema@.httplat_hist_bucket(w) AS b,
+			       count(*) AS n
+			  FROM raw WHERE w IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6) AS x
+		 GROUP BY 1, 2, 3, 4, 5)
+	INSERT INTO @schema@.http_requests_1m (minute, host, api, route, status, tls, count, sum_ms,
+					       max_ms, hist, wait_hist, wait_sum_ms, wait_max_ms)
+	SELECT g.minute, p_host, g.api, g.route, g.status, g.tls, g.n, g.s, g.m, dh.h, wh.h, g.ws,
+	       g.wm
+	  FROM g LEFT JOIN dh USING (minute, api, route, status, tls)
+		 LEFT JOIN wh USING (minute, api, route, status, tls);
 	GET DIAGNOSTICS nrows = ROW_COUNT;
 	RETURN nrows;
 END

@@ -65,7 +65,7 @@ static void test_copy_lines(void)
 	CHECK_INT(pgrollup__copy(ru, &b, "h1"), 0);
 	/* first line: the 200 group, histogram in hist.h's buckets, trimmed */
 	n = snprintf(want, sizeof(want),
-		     "2024-02-29 12:34:00.000000+00\th1\tmodel\t/m/{id}\\tx\t200\t2\t251.000000\t"
+		     "2024-02-29 12:34:00.000000+00\th1\tmodel\t/m/{id}\\tx\t200\tf\t2\t251.000000\t"
 		     "250.000000\t{");
 	for (int i = 0; i <= hist__bucket(250.0); i++)
 		n +=
@@ -79,7 +79,7 @@ static void test_copy_lines(void)
 		CHECK_STR(b.data, want);
 		CHECK_STR(
 		    p + 1,
-		    "2024-02-29 12:34:00.000000+00\th1\tmodel\t/m/{id}\\tx\t0\t1\t\\N\t\\N\t\\N\t\\N\t"
+		    "2024-02-29 12:34:00.000000+00\th1\tmodel\t/m/{id}\\tx\t0\tf\t1\t\\N\t\\N\t\\N\t\\N\t"
 		    "\\N\t\\N\n");
 	}
 	pgbuf__free(&b);
@@ -116,7 +116,7 @@ static void test_wait_histogram(void)
 	CHECK_INT(pgrollup__copy(ru, &b, "h"), 0);
 	/* the 200 group: wait_sum_ms, wait_max_ms, wait_hist are its last three fields */
 	f = b.data;
-	for (int i = 0; i < 9 && f; i++)
+	for (int i = 0; i < 10 && f; i++)
 		f = strchr(f, '\t') ? strchr(f, '\t') + 1 : NULL;
 	CHECK(f != NULL);
 	n = snprintf(want, sizeof(want), "520.000000\t300.000000\t{");
@@ -126,8 +126,27 @@ static void test_wait_histogram(void)
 	if (f) {
 		CHECK(!strncmp(f, want, strlen(want)));
 		f = strchr(f, '\n') + 1; /* the status 0 group: no latency, a wait of 1.5 ms */
-		CHECK(strstr(f, "\t0\t1\t\\N\t\\N\t\\N\t1.500000\t1.500000\t{") != NULL);
+		CHECK(strstr(f, "\t0\tf\t1\t\\N\t\\N\t\\N\t1.500000\t1.500000\t{") != NULL);
 	}
+	pgbuf__free(&b);
+	pgrollup__free(ru);
+}
+
+/* TLS and plaintext requests of one route are separate groups (tls is in the rollup's key). */
+static void test_tls_is_a_group(void)
+{
+	struct pgrollup *ru = pgrollup__new();
+	struct pgbuf b = {};
+	struct record r = rec(0, "/x", 200, 1);
+
+	pgrollup__add(ru, &r);
+	r.tls = 1;
+	pgrollup__add(ru, &r);
+	pgrollup__add(ru, &r);
+	CHECK_INT(pgrollup__groups(ru), 2);
+	CHECK_INT(pgrollup__copy(ru, &b, "h"), 0);
+	CHECK(strstr(b.data, "\t200\tf\t1\t") != NULL);
+	CHECK(strstr(b.data, "\t200\tt\t2\t") != NULL);
 	pgbuf__free(&b);
 	pgrollup__free(ru);
 }
@@ -156,6 +175,7 @@ int main(void)
 	RUN(test_groups_by_minute_route_status);
 	RUN(test_copy_lines);
 	RUN(test_wait_histogram);
+	RUN(test_tls_is_a_group);
 	RUN(test_full_reports_enospc);
 	return CHECK_DONE();
 }

@@ -24,8 +24,8 @@ struct pgbuf {
 #define PGCOPY_ALERTS_COLS                                                                         \
 	"ts, host, rule, api, route, severity, state, value, threshold, delivered, message"
 #define PGCOPY_ROLLUP_COLS                                                                         \
-	"minute, host, api, route, status, count, sum_ms, max_ms, hist, wait_sum_ms, wait_max_ms, " \
-	"wait_hist"
+	"minute, host, api, route, status, tls, count, sum_ms, max_ms, hist, wait_sum_ms, "        \
+	"wait_max_ms, wait_hist"
 
 /* Daemon counters for one httplat_health row (cumulative since started_ns). */
 struct health_row {

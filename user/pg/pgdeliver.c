@@ -18,7 +18,7 @@ static const char *const part_table[PGB__COUNT] = {
 #define MERGE_SQL                                                                                  \
 	"INSERT INTO %1$s.http_requests_1m AS t (" PGCOPY_ROLLUP_COLS ") "                         \
 	"SELECT " PGCOPY_ROLLUP_COLS " FROM pg_temp.httplat_stage_1m "                             \
-	"ON CONFLICT (minute, host, api, route, status) DO UPDATE SET "                            \
+	"ON CONFLICT (minute, host, api, route, status, tls) DO UPDATE SET "                       \
 	"count = t.count + excluded.count, "                                                       \
 	"sum_ms = coalesce(t.sum_ms + excluded.sum_ms, t.sum_ms, excluded.sum_ms), "               \
 	"max_ms = greatest(t.max_ms, excluded.max_ms), "                                           \

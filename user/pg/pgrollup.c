@@ -13,6 +13,7 @@ struct group {
 	int64_t minute_ns;
 	uint32_t hash;
 	uint16_t status;
+	uint8_t tls;
 	char api[RECORD_API_MAX];
 	char route[RECORD_PATH_MAX + 1];
 	struct hist h;	/* answered requests only */
@@ -58,7 +59,10 @@ static int64_t minute_of(int64_t ts_ns)
 int pgrollup__add(struct pgrollup *ru, const struct record *r)
 {
 	int64_t minute = minute_of(r->ts_ns);
-	uint32_t h = fnv1a(fnv1a(2166136261u ^ (uint32_t)(minute / MINUTE_NS) ^ r->status, r->api),
+	uint8_t tls = r->tls ? 1 : 0;
+	uint32_t h = fnv1a(fnv1a(2166136261u ^ (uint32_t)(minute / MINUTE_NS) ^ r->status ^
+				     (uint32_t)tls << 16,
+				 r->api),
 			   r->route);
 	uint32_t i = h & (SLOTS - 1);
 	struct group *g;
@@ -66,7 +70,7 @@ int pgrollup__add(struct pgrollup *ru, const struct record *r)
 	for (; ru->slot[i]; i = (i + 1) & (SLOTS - 1)) {
 		g = &ru->groups[ru->slot[i] - 1];
 		if (g->hash == h && g->minute_ns == minute && g->status == r->status &&
-		    !strcmp(g->api, r->api) && !strcmp(g->route, r->route))
+		    g->tls == tls && !strcmp(g->api, r->api) && !strcmp(g->route, r->route))
 			goto found;
 	}
 	if (ru->n >= PGROLLUP_MAX)
@@ -81,6 +85,7 @@ int pgrollup__add(struct pgrollup *ru, const struct record *r)
 	g->minute_ns = minute;
 	g->hash = h;
 	g->status = r->status;
+	g->tls = tls;
 	snprintf(g->api, sizeof(g->api), "%.*s", (int)sizeof(r->api) - 1, r->api);
 	snprintf(g->route, sizeof(g->route), "%.*s", (int)sizeof(r->route) - 1, r->route);
 	ru->slot[i] = (int16_t)(++ru->n);
@@ -175,7 +180,8 @@ int pgrollup__copy(const struct pgrollup *ru, struct pgbuf *b, const char *host)
 		err = err ?: pgcopy__text(b, g->api, strlen(g->api)) < 0;
 		err = err ?: pgbuf__append(b, "\t", 1);
 		err = err ?: pgcopy__text(b, g->route, strlen(g->route)) < 0;
-		snprintf(num, sizeof(num), "\t%u\t%llu\t", g->status, (unsigned long long)g->count);
+		snprintf(num, sizeof(num), "\t%u\t%c\t%llu\t", g->status, g->tls ? 't' : 'f',
+			 (unsigned long long)g->count);
 		err = err ?: pgbuf__append(b, num, strlen(num));
 		err = err ?: copy_stats(b, &g->h, '\t'); /* sum_ms, max_ms, hist */
 		err = err ?: copy_stats(b, &g->w, '\n'); /* wait_sum_ms, wait_max_ms, wait_hist */

@@ -1,4 +1,4 @@
-/* pgrollup.h: per-batch 1-minute rollup (api, route, status) rows for http_requests_1m. */
+/* pgrollup.h: per-batch 1-minute rollup (api, route, status, tls) rows for http_requests_1m. */
 #ifndef HTTPLAT_PGROLLUP_H
 #define HTTPLAT_PGROLLUP_H
 
