@@ -443,5 +443,28 @@ def test_other_schema_name():
     h.check(r.returncode != 0 and "invalid --schema" in r.stderr, r.stderr)
 
 
+@h.test
+def test_rollup_only():
+    """--rollup-only: no row per request, every request counted in the per-minute rollup."""
+    db = new_db("rollup_only")
+    app = h.Uvicorn()
+    hl = run(app, db, "e2e-rollup", "--rollup-only")
+    h.check("writing the per-minute rollup only" in hl.stderr(), hl.stderr()[-300:])
+    send(app, 9700, 12)
+    deadline = time.monotonic() + 20
+    n = 0
+    while n < 12 and time.monotonic() < deadline:
+        n = int(one(db, "SELECT coalesce(sum(count), 0) FROM httplat.http_requests_1m "
+                        "WHERE host = 'e2e-rollup'"))
+        time.sleep(0.1)
+    h.check(n == 12, f"rollup counts {n} requests, want 12")
+    h.check(count(db, "e2e-rollup") == 0, "request rows written in rollup-only mode")
+    p50 = one(db, "SELECT httplat.httplat_quantile(httplat.httplat_hist_sum(hist), 0.5, "
+                  "max(max_ms)) FROM httplat.http_requests_1m WHERE host = 'e2e-rollup'")
+    h.check(0 < float(p50) < 1000, f"p50 {p50}")
+    h.check(hl.stop() == 0, "exit status")
+    h.check("rows written 12," in hl.stderr().split("exit:")[-1], hl.stderr()[-400:])
+
+
 if __name__ == "__main__":
     sys.exit(h.run_tests())

@@ -113,6 +113,20 @@ static void push_rows(struct pgwriter *w, int n, int bad_from, int bad_to)
 	}
 }
 
+/* Waits (up to 10 s) until n request rows are written, then for the queue to drain. */
+static void wait_written(struct pgwriter *w, uint64_t n)
+{
+	struct pgwriter_stats st;
+
+	for (int i = 0; i < 200; i++) {
+		pgwriter__stats(w, &st);
+		if (st.rows_written == n)
+			break;
+		usleep(50000);
+	}
+	CHECK_INT(pgwriter__flush(w, 10000), 0);
+}
+
 /* Every one of rows [0, n) is stored once, except [skip_from, skip_to). */
 static int each_once(const struct fake_db *db, int n, int skip_from, int skip_to)
 {
@@ -314,13 +328,7 @@ static void test_fake_database_back_replays_spool(void)
 	db.refuse_connects = 4; /* away for a while (backoff 0.1-0.3 s, 0.2-0.6 s, ...) */
 	w = fake_writer(100, 0, spool);
 	push_rows(w, 500, -1, -1);
-	for (int i = 0; i < 200; i++) { /* wait until it is back and the spool replayed */
-		pgwriter__stats(w, &st);
-		if (st.rows_written == 500)
-			break;
-		usleep(50000);
-	}
-	CHECK_INT(pgwriter__flush(w, 10000), 0);
+	wait_written(w, 500); /* until it is back and the spool replayed */
 	pgwriter__stats(w, &st);
 	CHECK_INT(st.rows_written, 500);
 	CHECK_INT(st.rows_spooled + st.rows_queued + st.rows_dropped, 0);
@@ -409,6 +417,31 @@ static void test_fake_privilege_lost_is_fatal(void)
 	CHECK_INT(st.rows_spooled, 100);
 	CHECK_INT(st.rows_dropped, 0);
 	pgwriter__free(w);
+	rm_dir(spool);
+}
+
+/* Rollup only: no request rows, every request counted in the rollup, through the spool too. */
+static void test_fake_rollup_only(void)
+{
+	char spool[64];
+	struct pgwriter_opts o = {.host = "t", .batch_rows = 100, .flush_ms = 20, .rollup_only = 1,
+				  .api = &fake_api, .spool_dir = spool};
+	struct pgwriter_stats st;
+	struct fake_db db;
+	struct pgwriter *w;
+
+	snprintf(spool, sizeof(spool), "/tmp/httplat-pgw-fake-%d", (int)getpid());
+	fake_db__use(&db, pgschema__latest(), pgschema__latest());
+	db.refuse_connects = 2; /* the first batches go through the spool */
+	w = pgwriter__new(&o);
+	push_rows(w, 500, -1, -1);
+	wait_written(w, 500); /* until it is back and the spool replayed */
+	pgwriter__stats(w, &st);
+	CHECK_INT(st.rows_written, 500);
+	CHECK_INT(st.rows_spooled + st.rows_queued + st.rows_dropped + st.rows_rejected, 0);
+	pgwriter__free(w);
+	CHECK_INT(db.rows, 0); /* no request row */
+	CHECK(db.rollup_lines >= 5);
 	rm_dir(spool);
 }
 
@@ -510,6 +543,7 @@ int main(void)
 	RUN(test_session_copy_never_stuck);
 	RUN(test_fake_hung_call_dropped);
 	RUN(test_fake_database_back_replays_spool);
+	RUN(test_fake_rollup_only);
 	RUN(test_fake_schema_applied_once);
 	RUN(test_fake_schema_conflict_is_fatal);
 	RUN(test_fake_privilege_lost_is_fatal);

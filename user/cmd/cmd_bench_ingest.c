@@ -121,7 +121,8 @@ static void make_templates(struct record *t, int n)
 	}
 }
 
-static long count_rows(const char *db, const char *schema, const char *host)
+/* Requests stored for host: rows of http_requests, or the rollup's count when rollup_only. */
+static long count_rows(const char *db, const char *schema, const char *host, int rollup_only)
 {
 	const char *kw[] = {"dbname", NULL}, *val[] = {db, NULL}, *params[] = {host};
 	PGconn *c = PQconnectdbParams(db ? kw : kw + 1, db ? val : val + 1, 1);
@@ -131,7 +132,10 @@ static long count_rows(const char *db, const char *schema, const char *host)
 
 	if (PQstatus(c) != CONNECTION_OK)
 		goto cleanup;
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s.http_requests WHERE host = $1", schema);
+	snprintf(sql, sizeof(sql),
+		 rollup_only ? "SELECT coalesce(sum(count), 0) FROM %s.http_requests_1m WHERE host = $1"
+			     : "SELECT count(*) FROM %s.http_requests WHERE host = $1",
+		 schema);
 	res = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK)
 		n = atol(PQgetvalue(res, 0, 0));
@@ -232,9 +236,9 @@ int cmd_bench_ingest(int argc, char **argv)
 		return 1;
 	}
 	if (env.verify) {
-		got = count_rows(pg->conninfo, pg->schema, pg->host);
-		printf("verified: %ld rows with host '%s' in %s.http_requests\n", got, pg->host,
-		       pg->schema);
+		got = count_rows(pg->conninfo, pg->schema, pg->host, pg->rollup_only);
+		printf("verified: %ld rows with host '%s' in %s.%s\n", got, pg->host, pg->schema,
+		       pg->rollup_only ? "http_requests_1m (sum of count)" : "http_requests");
 		if (got != env.n - bad)
 			return 1;
 	}

@@ -202,6 +202,8 @@ static int run_apply_config(struct run_env *env)
 		pg->batch_rows = (uint32_t)d->batch_rows;
 	if (!pg->flush_ms && d->flush_ms > 0)
 		pg->flush_ms = (uint32_t)d->flush_ms;
+	if (!pg->rollup_only && d->rollup_only > 0)
+		pg->rollup_only = 1;
 	return 0;
 fail:
 	fprintf(stderr, "httplat: run: %s\n", err);
@@ -333,7 +335,8 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "httplat: run: cannot start tracing: %s\n", strerror(errno));
 		goto cleanup;
 	}
-	fprintf(stderr, "httplat: run: tracing; writing rows as host '%s'%s%s\n", env.pgc.host,
+	fprintf(stderr, "httplat: run: tracing; writing %s as host '%s' into schema %s%s%s\n",
+		pg->rollup_only ? "the per-minute rollup only" : "rows", env.pgc.host, pg->schema,
 		*pg->spool_dir ? ", spool " : ", no spool", pg->spool_dir);
 	ctx.next_stats_ms = mono_ms() + env.stats_s * 1000;
 	ctx.next_health_ms = mono_ms();

@@ -20,6 +20,7 @@ void config__defaults(struct httplat_config *c)
 	c->database.rollup_days = -1;
 	c->database.batch_rows = -1;
 	c->database.flush_ms = -1;
+	c->database.rollup_only = -1;
 }
 
 int config__parse_duration_ms(const char *s, long long *ms)
@@ -193,6 +194,12 @@ static int database__set(struct config_database *d, const char *key, const char 
 		return parse__int(v, 1, 1000000, &d->batch_rows);
 	if (!strcmp(key, "flush_ms"))
 		return parse__int(v, 1, 60000, &d->flush_ms);
+	if (!strcmp(key, "rollup_only")) {
+		d->rollup_only = !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1") ? 1
+				 : !strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0") ? 0
+												 : -2;
+		return d->rollup_only < 0 ? -EINVAL : 0;
+	}
 	return -ENOENT;
 }
 

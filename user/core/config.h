@@ -37,6 +37,7 @@ struct config_database {
 	int rollup_days;
 	int batch_rows;
 	int flush_ms;
+	int rollup_only; /* -1 unset, 0 or 1 */
 };
 
 /* A flag given on the command line, applied over the file as "[section] key = value". */

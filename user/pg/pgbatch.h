@@ -18,7 +18,11 @@ enum pgbatch_part { PGB_REQUESTS, PGB_ROLLUP, PGB_ALERTS, PGB_HEALTH, PGB__COUNT
 struct pgbatch {
 	uint64_t writer;
 	uint64_t seq;
-	uint32_t rows[PGB__COUNT]; /* rows in part[i] */
+	/*
+	 * Rows in part[i]; rows[PGB_REQUESTS] counts the requests even when the
+	 * batch carries them only in its rollup (rollup-only: part[PGB_REQUESTS] empty).
+	 */
+	uint32_t rows[PGB__COUNT];
 	struct pgbuf part[PGB__COUNT];
 	int64_t first_ns, last_ns; /* span of the request rows' ts, 0 when none */
 	/*

@@ -15,7 +15,8 @@ enum {
 	OPT_MEM_MAX,
 	OPT_BATCH_ROWS,
 	OPT_FLUSH_MS,
-	OPT_DB_TIMEOUT
+	OPT_DB_TIMEOUT,
+	OPT_ROLLUP_ONLY
 };
 
 static const struct argp_option options[] = {
@@ -30,6 +31,10 @@ static const struct argp_option options[] = {
     {"schema", OPT_SCHEMA, "NAME", 0,
      "PostgreSQL schema holding httplat's tables and functions, created if missing (default "
      "httplat)",
+     2},
+    {"rollup-only", OPT_ROLLUP_ONLY, NULL, 0,
+     "No row per request: write only the per-minute rollup (and alerts, health); for fleets "
+     "that outgrow one database",
      2},
     {"mem-max", OPT_MEM_MAX, "SIZE", 0, "Memory bound for queued rows, e.g. 64M (default 64M)", 2},
     {"batch-rows", OPT_BATCH_ROWS, "N", 0, "Rows per COPY batch at most (default 20000)", 2},
@@ -63,6 +68,9 @@ static error_t pgcli_parse(int key, char *arg, struct argp_state *state)
 				   "and _ (at most 63, not starting with a digit or pg_)",
 				   arg);
 		c->schema = arg;
+		break;
+	case OPT_ROLLUP_ONLY:
+		c->pg.rollup_only = 1;
 		break;
 	case OPT_MEM_MAX:
 		if (pgwriter__parse_size(arg, &size) || size < 65536)

@@ -147,7 +147,7 @@ int pgdeliver__batch(struct pgdeliver *d, const struct pgbatch *b, struct pgcoun
 	for (int i = 0; i < PGB__COUNT; i++)
 		seg[i] = (struct pgsegment){(enum pgbatch_part)i, b->part[i].data, b->part[i].len};
 again:
-	if (b->rows[PGB_REQUESTS])
+	if (b->part[PGB_REQUESTS].len)
 		r = pgmaint__ensure_days(d->m, s, pgmaint__day_of(b->first_ns),
 					 pgmaint__day_of(b->last_ns));
 	if (r == PGR_OK)

@@ -180,7 +180,7 @@ int pgqueue__push(struct pgqueue *q, const struct record *r)
 		}
 	}
 	before = b->part[PGB_REQUESTS].len;
-	if (pgcopy__request(&b->part[PGB_REQUESTS], r, q->host)) {
+	if (!q->rollup_only && pgcopy__request(&b->part[PGB_REQUESTS], r, q->host)) {
 		err = -ENOBUFS;
 		goto cleanup;
 	}

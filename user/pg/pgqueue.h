@@ -23,6 +23,7 @@ struct pgqueue {
 	uint32_t batch_rows; /* seal at this many request rows */
 	uint32_t flush_ms;   /* ...or when the first row is this old */
 	uint64_t writer_id;  /* batch ids: (host, writer_id, seq) */
+	int rollup_only;     /* requests only counted into the rollup: no request rows */
 
 	pthread_mutex_t mu;
 	pthread_cond_t wake; /* writer: work or stop */

@@ -111,6 +111,34 @@ static int send_range(struct pgdeliver *d, const struct pgbatch *b, enum pgbatch
 	}
 }
 
+/*
+ * A rollup-only batch (no request rows, nothing to re-roll from): its rollup
+ * goes in a transaction of its own; refused, its requests are counted rejected.
+ */
+static int rollup_only(struct pgdeliver *d, const struct pgbatch *b, struct pgcounts *c)
+{
+	const struct pgbuf *p = &b->part[PGB_ROLLUP];
+	struct pgsegment seg = {PGB_ROLLUP, p->data, p->len};
+	uint64_t sub = ((uint64_t)(PGB_ROLLUP + 1) << 56) | b->rows[PGB_ROLLUP];
+	enum pgres r = pgdeliver__txn(d, b, sub, b->rows[PGB_REQUESTS], &seg, 1);
+
+	switch (r) {
+	case PGR_OK:
+	case PGR_DUP:
+		pgdeliver__count(c, PGB_REQUESTS, r, b->rows[PGB_REQUESTS]);
+		return 0;
+	case PGR_DATA:
+		pgsess__log("rollup rejected (%s %s): %u requests of %u minute groups lost",
+			    d->s->state, d->s->msg, b->rows[PGB_REQUESTS], b->rows[PGB_ROLLUP]);
+		pgdeliver__count(c, PGB_REQUESTS, r, b->rows[PGB_REQUESTS]);
+		return 0;
+	case PGR_FATAL:
+		return -EPERM;
+	default:
+		return -EAGAIN;
+	}
+}
+
 int pgsplit__batch(struct pgdeliver *d, const struct pgbatch *b, struct pgcounts *c)
 {
 	static const enum pgbatch_part parts[] = {PGB_REQUESTS, PGB_ALERTS, PGB_HEALTH};
@@ -130,6 +158,8 @@ int pgsplit__batch(struct pgdeliver *d, const struct pgbatch *b, struct pgcounts
 	}
 	if (!b->rows[PGB_REQUESTS])
 		return 0;
+	if (!b->part[PGB_REQUESTS].len)
+		return rollup_only(d, b, c);
 	pgcopy__ts(from, sizeof(from), b->first_ns);
 	pgcopy__ts(to, sizeof(to), b->last_ns + MINUTE_NS);
 	snprintf(sql, sizeof(sql), "SELECT %s.httplat_reroll($1, $2::timestamptz, $3::timestamptz)",

@@ -277,6 +277,7 @@ struct pgwriter *pgwriter__new(const struct pgwriter_opts *o)
 		id = (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid();
 	id &= INT64_MAX; /* stored as bigint */
 	err = pgqueue__init(&w->q, o->host, w->o.mem_max, w->o.batch_rows, w->o.flush_ms, id);
+	w->q.rollup_only = o->rollup_only;
 	w->inited |= INIT_QUEUE;
 	pgsess__init(&w->s, o->api, w->conninfo, id);
 	w->inited |= INIT_SESS;

@@ -24,6 +24,7 @@ struct pgwriter_opts {
 	int rollup_days;       /* rollup, alerts, health rows */
 	int stop_timeout_ms;   /* on free: time to write what is left before spooling it */
 	int db_timeout_ms;     /* a database call taking longer loses its connection (30 s) */
+	int rollup_only;       /* no row per request: only the per-minute rollup (and alerts, health) */
 	const struct pgapi *api; /* NULL = libpq; tests stand in a fake database */
 };
 

@@ -308,7 +308,8 @@ static int read_file(const char *path, struct pgbatch *b)
 		}
 		if (fread(b->part[i].data, 1, len[i], f) != len[i] ||
 		    (i != PGB_REQUESTS && len[i] && b->part[i].data[len[i] - 1] != '\n') ||
-		    (i == PGB_REQUESTS && !whole_tuples(b->part[i].data, len[i], b->rows[i]))) {
+		    (i == PGB_REQUESTS && len[i] && /* empty: the requests are in the rollup */
+		     !whole_tuples(b->part[i].data, len[i], b->rows[i]))) {
 			err = -EINVAL; /* truncated, or a part that does not end a row */
 			goto cleanup;
 		}
