@@ -36,10 +36,11 @@ USER_SRCS  := $(sort $(shell find user -name '*.c'))
 USER_HDRS  := $(sort $(shell find user -name '*.h'))
 USER_DIRS  := $(sort $(patsubst %/,%,$(dir $(USER_SRCS) $(USER_HDRS))))
 USER_OBJS  := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
-# main, the commands and whatever includes the tracer or the skeleton need the BPF build; every
-# other module is kernel-free and goes into a library that the unit tests link against.
+# main, the commands and what includes the skeleton (the tracer) need the BPF build; every other
+# module is kernel-free and goes into a library that the unit tests link against (a test of a
+# module that calls the tracer, such as the runner, brings its own stand-in tracer).
 APP_SRCS   := user/main.c $(filter user/cmd/%,$(USER_SRCS)) \
-              $(shell grep -l -e '^\#include "tracer.h"' -e '^\#include "httplat.skel.h"' $(USER_SRCS))
+              $(shell grep -l '^\#include "httplat.skel.h"' $(USER_SRCS))
 APP_OBJS   := $(patsubst user/%.c,$(OUT)/user/%.o,$(sort $(APP_SRCS)))
 LIB_OBJS   := $(filter-out $(APP_OBJS),$(USER_OBJS))
 LIB        := $(OUT)/libhttplat.a
@@ -81,7 +82,7 @@ httplat: $(APP_OBJS) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(wildcard bpf/*.h) $(USER_HDRS) $(LIB) | $(OUT)/tests
+$(OUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h bpf/*.h) $(USER_HDRS) $(LIB) | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
 

@@ -42,24 +42,6 @@ static void test_backoff(void)
 	CHECK(pgsess__backoff_ms(1000, 0.999) < 7500);
 }
 
-static void test_parse_size(void)
-{
-	uint64_t v = 0;
-
-	CHECK_INT(pgwriter__parse_size("65536", &v), 0);
-	CHECK_INT(v, 65536);
-	CHECK_INT(pgwriter__parse_size("64K", &v), 0);
-	CHECK_INT(v, 65536);
-	CHECK_INT(pgwriter__parse_size("512M", &v), 0);
-	CHECK_INT(v, 512ull << 20);
-	CHECK_INT(pgwriter__parse_size("2GB", &v), 0);
-	CHECK_INT(v, 2ull << 30);
-	CHECK_INT(pgwriter__parse_size("", &v), -EINVAL);
-	CHECK_INT(pgwriter__parse_size("-1", &v), -EINVAL);
-	CHECK_INT(pgwriter__parse_size("12X", &v), -EINVAL);
-	CHECK_INT(pgwriter__parse_size("99999999999999999999G", &v), -EINVAL);
-}
-
 static struct record sample(int i)
 {
 	struct record r = {.ts_ns = 1709210096000000000LL + i, .duration_ms = 1, .status = 200};
@@ -533,7 +515,6 @@ int main(void)
 	alarm(120);
 	RUN(test_classify);
 	RUN(test_backoff);
-	RUN(test_parse_size);
 	RUN(test_fake_writes_every_row);
 	RUN(test_fake_duplicate_batch_skipped);
 	RUN(test_fake_commit_answer_lost);

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "parse.h"
 #include "pgcli.h"
 #include "pgschema.h"
 
@@ -73,7 +73,7 @@ static error_t pgcli_parse(int key, char *arg, struct argp_state *state)
 		c->pg.rollup_only = 1;
 		break;
 	case OPT_MEM_MAX:
-		if (pgwriter__parse_size(arg, &size) || size < 65536)
+		if (parse__size(arg, &size) || size < 65536)
 			argp_error(state,
 				   "invalid --mem-max '%s': want bytes with an optional K, M or G "
 				   "suffix, at least 64K",
@@ -81,17 +81,17 @@ static error_t pgcli_parse(int key, char *arg, struct argp_state *state)
 		c->pg.mem_max = size;
 		break;
 	case OPT_BATCH_ROWS:
-		if (cli__parse_long(arg, 1, 1000000, &v))
+		if (parse__long(arg, 1, 1000000, &v))
 			argp_error(state, "invalid --batch-rows '%s': want 1-1000000", arg);
 		c->pg.batch_rows = (uint32_t)v;
 		break;
 	case OPT_DB_TIMEOUT:
-		if (cli__parse_long(arg, 1, 86400, &v))
+		if (parse__long(arg, 1, 86400, &v))
 			argp_error(state, "invalid --db-timeout '%s': want 1-86400 seconds", arg);
 		c->pg.db_timeout_ms = (int)v * 1000;
 		break;
 	case OPT_FLUSH_MS:
-		if (cli__parse_long(arg, 1, 60000, &v))
+		if (parse__long(arg, 1, 60000, &v))
 			argp_error(state, "invalid --flush-ms '%s': want 1-60000", arg);
 		c->pg.flush_ms = (uint32_t)v;
 		break;

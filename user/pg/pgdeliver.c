@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "pgdeliver.h"
 #include "pgsplit.h"
 
@@ -140,7 +141,7 @@ int pgdeliver__batch(struct pgdeliver *d, const struct pgbatch *b, struct pgcoun
 	enum pgres r = PGR_OK;
 	int tries = 0, err;
 
-	if (!s->conn && !pgsess__may_connect(s, pgsess__mono_ms()))
+	if (!s->conn && !pgsess__may_connect(s, clock__mono_ms()))
 		return -EAGAIN;
 	if (!s->conn && (err = pgdeliver__connect(d)))
 		return err;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "pgbatch.h"
 #include "pgcopy.h"
 #include "pgmaint.h"
@@ -39,10 +40,7 @@ int64_t pgmaint__day_of(int64_t ts_ns)
 
 static int64_t today(void)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	return pgmaint__day_of((int64_t)now.tv_sec * 1000000000);
+	return pgmaint__day_of(clock__real_ns());
 }
 
 enum pgres pgmaint__ensure_days(struct pgmaint *m, struct pgsess *s, int64_t lo, int64_t hi)
@@ -84,7 +82,7 @@ enum pgres pgmaint__run(struct pgmaint *m, struct pgsess *s)
 	int64_t t = today();
 	enum pgres r;
 
-	m->next_ms = pgsess__mono_ms() + MAINT_MS;
+	m->next_ms = clock__mono_ms() + MAINT_MS;
 	pgmaint__forget(m); /* retention may have dropped some */
 	r = pgmaint__ensure_days(m, s, t - 1, t + 2);
 	if (r != PGR_OK || m->retention_days <= 0)

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "pgqueue.h"
 #include "pgsession.h"
 
@@ -21,9 +21,9 @@ int pgqueue__init(struct pgqueue *q, const char *host, uint64_t mem_max, uint32_
 	q->flush_ms = flush_ms;
 	q->writer_id = writer_id;
 	pthread_mutex_init(&q->mu, NULL);
-	pthread_cond_init(&q->wake, NULL);
-	pthread_cond_init(&q->idle, NULL);
-	pthread_cond_init(&q->tick, NULL);
+	clock__cond_init(&q->wake); /* timed waits on the monotonic clock */
+	clock__cond_init(&q->idle);
+	clock__cond_init(&q->tick);
 	q->rollup = pgrollup__new();
 	return q->rollup ? 0 : -ENOMEM;
 }
@@ -155,7 +155,7 @@ static struct pgbatch *open_batch(struct pgqueue *q)
 		q->open = batch_get(q);
 		if (!q->open)
 			return NULL;
-		q->open_since_ms = pgsess__mono_ms();
+		q->open_since_ms = clock__mono_ms();
 	}
 	return q->open;
 }
@@ -237,30 +237,16 @@ int pgqueue__push_health(struct pgqueue *q, const struct health_row *h)
 	return push_other(q, PGB_HEALTH, h);
 }
 
-static struct timespec deadline(int64_t ms)
-{
-	struct timespec until;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
-	return until;
-}
-
 int pgqueue__flush(struct pgqueue *q, int timeout_ms)
 {
-	struct timespec until = deadline(timeout_ms);
+	struct timespec until = clock__deadline(CLOCK_MONOTONIC, timeout_ms);
 	int err = 0;
 
 	pthread_mutex_lock(&q->mu);
 	q->flushers++;
 	pthread_cond_signal(&q->wake);
 	while (!pgqueue__empty(q)) {
-		if (pthread_cond_timedwait(&q->idle, &q->mu, &until) == ETIMEDOUT) {
+		if (clock__cond_wait_until(&q->idle, &q->mu, &until) == -ETIMEDOUT) {
 			err = -ETIMEDOUT;
 			break;
 		}
@@ -282,10 +268,5 @@ int pgqueue__pressure(struct pgqueue *q)
 
 void pgqueue__wait(struct pgqueue *q, pthread_cond_t *cond, int64_t ms)
 {
-	struct timespec until;
-
-	if (ms <= 0)
-		return;
-	until = deadline(ms);
-	pthread_cond_timedwait(cond, &q->mu, &until);
+	clock__cond_wait_ms(cond, &q->mu, ms);
 }

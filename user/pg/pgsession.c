@@ -6,19 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
+#include "clock.h"
 #include "pgsession.h"
 
 #define LOG_EVERY_MS 30000 /* repeat of the same error */
-
-int64_t pgsess__mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void pgsess__log(const char *fmt, ...)
 {
@@ -220,7 +212,7 @@ void pgsess__rollback(struct pgsess *s)
 
 void pgsess__log_failure(struct pgsess *s, const char *what)
 {
-	int64_t now = pgsess__mono_ms();
+	int64_t now = clock__mono_ms();
 
 	if (!strcmp(s->logged, s->msg) && now - s->logged_at_ms < LOG_EVERY_MS)
 		return;
@@ -302,7 +294,7 @@ void pgsess__fail(struct pgsess *s, const char *what)
 {
 	pgsess__log_failure(s, what);
 	pgsess__close(s);
-	s->next_connect_ms = pgsess__mono_ms() + pgsess__backoff_ms(s->attempt++, next_rnd(s));
+	s->next_connect_ms = clock__mono_ms() + pgsess__backoff_ms(s->attempt++, next_rnd(s));
 }
 
 void pgsess__healthy(struct pgsess *s)

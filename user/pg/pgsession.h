@@ -107,6 +107,5 @@ int pgsess__backoff_ms(int attempt, double rnd);
 
 /* "httplat: pg: ..." on stderr. */
 void pgsess__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int64_t pgsess__mono_ms(void);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "pgspooler.h"
 
 #define SPOOL_BUSY_MS 100 /* writer away this long and memory half full: spool */
@@ -134,7 +135,7 @@ static void *spooler_main(void *arg)
 
 	pthread_mutex_lock(&q->mu);
 	while (!q->writer_done) { /* also during stop: a hung database must not hang the exit */
-		now = pgsess__mono_ms();
+		now = clock__mono_ms();
 		busy = pgsess__watch(sp->s, now, sp->db_timeout_ms);
 		if (!pgsess__connected(sp->s) || busy > SPOOL_BUSY_MS) {
 			if (q->open && now - q->open_since_ms >= (int64_t)q->flush_ms)

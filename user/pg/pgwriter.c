@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "pgdeliver.h"
 #include "pgmaint.h"
 #include "pgqueue.h"
@@ -47,43 +48,6 @@ void pgwriter_opts__defaults(struct pgwriter_opts *o)
 		o->stop_timeout_ms = 10000;
 	if (!o->db_timeout_ms)
 		o->db_timeout_ms = 30000;
-}
-
-int pgwriter__parse_size(const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-	int shift = 0;
-
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	switch (*end) {
-	case 'k':
-	case 'K':
-		shift = 10;
-		end++;
-		break;
-	case 'm':
-	case 'M':
-		shift = 20;
-		end++;
-		break;
-	case 'g':
-	case 'G':
-		shift = 30;
-		end++;
-		break;
-	}
-	if (*end == 'B' || *end == 'b')
-		end++;
-	if (*end || v > (UINT64_MAX >> shift))
-		return -EINVAL;
-	*out = (uint64_t)v << shift;
-	return 0;
 }
 
 int pgwriter__push(struct pgwriter *w, const struct record *r)
@@ -208,7 +172,7 @@ static void *writer_main(void *arg)
 
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
-		now = pgsess__mono_ms();
+		now = clock__mono_ms();
 		if (q->stop && !stop_deadline)
 			stop_deadline = now + w->o.stop_timeout_ms;
 		if (q->open &&

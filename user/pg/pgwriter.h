@@ -70,7 +70,5 @@ int pgwriter__fatal(struct pgwriter *w, char *msg, size_t msgsz);
 void pgwriter__stop(struct pgwriter *w);
 /* pgwriter__stop, then frees. NULL-safe. */
 void pgwriter__free(struct pgwriter *w);
-/* "65536", "64K", "512M", "2G" (powers of 1024) -> bytes. 0 or -EINVAL. */
-int pgwriter__parse_size(const char *s, uint64_t *out);
 
 #endif
