@@ -440,7 +440,7 @@ def test_other_schema_name():
             "functions in the named schema")
     r = subprocess.run([h.HTTPLAT, "run", "--schema", "Bad-Name"], capture_output=True,
                        text=True)
-    h.check(r.returncode != 0 and "invalid --schema" in r.stderr, r.stderr)
+    h.check(r.returncode == 1 and "invalid schema 'Bad-Name'" in r.stderr, r.stderr)
 
 
 @h.test
