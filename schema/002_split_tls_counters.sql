@@ -5,8 +5,9 @@
 --   works on the rollup too; a histogram of the wait (queue_ms + wait_ms, a NULL part counted
 --   as 0 when the other is known) in hist's layout, its sum and maximum: a p95 of the wait.
 -- - httplat_health: the kernel counters named kernel_<column> after HTTPLAT_COUNTERS
---   (bpf/httplat.h). Counters added later get their column from httplat_health_columns(),
---   which the writer calls at connect with the list it was built with.
+--   (bpf/httplat.h), nullable (a counter that leaves the table keeps its column for old rows).
+--   Counters added later get their column from httplat_health_columns(), which the writer
+--   calls at connect with the list it was built with.
 
 ALTER TABLE @schema@.http_requests
 	ADD COLUMN IF NOT EXISTS queue_ms double precision, -- accept-queue wait, first request of a connection
@@ -46,6 +47,7 @@ DECLARE
 		['parse_giveup', 'kernel_parse_giveup'],
 		['non_http', 'kernel_non_http_reads'],
 		['orphan_response', 'kernel_orphan_responses']];
+	c name;
 BEGIN
 	FOR i IN 1 .. array_length(renames, 1) LOOP
 		IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = '@schema@.httplat_health'::regclass
@@ -55,6 +57,13 @@ BEGIN
 			EXECUTE format('ALTER TABLE @schema@.httplat_health RENAME COLUMN %I TO %I',
 				       renames[i][1], renames[i][2]);
 		END IF;
+	END LOOP;
+	-- a counter can leave the table (inflight_full did): its column stays for the old rows,
+	-- NULL in new ones, so no kernel_<counter> column may be NOT NULL
+	FOR c IN SELECT attname FROM pg_attribute
+		  WHERE attrelid = '@schema@.httplat_health'::regclass AND attnotnull
+		    AND attname LIKE 'kernel\_%' AND attname <> 'kernel_dropped' LOOP
+		EXECUTE format('ALTER TABLE @schema@.httplat_health ALTER COLUMN %I DROP NOT NULL', c);
 	END LOOP;
 END
 $rename$;

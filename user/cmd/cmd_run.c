@@ -273,10 +273,9 @@ static void run_describe(void *arg, struct runner *r, char *buf, size_t size)
 	struct run_ctx *ctx = arg;
 	const char *spool = ctx->pgc.pg.spool_dir;
 
-	(void)r;
-	snprintf(buf, size, "; writing %s as host '%s' into schema %s%s%s",
+	snprintf(buf, size, "; writing %s as host '%s' into schema %s%s%s; hooks: %s",
 		 ctx->pgc.pg.rollup_only ? "the per-minute rollup only" : "rows", ctx->pgc.host,
-		 ctx->pgc.pg.schema, *spool ? ", spool " : ", no spool", spool);
+		 ctx->pgc.pg.schema, *spool ? ", spool " : ", no spool", spool, runner__hooks(r));
 }
 
 static int run_start(void *arg, struct runner *r)

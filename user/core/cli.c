@@ -1,12 +1,17 @@
 /* cli.c: the shared argp child for process selection and labelling, and the selection it builds. */
 #include <errno.h>
+#include <linux/types.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "httplat.h"
 
-enum { OPT_PID = 'p', OPT_PORT = 'P', OPT_API = 1000, OPT_ROUTE };
+#define HL_STR2(x) #x
+#define HL_STR(x) HL_STR2(x)
+
+enum { OPT_PID = 'p', OPT_PORT = 'P', OPT_API = 1000, OPT_ROUTE, OPT_HOOKS, OPT_PIPELINE };
 
 static const struct argp_option options[] = {
 	{"pid", OPT_PID, "PID", 0, "Trace this process (repeatable); replaces discovery", 1},
@@ -17,7 +22,15 @@ static const struct argp_option options[] = {
 	 1},
 	{"route", OPT_ROUTE, "PATTERN", 0,
 	 "Route template such as /model/{id}/mesh (repeatable; ids collapse by default)", 1},
-	{"verbose", 'v', NULL, 0, "Verbose output (libbpf messages, discovery)", 1},
+	{"verbose", 'v', NULL, 0, "Verbose output (libbpf messages, discovery, the hook path)", 1},
+	{"hooks", OPT_HOOKS, "auto|socket|syscall", 0,
+	 "Kernel data path: socket tracepoints (Linux 6.3+, no cost for other processes) or the "
+	 "syscall-exit fallback (default auto: the best the kernel has)",
+	 1},
+	{"pipeline-max", OPT_PIPELINE, "N", 0,
+	 "Unanswered pipelined requests kept per connection; beyond, each is counted lost "
+	 "(default and at most " HL_STR(HTTPLAT_PIPE_PER_CONN) ")",
+	 1},
 	{},
 };
 
@@ -52,6 +65,8 @@ int selection__from_config(struct selection *sel, const struct httplat_config *c
 	memcpy(sel->ports, s->ports, sizeof(sel->ports));
 	sel->nports = s->nports;
 	sel->verbose = c->verbose;
+	sel->hooks = s->hooks;
+	sel->pipeline_max = s->pipeline_max;
 	for (int i = 0; i < s->napi; i++)
 		if ((ret = classifier__add_api(sel->classifier, s->api[i]))) {
 			snprintf(err, errsz, "api '%s': %s", s->api[i],
@@ -79,6 +94,8 @@ static error_t selection_parse(int key, char *arg, struct argp_state *state)
 		{OPT_PORT, "ports", "port"},
 		{OPT_API, "api", "api"},
 		{OPT_ROUTE, "route", "route"},
+		{OPT_HOOKS, "hooks", "hooks"},
+		{OPT_PIPELINE, "pipeline_max", "pipeline-max"},
 	};
 	struct httplat_config *c = state->input;
 

@@ -1,6 +1,7 @@
 /* config.c: the one httplat config file (libinih), the environment and flag overrides. */
 #include <errno.h>
 #include <ini.h>
+#include <linux/types.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "classify.h"
+#include "httplat.h"
 #include "config.h"
 #include "parse.h"
 
@@ -136,6 +138,18 @@ static int rollup_only__set(struct httplat_config *c, const char *v)
 	return 0;
 }
 
+static int hooks__set(struct httplat_config *c, const char *v)
+{
+	static const char *const names[] = {"auto", "socket", "syscall"};
+
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(v, names[i])) {
+			c->select.hooks = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 /* offset and size of a field of struct httplat_config, for the table */
 #define AT(field)                                                                                  \
 	offsetof(struct httplat_config, field), sizeof(((struct httplat_config *)0)->field)
@@ -147,6 +161,9 @@ static const struct key keys[] = {
     {"select", "ports", K_FN, 0, 0, 0, 0, ports__set, "ports 1-65535, comma-separated"},
     {"select", "api", K_FN, 0, 0, 0, 0, api__set, "NAME=/prefix"},
     {"select", "route", K_FN, 0, 0, 0, 0, route__set, "a path such as /model/{id}/mesh"},
+    {"select", "hooks", K_FN, 0, 0, 0, 0, hooks__set, "auto, socket or syscall"},
+    {"select", "pipeline_max", K_INT, AT(select.pipeline_max), 1, HTTPLAT_PIPE_PER_CONN, NULL,
+     NULL},
     {"database", "db", K_STR, AT(database.db), 0, 0, NULL, NULL},
     {"database", "host", K_STR, AT(database.host), 1, 0, NULL, NULL},
     {"database", "schema", K_STR, AT(database.schema), 1, 0, NULL, NULL},

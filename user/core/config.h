@@ -24,6 +24,8 @@ struct config_select {
 	int napi;
 	char route[CONFIG_LIST_MAX][RECORD_PATH_MAX + 1]; /* "/model/{id}/mesh" */
 	int nroute;
+	int hooks;	  /* enum tracer_hooks (cli.h): 0 auto, 1 socket, 2 syscall */
+	int pipeline_max; /* unanswered requests kept per connection; 0 = the kernel's default */
 };
 
 /* [database]: what `run` writes to; each key is the run flag of the same name. 0 / "": unset. */

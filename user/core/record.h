@@ -24,8 +24,9 @@ struct record {
 	double ttfb_ms;	    /* first request byte read -> status line written; <0 none */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
-	uint64_t conn_id; /* the kernel's connection id: no sink reads it yet (TLS, pipelining) */
-	uint32_t pid; /* tgid */
+	uint64_t conn_id; /* the connection (kernel socket address): pairs requests of one connection */
+	uint32_t seq;	  /* the request's number on its connection, 0 = the first */
+	uint32_t pid;	  /* tgid */
 	uint32_t flags;
 	uint16_t status; /* 0 = no response */
 	uint16_t lport;

@@ -9,6 +9,7 @@
 #include <linux/types.h>
 
 #include "clock.h"
+#include "counters.h"
 #include "httplat.h"
 #include "runner.h"
 
@@ -80,6 +81,11 @@ int runner__ports(struct runner *r, unsigned short *ports, int max)
 	return r->tracer ? tracer__ports(r->tracer, ports, max) : 0;
 }
 
+const char *runner__hooks(const struct runner *r)
+{
+	return r->tracer ? tracer__hooks_name(r->tracer) : "";
+}
+
 double runner__uptime_s(const struct runner *r)
 {
 	return clock__mono_s() - r->start_s;
@@ -93,11 +99,16 @@ void runner__set_max_wait(struct runner *r, int ms)
 void runner__print_summary(FILE *f, const char *name, const struct tracer_stats *st,
 			   const char *extra)
 {
-	fprintf(f, "%s: %llu requests, %llu events lost, %llu undecodable%s\n  kernel:", name,
-		(unsigned long long)st->requests, (unsigned long long)st->dropped,
-		(unsigned long long)st->decode_errors, extra ? extra : "");
+	fprintf(f, "%s: %llu requests, %llu lost (", name, (unsigned long long)st->requests,
+		(unsigned long long)st->dropped);
+	for (int i = 0, n = 0; i < HTTPLAT_C__COUNT; i++)
+		if (counter__is_loss(i))
+			fprintf(f, "%s%s %llu", n++ ? ", " : "", counter__name(i),
+				(unsigned long long)st->kernel[i]);
+	fprintf(f, "), %llu undecodable%s\n  kernel:", (unsigned long long)st->decode_errors,
+		extra ? extra : "");
 	for (int i = 0; i < HTTPLAT_C__COUNT; i++)
-		fprintf(f, " %s=%llu", tracer__counter_name(i), (unsigned long long)st->kernel[i]);
+		fprintf(f, " %s=%llu", counter__name(i), (unsigned long long)st->kernel[i]);
 	fprintf(f, "\n");
 }
 
@@ -125,9 +136,9 @@ static void runner__proc(void *vr, const struct tracer_proc *e)
 static void runner__replay(struct runner *r)
 {
 	int pids[HTTPLAT_MAX_TARGETS];
-	unsigned short ports[HTTPLAT_MAX_PORTS];
+	unsigned short ports[TRACER_MAX_PORTS];
 	int np = tracer__pids(r->tracer, pids, HTTPLAT_MAX_TARGETS);
-	int nport = tracer__ports(r->tracer, ports, HTTPLAT_MAX_PORTS);
+	int nport = tracer__ports(r->tracer, ports, TRACER_MAX_PORTS);
 
 	for (int i = 0; i < np; i++)
 		runner__proc(r, &(struct tracer_proc){TRACER_PROC_NEW, pids[i], 0, 0});

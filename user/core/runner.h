@@ -70,10 +70,13 @@ void runner__stats(struct runner *r, struct tracer_stats *out);
 int runner__pids(struct runner *r, int *pids, int max);
 int runner__ports(struct runner *r, unsigned short *ports, int max);
 double runner__uptime_s(const struct runner *r);
+/* The kernel data path in use (tracer__hooks_name), "" before the tracer is open. */
+const char *runner__hooks(const struct runner *r);
 void runner__set_max_wait(struct runner *r, int ms);
 
 /*
- * The exit summary: "NAME: N requests, N events lost, N undecodable<extra>" and a line with
+ * The exit summary: "NAME: N requests, N lost (ringbuf_full 0, pipeline_full 0, ...), N
+ * undecodable<extra>": every loss counter by name (requests or connections lost), and a line with
  * every kernel counter from bpf/httplat.h's table ("  kernel: ringbuf_full=0 ...").
  */
 void runner__print_summary(FILE *f, const char *name, const struct tracer_stats *st,
