@@ -113,6 +113,23 @@ def test_rows_match_requests():
     h.check(int(roll[0]) == len(sent), f"rollup counts {roll[0]} requests")
     h.check(int(roll[1]) == 1, f"rollup 500s: {roll[1]}")
     h.check(150 <= float(roll[2]) <= 400, f"rollup p50 of /data/sleep {roll[2]}")
+    # the latency split as stored: queue + wait + duration within what the client waited; the
+    # rollup's wait histogram counts exactly the rows whose wait is known; plaintext: tls false
+    split = pg().sql("SELECT path, coalesce(queue_ms::text, 'NULL'), coalesce(wait_ms::text, "
+                     "'NULL'), duration_ms, tls FROM httplat.http_requests "
+                     "WHERE host = 'e2e-match' ORDER BY ts")
+    known = 0
+    for (path, q, w, d, tls), (status, secs, _) in zip(split, seen):
+        h.check(tls == "f", f"{path}: tls {tls}")
+        parts = [float(x) for x in (q, w) if x != "NULL"]
+        h.check(all(x >= 0 for x in parts), f"{path}: queue {q} wait {w}")
+        h.check(sum(parts) + float(d) <= secs * 1000 + 5,
+                f"{path}: queue {q} + wait {w} + duration {d} > client {secs * 1000:.1f} ms")
+        known += bool(parts)
+    waits = pg().sql("SELECT coalesce(sum(httplat.httplat_hist_count(wait_hist)), 0) "
+                     "FROM httplat.http_requests_1m WHERE host = 'e2e-match'")[0][0]
+    h.check(int(waits) == known, f"rollup wait histogram counts {waits}, {known} rows have one")
+    print(f"  {known} of {len(sent)} rows with a known wait", flush=True)
     h.check(hl.stop() == 0, "httplat run exit status")
     err = hl.stderr()
     h.check("exit: requests" in err and "dropped 0" in err, err)
