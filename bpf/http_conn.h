@@ -244,7 +244,7 @@ static __always_inline int io__at(struct io_ctx *io, __u64 off)
 /* ---- DFA windows ---- */
 
 #define SCAN_DONE 0x80000000u
-#define STEPS_PER_CALL 8
+#define STEPS_PER_CALL 16
 
 struct dfa_loop {
 	struct http_head *h; /* NULL: the chunk DFA */
@@ -415,7 +415,12 @@ static __always_inline void conn__emit(struct hconn *c, __u64 end_ns, __u32 flag
 	conn__split(c, r, &e->queue_ns, &e->wait_ns);
 	e->bytes_in = r->bytes_in;
 	e->bytes_out = (flags & HTTPLAT_F_NO_RESPONSE) ? 0 : c->bytes_out;
-	__builtin_memcpy(e->raw, r->raw, HTTPLAT_RAW_MAX);
+	/* only the 64-byte blocks the line uses (most lines fit in one) */
+	for (int i = 0; i < HTTPLAT_RAW_MAX / 64; i++) {
+		if (i * 64 >= e->raw_len)
+			break;
+		__builtin_memcpy(&e->raw[i * 64], &r->raw[i * 64], 64);
+	}
 	size = offsetof(struct httplat_request_event, raw) + e->raw_len;
 	if (size > sizeof(*e))
 		size = sizeof(*e);

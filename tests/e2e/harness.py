@@ -116,7 +116,7 @@ class Uvicorn:
     """A uvicorn (or gunicorn) server on 127.0.0.1 running tests/apps/<module>."""
 
     def __init__(self, loop="asyncio", http="h11", workers=1, gunicorn=False,
-                 module="app:app", port=None, extra=()):
+                 module="app:app", port=None, extra=(), env=None):
         self.port = port or free_port()
         self.log = tempfile.NamedTemporaryFile(prefix="uvicorn-", suffix=".log", delete=False)
         if gunicorn:
@@ -129,8 +129,10 @@ class Uvicorn:
             if workers > 1:
                 cmd += ["--workers", str(workers)]
         cmd += list(extra)
+        e = dict(os.environ)
+        e.update(env or {})
         self.proc = subprocess.Popen(cmd, cwd=APPS, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, env=e)
         at_exit(self.stop)
         wait_port(self.port, proc=self.proc)
         if workers > 1:

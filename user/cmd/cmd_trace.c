@@ -29,8 +29,10 @@ struct trace_env {
 static const char doc[] =
 	"Print one line per completed HTTP request served by uvicorn processes.\v"
 	"Columns: start time, pid, api, method, status, duration and time to first byte (ms), "
-	"bytes in and out, path. Status 0 means the request got no response (client gone, "
-	"app died): its duration is the time until it was abandoned, not a latency.\n\n"
+	"accept-queue and socket wait before the app read the request (ms; - unknown), bytes in "
+	"and out, route (the app's template), path. Status 0 means the request got no "
+	"response (client gone, app died): its duration is the time until it was abandoned, not a "
+	"latency.\n\n"
 	"EXAMPLES:\n"
 	"  httplat trace                     # every uvicorn server on this host\n"
 	"  httplat trace --json | jq .       # one JSON object per request\n"
@@ -148,24 +150,25 @@ static void format_ms(double ms, char *buf, size_t size)
 static void print_line(struct trace_env *env, const struct record *r)
 {
 	char ts[32], path[RECORD_PATH_MAX * 4 + 1], method[RECORD_METHOD_MAX * 4];
-	char ttfb[16], queue[16], wait[16];
+	char route[RECORD_PATH_MAX * 4 + 1], ttfb[16], queue[16], wait[16];
 
 	if (!env->header_done) {
-		printf("%-15s %7s %-6s %-7s %6s %10s %10s %9s %9s %8s %9s %s\n", "TIME", "PID", "API",
-		       "METHOD", "STATUS", "DUR(ms)", "TTFB(ms)", "QUEUE(ms)", "WAIT(ms)", "IN", "OUT",
-		       "PATH");
+		printf("%-15s %7s %-6s %-7s %6s %10s %10s %9s %9s %8s %9s %-24s %s\n", "TIME", "PID",
+		       "API", "METHOD", "STATUS", "DUR(ms)", "TTFB(ms)", "QUEUE(ms)", "WAIT(ms)", "IN",
+		       "OUT", "ROUTE", "PATH");
 		env->header_done = 1;
 	}
 	format_time(r->ts_ns, ts, sizeof(ts), 0);
 	text__terminal_escape(r->path, path, sizeof(path));
+	text__terminal_escape(r->route, route, sizeof(route));
 	text__terminal_escape(r->method, method, sizeof(method));
 	format_ms(r->ttfb_ms, ttfb, sizeof(ttfb));
 	format_ms(r->queue_ms, queue, sizeof(queue));
 	format_ms(r->wait_ms, wait, sizeof(wait));
-	printf("%-15s %7u %-6s %-7s %6u %10.3f %10s %9s %9s %8llu %9llu %s%s%s\n", ts, r->pid, r->api,
-	       method, r->status, r->duration_ms, ttfb, queue, wait, (unsigned long long)r->bytes_in,
-	       (unsigned long long)r->bytes_out, path, r->flags & RECORD_F_PATH_TRUNCATED ? "..." : "",
-	       r->status ? "" : "  (no response)");
+	printf("%-15s %7u %-6s %-7s %6u %10.3f %10s %9s %9s %8llu %9llu %-24s %s%s%s\n", ts, r->pid,
+	       r->api, method, r->status, r->duration_ms, ttfb, queue, wait,
+	       (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out, route, path,
+	       r->flags & RECORD_F_PATH_TRUNCATED ? "..." : "", r->status ? "" : "  (no response)");
 }
 
 static void trace_record(void *ctx, const struct record *r)

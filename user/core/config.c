@@ -20,6 +20,7 @@ void config__defaults(struct httplat_config *c)
 	memset(c, 0, sizeof(*c));
 	alert_config__defaults(&c->alerts);
 	slack_config__defaults(&c->slack);
+	routes_config__defaults(&c->routes);
 	c->database.retention_days = 14;
 }
 
@@ -138,6 +139,20 @@ static int rollup_only__set(struct httplat_config *c, const char *v)
 	return 0;
 }
 
+static int openapi__set(struct httplat_config *c, const char *v)
+{
+	char err[128];
+
+	return routes_config__add_openapi(&c->routes, v, err, sizeof(err)) ? -EINVAL : 0;
+}
+
+static int routes_file__set(struct httplat_config *c, const char *v)
+{
+	char err[128];
+
+	return routes_config__add_file(&c->routes, v, err, sizeof(err)) ? -EINVAL : 0;
+}
+
 static int hooks__set(struct httplat_config *c, const char *v)
 {
 	static const char *const names[] = {"auto", "socket", "syscall"};
@@ -185,11 +200,18 @@ static const struct key keys[] = {
     {"alerts", "hold", K_SECONDS, AT(alerts.hold_s), 0, WEEK_S, NULL, NULL},
     {"alerts", "hysteresis", K_DOUBLE, AT(alerts.hysteresis), 0, 0.9, NULL, NULL},
     {"alerts", "rules", K_FN, 0, 0, 0, 0, rules__set,
-     "latency, http_500, error_ratio, no_response or none, comma-separated"},
+     "latency, http_500, error_ratio, no_response, wait or none, comma-separated"},
     {"alerts", "error_ratio_warn", K_DOUBLE, AT(alerts.ratio_warn), 0.0001, 1, NULL, NULL},
     {"alerts", "error_ratio_crit", K_DOUBLE, AT(alerts.ratio_crit), 0, 1, NULL, NULL},
     {"alerts", "no_response_warn", K_DOUBLE, AT(alerts.no_resp_warn), 1, 1e9, NULL, NULL},
     {"alerts", "no_response_crit", K_DOUBLE, AT(alerts.no_resp_crit), 0, 1e9, NULL, NULL},
+    {"routes", "openapi_path", K_FN, 0, 0, 0, 0, openapi__set,
+     "[PORT=]/PATH (the app's OpenAPI document) or [PORT=]none"},
+    {"routes", "file", K_FN, 0, 0, 0, 0, routes_file__set, "[PORT=]FILE, an OpenAPI JSON file"},
+    {"routes", "max_values", K_INT, AT(routes.guard.max_values), 1, 100000, NULL, NULL},
+    {"routes", "max_routes", K_INT, AT(routes.guard.max_routes), 1, 100000, NULL, NULL},
+    {"grafana", "url", K_STR, AT(grafana.url), 0, 0, NULL, NULL},
+    {"grafana", "dashboard", K_STR, AT(grafana.dashboard), 0, 0, NULL, NULL},
     {"slack", "webhook", K_STR, AT(slack.webhook), 0, 0, NULL, NULL},
     {"slack", "channel", K_STR, AT(slack.channel), 0, 0, NULL, NULL},
     {"slack", "timeout", K_MS, AT(slack.timeout_ms), 100, DAY_S * 1000, NULL, NULL},
@@ -631,7 +653,9 @@ static const struct argp_option alerts_options[] = {
     {"repeat", 2006, "DURATION", 0, "Reminder interval while firing (default 1h; 0 = none)", 0},
     {"hold", 2007, "DURATION", 0, "Clear this long before resolved (default 2m)", 0},
     {"rules", 2008, "LIST", 0,
-     "Enabled rules: latency, http_500, error_ratio, no_response (default latency,http_500)", 0},
+     "Enabled rules: latency, http_500, error_ratio, no_response, wait (default "
+     "latency,http_500)",
+     0},
     {},
 };
 

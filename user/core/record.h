@@ -68,4 +68,12 @@ static inline int record__answered(const struct record *r)
 	return r->status != 0;
 }
 
+/* queue_ms + wait_ms, the parts known (an unknown one counts 0); < 0 when neither is. */
+static inline double record__wait_ms(const struct record *r)
+{
+	if (r->queue_ms < 0 && r->wait_ms < 0)
+		return -1;
+	return (r->queue_ms > 0 ? r->queue_ms : 0) + (r->wait_ms > 0 ? r->wait_ms : 0);
+}
+
 #endif /* HTTPLAT_RECORD_H */

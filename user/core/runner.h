@@ -59,12 +59,18 @@ extern const struct argp runner_alerts_argp;
 
 /*
  * Call after argp_parse (with runner_argp or runner_alerts_argp as a child, input c):
- * config__finish, the selection, on_config, the tracer, the loop until a stop (signal,
- * count, duration, a callback), the drain, on_stop, the summary. Returns the exit status.
+ * config__finish, the selection, the route resolver ([routes], docs/routes.md), on_config,
+ * the tracer, the apps' OpenAPI documents, the loop until a stop (signal, count, duration,
+ * a callback), the drain, on_stop, the summary. Every record reaches on_record with its
+ * route set to the app's template; httplat's own document requests never do.
+ * Returns the exit status.
  */
 int runner__run(struct httplat_config *c, const struct runner_ops *ops, void *ctx);
 
-/* For callbacks. Counters are zero, lists empty, before the tracer is open. */
+/*
+ * For callbacks. Counters are zero, lists empty, before the tracer is open; requests leave
+ * out httplat's own document requests.
+ */
 int runner__tracing(const struct runner *r);
 void runner__stats(struct runner *r, struct tracer_stats *out);
 int runner__pids(struct runner *r, int *pids, int max);
