@@ -175,21 +175,27 @@ static void fill_health(struct run_ctx *ctx, const struct tracer_stats *ts,
 
 static void log_counters(struct run_ctx *ctx, const char *when)
 {
+	struct tracer_occupancy occ;
 	struct tracer_stats ts;
 	struct pgwriter_stats ws;
 
 	runner__stats(ctx->runner, &ts);
+	runner__occupancy(ctx->runner, &occ);
 	pgwriter__stats(ctx->writer, &ws);
 	fprintf(stderr,
 		"httplat: run: %s: requests %llu, rows written %llu, queued %llu, spooled %llu, "
 		"dropped %llu, rejected %llu, duplicates skipped %llu, kernel dropped %llu, "
-		"db %s%s%s\n",
+		"kernel tables: conns %llu/%llu, pipelined %llu/%llu, ring %llu KiB (peak %llu "
+		"of %llu KiB), db %s%s%s\n",
 		when, (unsigned long long)ts.requests, (unsigned long long)ws.rows_written,
 		(unsigned long long)ws.rows_queued, (unsigned long long)ws.rows_spooled,
 		(unsigned long long)ws.rows_dropped, (unsigned long long)ws.rows_rejected,
 		(unsigned long long)ws.rows_dup, (unsigned long long)ts.dropped,
-		ws.connected ? "connected" : "disconnected", *ws.last_error ? ", last error: " : "",
-		ws.last_error);
+		(unsigned long long)occ.conns, (unsigned long long)occ.conns_max,
+		(unsigned long long)occ.queued, (unsigned long long)occ.queued_max,
+		(unsigned long long)ts.ring_bytes >> 10, (unsigned long long)ts.ring_peak >> 10,
+		(unsigned long long)occ.ring_size >> 10, ws.connected ? "connected" : "disconnected",
+		*ws.last_error ? ", last error: " : "", ws.last_error);
 }
 
 /* One httplat_health row with the counters as they are now. */
