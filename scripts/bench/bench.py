@@ -44,7 +44,7 @@ def parse_args():
     p.add_argument("--run-args", default="run --db {db} --pid {pid} --spool-dir {spool}",
                    help="httplat arguments for the traced configuration ({db} {pid} {port} "
                    "{spool}: a directory in the benchmark's temp dir)")
-    p.add_argument("--httplat-table", default="http_requests",
+    p.add_argument("--httplat-table", default="httplat.http_requests",
                    help="table `httplat run` writes requests to (rows are counted)")
     p.add_argument("--quiet-wait", type=int, default=10,
                    help="seconds to wait before each run for other tracers (other httplat "
