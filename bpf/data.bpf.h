@@ -93,11 +93,16 @@ static __always_inline void data__io(struct sock *sk, __u8 kind, long ret, __u64
  */
 static __always_inline void data__sock(struct sock *sk, int ret, int flags, int send)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct pt_regs *regs;
 	__u8 kind;
 
-	if (!target_is(tgid) || ret <= 0 || (flags & HL_MSG_PEEK))
+	/*
+	 * Every socket operation on the host passes here. The socket's port (a line the
+	 * kernel just used, tested in an 8 KiB bitmap) rules out most of them before the
+	 * traced-process test (a 512 KiB bitmap, and a helper call).
+	 */
+	if (ret <= 0 || !port_is_server(sk->__sk_common.skc_num) ||
+	    !target_is(bpf_get_current_pid_tgid() >> 32) || (flags & HL_MSG_PEEK))
 		return;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	kind = syscall__kind(syscall__nr_btf(regs));
