@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "check.h"
+#include "pgsession.h"
 #include "termsafe.h"
 #include "text.h"
 
@@ -111,6 +112,28 @@ static void test_columns(void)
 	CHECK_INT(text__cut(s, 9), 5);
 }
 
+/* The PostgreSQL writer's log (rejected rows quote request bytes) goes through the escaper. */
+static void test_pg_log_line(void)
+{
+	FILE *f = tmpfile(), *old = stderr;
+	char buf[512] = "";
+	size_t n;
+
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	stderr = f;
+	pgsess__log("row rejected (%s): %s", "22021", "GET /a\x1b]0;PWNED\x07\xc2\x9b\xff\n");
+	stderr = old;
+	rewind(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	CHECK_STR(buf, "httplat: pg: row rejected (22021): GET /a\\x1b]0;PWNED\\x07\\u009b\\xff"
+		       "\\x0a\n");
+	CHECK(termsafe(buf, n, 1));
+}
+
 int main(void)
 {
 	RUN(test_controls);
@@ -119,5 +142,6 @@ int main(void)
 	RUN(test_cut_short);
 	RUN(test_exhaustive);
 	RUN(test_columns);
+	RUN(test_pg_log_line);
 	return CHECK_DONE();
 }

@@ -9,18 +9,21 @@
 
 #include "clock.h"
 #include "pgsession.h"
+#include "text.h"
 
 #define LOG_EVERY_MS 30000 /* repeat of the same error */
 
 void pgsess__log(const char *fmt, ...)
 {
-	char line[768];
+	char line[768], safe[TEXT_ESCAPED_MAX(sizeof(line))];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "httplat: pg: %s\n", line);
+	/* a rejected row is request bytes, a server message may quote them: one escaped line */
+	text__terminal_escape(line, safe, sizeof(safe));
+	fprintf(stderr, "httplat: pg: %s\n", safe);
 }
 
 enum pgerr_kind pgsess__classify(const char *sqlstate, int connection_bad)
