@@ -8,6 +8,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "text.h"
 #include "uprobes.h"
 
 #define UPROBES_MAX_SPECS 16
@@ -172,9 +173,14 @@ int uprobes__attach(struct uprobes *u, int pid)
 				uprobes__denied(u, errno);
 				break;
 			}
-			if (u->verbose)
+			if (u->verbose) {
+				char safe[TEXT_ESCAPED_MAX(PATH_MAX)]; /* a file name, any bytes */
+				int err = errno;
+
+				text__terminal_escape(lib, safe, sizeof(safe));
 				fprintf(stderr, "httplat: pid %d: cannot attach to %s in %s: %s\n", pid,
-					s->func, lib, strerror(errno));
+					s->func, safe, strerror(err));
+			}
 			continue;
 		}
 		n++;
