@@ -285,7 +285,8 @@ def gunicorn_uvicorn_worker():
 @test
 def preexisting_keepalive_connection():
     """A connection accepted (and used) before httplat started is traced from then on."""
-    srv = Uvicorn(loop="asyncio", http="h11")
+    # the connection idles while httplat loads: more than uvicorn's 5 s keep-alive on a slow host
+    srv = Uvicorn(loop="asyncio", http="h11", extra=("--timeout-keep-alive", "60"))
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
     s.sendall(build_request("GET", "/data/items/1"))
     read_response(s)
