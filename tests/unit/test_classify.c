@@ -1,18 +1,18 @@
 /* test_classify.c: route templating and API labels. */
 #include "check.h"
-#include "../../user/classify.h"
+#include "classify.h"
 
 static void test_id_segments(void)
 {
-	CHECK(classify__is_id_segment("123", 3));
-	CHECK(classify__is_id_segment("550e8400-e29b-41d4-a716-446655440000", 36));
-	CHECK(classify__is_id_segment("d41d8cd98f00b204e9800998ecf8427e", 32));
-	CHECK(classify__is_id_segment("aB3dE5gH7jK9mN1pQ3sT5v", 22));
-	CHECK(!classify__is_id_segment("mesh", 4));
-	CHECK(!classify__is_id_segment("v2", 2));
-	CHECK(!classify__is_id_segment("", 0));
-	CHECK(!classify__is_id_segment("deadbeef", 8)); /* short hex words stay */
-	CHECK(!classify__is_id_segment("generate-model-preview", 22)); /* no digits */
+	CHECK(classifier__is_id_segment("123", 3));
+	CHECK(classifier__is_id_segment("550e8400-e29b-41d4-a716-446655440000", 36));
+	CHECK(classifier__is_id_segment("d41d8cd98f00b204e9800998ecf8427e", 32));
+	CHECK(classifier__is_id_segment("aB3dE5gH7jK9mN1pQ3sT5v", 22));
+	CHECK(!classifier__is_id_segment("mesh", 4));
+	CHECK(!classifier__is_id_segment("v2", 2));
+	CHECK(!classifier__is_id_segment("", 0));
+	CHECK(!classifier__is_id_segment("deadbeef", 8)); /* short hex words stay */
+	CHECK(!classifier__is_id_segment("generate-model-preview", 22)); /* no digits */
 }
 
 static void test_route_default(void)

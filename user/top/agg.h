@@ -19,7 +19,6 @@
 #define AGG_MAX_SLOTS 300 /* intervals in the window: at most ~280 KiB a row */
 #define AGG_MAX_APIS 80
 #define AGG_MAX_ROUTES 256 /* distinct (api, route) rows; more go to one overflow row */
-#define AGG_MAX_PORTS 16
 #define AGG_OVERFLOW_API "*"
 #define AGG_OVERFLOW_ROUTE "(other routes)"
 
@@ -84,8 +83,6 @@ int agg__slots(const struct agg *a);
 int agg__filled(const struct agg *a);
 /* Records that found no free route row and went to the overflow row. */
 uint64_t agg__overflowed(const struct agg *a);
-/* Server ports seen in records; returns the count written. */
-int agg__ports(const struct agg *a, uint16_t *ports, int max);
 /* The status[] index for an HTTP status (0 = no response). */
 int agg__status_index(uint16_t status);
 

@@ -272,13 +272,6 @@ static void ring__push(struct sample_ring *ring, const struct record *r)
 		ring->n++;
 }
 
-static int64_t record__end_ns(const struct record *r)
-{
-	double d = r->duration_ms > 0 ? r->duration_ms : 0;
-
-	return r->ts_ns + (int64_t)(d * 1e6);
-}
-
 static void engine__advance(struct alert_engine *e, int64_t now_ns)
 {
 	if (now_ns > e->now_ns)

@@ -28,7 +28,7 @@ struct console {
 	char sel_api[RECORD_API_MAX], sel_route[RECORD_PATH_MAX + 1];
 	struct top_header h;
 	int pids[PIDS_MAX];
-	uint16_t ports[AGG_MAX_PORTS];
+	uint16_t ports[TOP_MAX_PORTS];
 	const struct agg *a;
 	int colour;
 	int ascii; /* the locale is not UTF-8: ASCII lines, bars and sparklines */
@@ -504,7 +504,7 @@ void console__update(struct console *c, const struct agg *a, const struct top_he
 	if (!c->v.paused) {
 		c->h = *h;
 		c->h.npids = h->npids < PIDS_MAX ? h->npids : PIDS_MAX;
-		c->h.nports = h->nports < AGG_MAX_PORTS ? h->nports : AGG_MAX_PORTS;
+		c->h.nports = h->nports < TOP_MAX_PORTS ? h->nports : TOP_MAX_PORTS;
 		memcpy(c->pids, h->pids, (size_t)c->h.npids * sizeof(*c->pids));
 		memcpy(c->ports, h->ports, (size_t)c->h.nports * sizeof(*c->ports));
 		c->h.pids = c->pids;

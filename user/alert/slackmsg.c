@@ -9,7 +9,8 @@
 #include "slackmsg.h"
 #include "text.h"
 
-static size_t text__copy(const char *in, char *out, size_t outsz, int entities)
+/* in as valid UTF-8 without control bytes; with entities, &, < and > as Slack wants them. */
+static size_t slackmsg__copy(const char *in, char *out, size_t outsz, int entities)
 {
 	const unsigned char *s = (const unsigned char *)in;
 	size_t o = 0;
@@ -47,12 +48,12 @@ static size_t text__copy(const char *in, char *out, size_t outsz, int entities)
 
 size_t slackmsg__escape(const char *in, char *out, size_t outsz)
 {
-	return text__copy(in, out, outsz, 1);
+	return slackmsg__copy(in, out, outsz, 1);
 }
 
 size_t slackmsg__sanitize(const char *in, char *out, size_t outsz)
 {
-	return text__copy(in, out, outsz, 0);
+	return slackmsg__copy(in, out, outsz, 0);
 }
 
 static const char *rule__what(enum alert_rule r)
@@ -116,8 +117,8 @@ static void event__line(const struct alert_event *ev, int slack, char *out, size
 	char head[64], measure[96], window[48] = "", route[RECORD_PATH_MAX * 5 + 1];
 	char api[RECORD_API_MAX * 5];
 
-	text__copy(ev->route, route, sizeof(route), slack);
-	text__copy(ev->api, api, sizeof(api), slack);
+	slackmsg__copy(ev->route, route, sizeof(route), slack);
+	slackmsg__copy(ev->api, api, sizeof(api), slack);
 	event__head(ev, head, sizeof(head));
 	event__measure(ev, measure, sizeof(measure));
 	if (ev->rule != ALERT_RULE_HTTP_500)

@@ -39,8 +39,6 @@ struct agg {
 	int nkeys, napis, nroutes;
 	short table[AGG_TABLE]; /* keys index + 1, 0 = free */
 	uint64_t overflowed;
-	uint16_t ports[AGG_MAX_PORTS];
-	int nports;
 };
 
 int agg__status_index(uint16_t status)
@@ -187,17 +185,6 @@ static struct agg_key *agg__row_for(struct agg *a, const char *api, const char *
 	return agg__key(a, AGG_OVERFLOW_API, is_route ? AGG_OVERFLOW_ROUTE : "", is_route, 1);
 }
 
-static void agg__note_port(struct agg *a, uint16_t port)
-{
-	if (!port)
-		return;
-	for (int i = 0; i < a->nports; i++)
-		if (a->ports[i] == port)
-			return;
-	if (a->nports < AGG_MAX_PORTS)
-		a->ports[a->nports++] = port;
-}
-
 void agg__add(struct agg *a, const struct record *r)
 {
 	const char *api = r->api[0] ? r->api : "other";
@@ -205,7 +192,6 @@ void agg__add(struct agg *a, const struct record *r)
 	int st = agg__status_index(r->status);
 	struct agg_key *k;
 
-	agg__note_port(a, r->lport);
 	slot__add(&a->all.ring[a->cur], r, st);
 	k = agg__row_for(a, api, "", 0);
 	if (k)
@@ -349,10 +335,3 @@ uint64_t agg__overflowed(const struct agg *a)
 	return a->overflowed;
 }
 
-int agg__ports(const struct agg *a, uint16_t *ports, int max)
-{
-	int n = a->nports < max ? a->nports : max;
-
-	memcpy(ports, a->ports, (size_t)n * sizeof(*ports));
-	return n;
-}

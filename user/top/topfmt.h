@@ -74,6 +74,8 @@ int topfmt__filter(struct agg_row *rows, int n, const char *filter);
 void topfmt__line(const struct agg_row *r, int routes, int route_w, const struct top_thresholds *t,
 		  char *buf, size_t n);
 
+#define TOP_MAX_PORTS 16 /* server ports the header names */
+
 /* What the header shows. */
 struct top_header {
 	char host[64];

@@ -9,8 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "clock.h"
 #include "commands.h"
+#include "parse.h"
 #include "pgcli.h"
 #include "pgwriter.h"
 
@@ -44,11 +45,11 @@ static error_t bench_parse(int key, char *arg, struct argp_state *state)
 		env->verify = 0;
 		break;
 	case OPT_BAD_EVERY:
-		if (cli__parse_long(arg, 2, 1000000000, &env->bad_every))
+		if (parse__long(arg, 2, 1000000000, &env->bad_every))
 			argp_error(state, "invalid --bad-every '%s': want 2 or more", arg);
 		break;
 	case ARGP_KEY_ARG:
-		if (state->arg_num || cli__parse_long(arg, 1, 2000000000, &env->n))
+		if (state->arg_num || parse__long(arg, 1, 2000000000, &env->n))
 			argp_error(state, "invalid N '%s': want a row count 1-2000000000", arg);
 		break;
 	default:
@@ -72,14 +73,6 @@ static const struct argp bench_argp = {
 	   "The rows go into the given database under their own host name; use a scratch "
 	   "database.\n\nEXAMPLE:\n  httplat bench-ingest 2000000 --db 'host=/tmp dbname=bench'",
 };
-
-static double now_s(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static double cpu_s(void)
 {
@@ -182,8 +175,8 @@ int cmd_bench_ingest(int argc, char **argv)
 		pgwriter__free(w);
 		return 1;
 	}
-	base_ns = (int64_t)(now_s(CLOCK_REALTIME) * 1e9);
-	t0 = now_s(CLOCK_MONOTONIC);
+	base_ns = clock__real_ns();
+	t0 = clock__mono_s();
 	c0 = cpu_s();
 	for (long i = 0; i < env.n; i++) {
 		struct record *r = &t[i % TEMPLATES];
@@ -203,7 +196,7 @@ int cmd_bench_ingest(int argc, char **argv)
 		}
 	}
 	err = pgwriter__flush(w, 600000);
-	t1 = now_s(CLOCK_MONOTONIC);
+	t1 = clock__mono_s();
 	c1 = cpu_s();
 	pgwriter__stats(w, &ws);
 	pgwriter__free(w);

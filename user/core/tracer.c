@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "clock.h"
 #include "decode.h"
 #include "discover.h"
 #include "httplat.h"
@@ -31,6 +32,8 @@ struct tracer {
 	const struct selection *sel;
 	tracer_record_fn fn;
 	void *ctx;
+	tracer_proc_fn proc_fn;
+	void *proc_ctx;
 	int64_t mono_to_real;
 	int ncpus;
 	int ports_fd;
@@ -60,14 +63,6 @@ int tracer__counter_is_loss(int idx)
 	return idx >= 0 && idx < HTTPLAT_C__COUNT && counter_kinds[idx] == HTTPLAT_CK_LOSS;
 }
 
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
 	(void)level;
@@ -83,6 +78,15 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 
 /* ---- targets ---- */
 
+static void proc_note(struct tracer *t, enum tracer_proc_kind kind, int pid, int ppid,
+		      unsigned short port)
+{
+	struct tracer_proc e = {kind, pid, ppid, port};
+
+	if (t->proc_fn)
+		t->proc_fn(t->proc_ctx, &e);
+}
+
 static int tracked_index(const struct tracer *t, int pid)
 {
 	for (int i = 0; i < t->npids; i++)
@@ -91,7 +95,7 @@ static int tracked_index(const struct tracer *t, int pid)
 	return -1;
 }
 
-static void port_add(struct tracer *t, unsigned short port)
+static void port_add(struct tracer *t, unsigned short port, int pid)
 {
 	__u8 one = 1;
 
@@ -110,6 +114,7 @@ static void port_add(struct tracer *t, unsigned short port)
 	if (t->nports < MAX_PORTS)
 		t->ports[t->nports++] = port;
 	bpf_map_update_elem(t->ports_fd, &port, &one, BPF_ANY);
+	proc_note(t, TRACER_PORT_NEW, pid, 0, port);
 }
 
 static void target_ports(struct tracer *t, int pid)
@@ -118,7 +123,7 @@ static void target_ports(struct tracer *t, int pid)
 	int n = discover__listen_ports("/proc", pid, ports, DISCOVER_MAX_PORTS);
 
 	for (int i = 0; i < n; i++)
-		port_add(t, ports[i]);
+		port_add(t, ports[i], pid);
 }
 
 /* Flips pid's bit; the kernel's fork and exit programs do the same with atomics. */
@@ -135,7 +140,7 @@ static void target_bit(struct tracer *t, int pid, int on)
 		__atomic_fetch_and(word, ~bit, __ATOMIC_SEQ_CST);
 }
 
-static void target_add(struct tracer *t, int pid, int inherited)
+static void target_add(struct tracer *t, int pid, int parent)
 {
 	if (tracked_index(t, pid) < 0) {
 		if (t->npids >= MAX_TRACKED) {
@@ -146,7 +151,8 @@ static void target_add(struct tracer *t, int pid, int inherited)
 		t->pids[t->npids++] = pid;
 		if (t->sel->verbose)
 			fprintf(stderr, "httplat: tracing pid %d%s\n", pid,
-				inherited ? " (child)" : "");
+				parent ? " (child)" : "");
+		proc_note(t, TRACER_PROC_NEW, pid, parent, 0);
 	}
 	/* ports first, so the first read on an existing connection is recognised */
 	target_ports(t, pid);
@@ -163,6 +169,7 @@ static void target_del(struct tracer *t, int pid)
 	t->pids[i] = t->pids[--t->npids];
 	if (t->sel->verbose)
 		fprintf(stderr, "httplat: pid %d gone\n", pid);
+	proc_note(t, TRACER_PROC_GONE, pid, 0, 0);
 }
 
 static int selected_pid(const struct tracer *t, int pid)
@@ -240,7 +247,7 @@ static int scan_children(void *vctx, pid_t pid)
 		return 0;
 	parent = traced_ancestor(x->t, pid);
 	if (parent) {
-		target_add(x->t, pid, 1);
+		target_add(x->t, pid, parent);
 		x->found++;
 	}
 	return 0;
@@ -266,12 +273,6 @@ static void tracer_scan(struct tracer *t)
 
 /* ---- events ---- */
 
-static int is_interpreter_comm(const char *comm)
-{
-	return !strncmp(comm, "python", 6) || !strncmp(comm, "uvicorn", 7) ||
-	       !strncmp(comm, "gunicorn", 8);
-}
-
 static void on_proc_event(struct tracer *t, const struct httplat_proc_event *e)
 {
 	int pid = (int)e->hdr.tgid;
@@ -279,8 +280,10 @@ static void on_proc_event(struct tracer *t, const struct httplat_proc_event *e)
 	switch (e->hdr.type) {
 	case HTTPLAT_EV_PROC_FORK:
 		/* the kernel already traces it; keep our list in step */
-		if (tracked_index(t, pid) < 0 && t->npids < MAX_TRACKED)
+		if (tracked_index(t, pid) < 0 && t->npids < MAX_TRACKED) {
 			t->pids[t->npids++] = pid;
+			proc_note(t, TRACER_PROC_NEW, pid, (int)e->ppid, 0);
+		}
 		if (t->sel->verbose)
 			fprintf(stderr, "httplat: pid %d forked from %u\n", pid, e->ppid);
 		break;
@@ -290,9 +293,11 @@ static void on_proc_event(struct tracer *t, const struct httplat_proc_event *e)
 			char comm[HTTPLAT_COMM_LEN + 1] = {0};
 
 			memcpy(comm, e->comm, HTTPLAT_COMM_LEN);
-			if (!is_interpreter_comm(comm) && !selected_pid(t, pid) &&
+			if (!discover__server_comm(comm) && !selected_pid(t, pid) &&
 			    discover__pid_matches("/proc", pid) != 1)
 				target_del(t, pid);
+			else
+				proc_note(t, TRACER_PROC_EXEC, pid, 0, 0);
 		} else if (wanted(t, pid)) {
 			target_add(t, pid, 0);
 		}
@@ -301,7 +306,7 @@ static void on_proc_event(struct tracer *t, const struct httplat_proc_event *e)
 		target_del(t, pid);
 		break;
 	case HTTPLAT_EV_PORT:
-		port_add(t, e->port);
+		port_add(t, e->port, pid);
 		break;
 	}
 }
@@ -329,6 +334,8 @@ static int on_event(void *vctx, void *data, size_t size)
 		return 0;
 	}
 	t->requests++;
+	if (r.lport) /* the kernel may learn a port on accept without telling */
+		port_add(t, r.lport, (int)r.pid);
 	t->fn(t->ctx, &r);
 	return 0;
 }
@@ -375,7 +382,7 @@ struct tracer *tracer__open(const struct selection *sel, tracer_record_fn fn, vo
 	}
 	t->ports_fd = bpf_map__fd(t->skel->maps.ports);
 	for (int i = 0; i < sel->nports; i++)
-		port_add(t, sel->ports[i]);
+		port_add(t, sel->ports[i], 0);
 
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_event, t, NULL);
 	if (!t->rb) {
@@ -389,7 +396,7 @@ struct tracer *tracer__open(const struct selection *sel, tracer_record_fn fn, vo
 		fprintf(stderr, "httplat: cannot attach to the tracepoints: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	t->mono_to_real = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+	t->mono_to_real = clock__ns(CLOCK_REALTIME) - clock__ns(CLOCK_MONOTONIC);
 	for (int i = 0; i < sel->npids; i++) {
 		if (kill(sel->pids[i], 0) && errno == ESRCH) {
 			fprintf(stderr, "httplat: no process %d\n", sel->pids[i]);
@@ -399,7 +406,7 @@ struct tracer *tracer__open(const struct selection *sel, tracer_record_fn fn, vo
 		target_add(t, sel->pids[i], 0);
 	}
 	tracer_scan(t);
-	t->next_scan_ms = clock_ns(CLOCK_MONOTONIC) / 1000000 + RESCAN_MS;
+	t->next_scan_ms = clock__ns(CLOCK_MONOTONIC) / 1000000 + RESCAN_MS;
 	return t;
 cleanup:
 	tracer__free(t);
@@ -417,11 +424,11 @@ int tracer__poll(struct tracer *t, int timeout_ms)
 	err = ring_buffer__poll(t->rb, timeout_ms);
 	if (err < 0 && err != -EINTR)
 		return err;
-	t->mono_to_real = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+	t->mono_to_real = clock__ns(CLOCK_REALTIME) - clock__ns(CLOCK_MONOTONIC);
 	err = ring_buffer__consume(t->rb);
 	if (err < 0 && err != -EINTR)
 		return err;
-	now_ms = clock_ns(CLOCK_MONOTONIC) / 1000000;
+	now_ms = clock__ns(CLOCK_MONOTONIC) / 1000000;
 	if (now_ms >= t->next_scan_ms) {
 		tracer_scan(t);
 		t->next_scan_ms = now_ms + RESCAN_MS;
@@ -463,6 +470,12 @@ int tracer__ports(struct tracer *t, unsigned short *ports, int max)
 
 	memcpy(ports, t->ports, (size_t)n * sizeof(*ports));
 	return n;
+}
+
+void tracer__set_proc_fn(struct tracer *t, tracer_proc_fn fn, void *ctx)
+{
+	t->proc_fn = fn;
+	t->proc_ctx = ctx;
 }
 
 void tracer__free(struct tracer *t)

@@ -10,6 +10,20 @@
 
 #include "discover.h"
 
+/*
+ * Command names (comm) a uvicorn server runs under, in user space: a traced process that
+ * execs into something else is let go. bpf/'s candidate_comm() holds the same list.
+ */
+static const char *const server_comms[] = {"python", "uvicorn", "gunicorn"};
+
+int discover__server_comm(const char *comm)
+{
+	for (size_t i = 0; i < sizeof(server_comms) / sizeof(server_comms[0]); i++)
+		if (!strncmp(comm, server_comms[i], strlen(server_comms[i])))
+			return 1;
+	return 0;
+}
+
 static const char *base_name(const char *s)
 {
 	const char *slash = strrchr(s, '/');

@@ -24,7 +24,7 @@ struct record {
 	double ttfb_ms;	    /* first request byte read -> status line written; <0 none */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
-	uint64_t conn_id;
+	uint64_t conn_id; /* the kernel's connection id: no sink reads it yet (TLS, pipelining) */
 	uint32_t pid; /* tgid */
 	uint32_t flags;
 	uint16_t status; /* 0 = no response */
@@ -52,6 +52,14 @@ struct record {
 	char route[RECORD_PATH_MAX + 1]; /* path with ids collapsed, "/model/{id}/mesh" */
 	char api[RECORD_API_MAX];	  /* "data", "model", "user", "other", ... */
 };
+
+/* Wall-clock time the request ended (its last response byte, or when it was abandoned). */
+static inline int64_t record__end_ns(const struct record *r)
+{
+	double d = r->duration_ms > 0 ? r->duration_ms : 0;
+
+	return r->ts_ns + (int64_t)(d * 1e6);
+}
 
 /* True when the request got no response (status 0): excluded from latency stats. */
 static inline int record__answered(const struct record *r)

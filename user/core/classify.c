@@ -36,9 +36,14 @@ void classifier__free(struct classifier *c)
 	free(c);
 }
 
+int classifier__check_route(const char *pattern)
+{
+	return !pattern || pattern[0] != '/' || strlen(pattern) > 255 ? -EINVAL : 0;
+}
+
 int classifier__add_route(struct classifier *c, const char *pattern)
 {
-	if (!pattern || pattern[0] != '/' || strlen(pattern) > 255)
+	if (classifier__check_route(pattern))
 		return -EINVAL;
 	if (c->nroutes >= CLASSIFY_MAX_RULES)
 		return -ENOSPC;
@@ -49,18 +54,28 @@ int classifier__add_route(struct classifier *c, const char *pattern)
 	return 0;
 }
 
+int classifier__check_api(const char *spec)
+{
+	const char *eq = spec ? strchr(spec, '=') : NULL;
+
+	if (!eq || eq == spec || eq[1] != '/')
+		return -EINVAL;
+	if ((size_t)(eq - spec) >= sizeof(((struct api_rule *)0)->name) ||
+	    strlen(eq + 1) >= sizeof(((struct api_rule *)0)->prefix))
+		return -EINVAL;
+	return 0;
+}
+
 int classifier__add_api(struct classifier *c, const char *spec)
 {
 	const char *eq = spec ? strchr(spec, '=') : NULL;
 	struct api_rule *r;
 	size_t nlen, plen;
 
-	if (!eq || eq == spec || eq[1] != '/')
+	if (classifier__check_api(spec))
 		return -EINVAL;
 	nlen = (size_t)(eq - spec);
 	plen = strlen(eq + 1);
-	if (nlen >= sizeof(r->name) || plen >= sizeof(r->prefix))
-		return -EINVAL;
 	if (c->napis >= CLASSIFY_MAX_RULES)
 		return -ENOSPC;
 	r = &c->apis[c->napis++];
@@ -92,7 +107,7 @@ static int is_uuid(const char *s, size_t len)
 	return 1;
 }
 
-int classify__is_id_segment(const char *seg, size_t len)
+int classifier__is_id_segment(const char *seg, size_t len)
 {
 	size_t digits = 0, hex = 0, alnum = 0;
 
@@ -198,7 +213,7 @@ void classifier__route(const struct classifier *c, const char *path, char *out, 
 		while (*p && *p != '/')
 			p++;
 		n = (size_t)(p - s);
-		if (classify__is_id_segment(s, n)) {
+		if (classifier__is_id_segment(s, n)) {
 			s = "{id}";
 			n = 4;
 		}

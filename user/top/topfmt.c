@@ -293,10 +293,10 @@ static void fmt_list(char *buf, size_t n, const int *v, int count)
 void topfmt__header(const struct top_header *h, char *buf, size_t n)
 {
 	char pids[96], ports[96], clock[16];
-	int pv[AGG_MAX_PORTS];
+	int pv[TOP_MAX_PORTS];
 	long up = (long)h->uptime_s;
 	struct tm tm;
-	int np = h->nports < AGG_MAX_PORTS ? h->nports : AGG_MAX_PORTS;
+	int np = h->nports < TOP_MAX_PORTS ? h->nports : TOP_MAX_PORTS;
 
 	for (int i = 0; i < np; i++)
 		pv[i] = h->ports[i];
