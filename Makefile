@@ -97,7 +97,7 @@ test: deps httplat unit
 KERNELS    ?= stock backports
 KERNEL     ?= stock
 test-kernels: deps httplat
-	$(Q)HTTPLAT_VM_KERNELS="$(KERNELS)" TESTS=test_kernels $(PYTHON) tests/run.py
+	$(Q)HTTPLAT_VM_KERNELS="$(KERNELS)" TESTS=test_kernels TEST_TIMEOUT=1500 $(PYTHON) tests/run.py
 
 vm-shell: deps httplat
 	$(Q)$(PYTHON) tests/vm/vm.py shell -k $(KERNEL)
