@@ -72,15 +72,15 @@ def test_rows_match_requests():
     app = h.Uvicorn()
     hl, _ = run_httplat(app, "e2e-match")
     sent = [  # method, path, query, body, want route, want api, want status, server sleep ms
-        ("GET", "/data/items/1", "", b"", "/data/items/{id}", "data", 200, 0),
-        ("GET", "/data/items/22", "", b"", "/data/items/{id}", "data", 200, 0),
+        ("GET", "/data/items/1", "", b"", "/data/items/{item_id}", "data", 200, 0),
+        ("GET", "/data/items/22", "", b"", "/data/items/{item_id}", "data", 200, 0),
         ("POST", "/data/upload", "", b"x" * 5000, "/data/upload", "data", 200, 0),
-        ("GET", "/model/7/mesh", "ms=80", b"", "/model/{id}/mesh", "model", 200, 80),
+        ("GET", "/model/7/mesh", "ms=80", b"", "/model/{model_id}/mesh", "model", 200, 80),
         ("GET", "/model/crash", "", b"", "/model/crash", "model", 500, 0),
         ("GET", "/model/unavailable", "", b"", "/model/unavailable", "model", 503, 0),
         ("GET", "/user/login", "", b"", "/user/login", "user", 401, 0),
         ("GET", "/nope/3f2504e0-4f89-11d3-9a0c-0305e82c3301", "", b"",
-         "/nope/{id}", "other", 404, 0),
+         "unmatched", "other", 404, 0),
         ("GET", "/data/sleep", "ms=150", b"", "/data/sleep", "data", 200, 150),
     ]
     seen = []

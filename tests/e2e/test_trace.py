@@ -248,7 +248,7 @@ def traced_run(server, label, pids=None):
     h.stop()
     check("tracing" in h.stderr(), "no start line")
     compare(expects, records_for(h, port=server.port), label)
-    check("0 events lost" in h.stderr(), f"{label}: losses reported: {h.stderr()[-400:]}")
+    check("requests, 0 lost (" in h.stderr(), f"{label}: losses reported: {h.stderr()[-400:]}")
     return h
 
 
@@ -360,7 +360,7 @@ def text_output_and_summary():
           f"columns: {line[0]!r}")
     check("\x1b" not in out and "\\x1b" in out, "terminal escape not neutralised")
     err = h.stderr()
-    check("requests" in err and "events lost" in err and "ringbuf_full=0" in err,
+    check("requests" in err and " lost (ringbuf_full 0" in err and "ringbuf_full=0" in err,
           f"summary missing: {err!r}")
     srv.stop()
 

@@ -357,6 +357,55 @@ static void test_example_file(void)
 	CHECK_INT(c.select.napi, 2);
 }
 
+/* [routes] and [grafana]: keys, their checks, the flags (--openapi-path, --routes) over them. */
+static void test_routes_and_grafana(void)
+{
+	const char *path = write_file("routes.conf",
+				      "[routes]\nopenapi_path = /openapi.json\n"
+				      "openapi_path = 8001=/v2/openapi.json\nfile = 8002=/etc/r.json\n"
+				      "max_values = 20\nmax_routes = 50\n"
+				      "[grafana]\nurl = https://grafana.example\ndashboard = mine\n"
+				      "[alerts]\nrules = latency, wait\n",
+				      0600);
+	struct httplat_config c;
+	char err[256] = "";
+
+	config__defaults(&c);
+	CHECK_INT(c.routes.guard.max_values, 10);
+	CHECK_INT(c.routes.guard.max_routes, 100);
+	CHECK_INT(c.routes.nopenapi, 0);
+	snprintf(c.path, sizeof(c.path), "%s", path);
+	c.path_given = 1;
+	CHECK_INT(config__override(&c, "routes", "openapi_path", "8001=none", "openapi-path"), 0);
+	CHECK_INT(config__override(&c, "routes", "max_values", "5", "route-values"), 0);
+	CHECK_INT(config__finish(&c, err, sizeof(err)), 0);
+	CHECK_STR(err, "");
+	CHECK_INT(c.routes.nopenapi, 2);
+	CHECK_STR(c.routes.openapi[0].value, "/openapi.json");
+	CHECK_INT(c.routes.openapi[1].port, 8001);
+	CHECK_STR(c.routes.openapi[1].value, "none"); /* the flag replaced the file's */
+	CHECK_INT(c.routes.nfile, 1);
+	CHECK_INT(c.routes.file[0].port, 8002);
+	CHECK_INT(c.routes.guard.max_values, 5);
+	CHECK_INT(c.routes.guard.max_routes, 50);
+	CHECK_STR(c.grafana.url, "https://grafana.example");
+	CHECK_STR(c.grafana.dashboard, "mine");
+	CHECK(c.alerts.rules & 1u << ALERT_RULE_WAIT);
+	/* bad values name the key or the flag */
+	config__defaults(&c);
+	CHECK_INT(config__parse_string(&c, "[routes]\nopenapi_path = openapi.json\n", err,
+				       sizeof(err)),
+		  -EINVAL);
+	CHECK(strstr(err, "2: invalid value for 'openapi_path' in [routes]") != NULL);
+	CHECK(strstr(err, "[PORT=]/PATH") != NULL);
+	CHECK_INT(config__parse_string(&c, "[routes]\nmax_values = 0\n", err, sizeof(err)),
+		  -EINVAL);
+	fresh(&c);
+	CHECK_INT(config__override(&c, "routes", "file", "99999=/x.json", "routes"), 0);
+	CHECK_INT(config__finish(&c, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "invalid --routes '99999=/x.json'") != NULL);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -370,6 +419,7 @@ int main(void)
 	RUN(test_overrides);
 	RUN(test_alert_flags);
 	RUN(test_example_file);
+	RUN(test_routes_and_grafana);
 	for (const char *const *n =
 		 (const char *const[]){"open.conf", "public.conf", "run.conf", "over.conf",
 				       "empty.conf", NULL};

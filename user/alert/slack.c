@@ -21,6 +21,8 @@ struct slack {
 	struct slack_config c;
 	char host[256];
 	char channel[64];
+	char grafana_url[512];
+	char grafana_dashboard[64];
 	struct slackmsg_origin origin;
 	slack_post_fn post;
 	void *post_ctx;
@@ -382,8 +384,14 @@ struct slack *slack__new(const struct slack_config *c, const struct slackmsg_ori
 	s->q = calloc(s->cap, sizeof(*s->q));
 	snprintf(s->host, sizeof(s->host), "%s", origin->host);
 	snprintf(s->channel, sizeof(s->channel), "%s", origin->channel);
+	snprintf(s->grafana_url, sizeof(s->grafana_url), "%s",
+		 origin->grafana_url ? origin->grafana_url : "");
+	snprintf(s->grafana_dashboard, sizeof(s->grafana_dashboard), "%s",
+		 origin->grafana_dashboard ? origin->grafana_dashboard : "");
 	s->origin.host = s->host;
 	s->origin.channel = s->channel;
+	s->origin.grafana_url = s->grafana_url;
+	s->origin.grafana_dashboard = s->grafana_dashboard[0] ? s->grafana_dashboard : NULL;
 	s->post = post ? post : slack__curl_post;
 	s->post_ctx = post_ctx;
 	pthread_mutex_init(&s->lock, NULL);

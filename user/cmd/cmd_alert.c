@@ -52,7 +52,7 @@ static error_t alert_parse(int key, char *arg, struct argp_state *state)
 
 static int cmd_alert__test(const struct httplat_config *cfg)
 {
-	struct slackmsg_origin origin;
+	struct slackmsg_origin origin = {0};
 	struct slack_response resp;
 	char host[256] = "localhost", url[128], body[sizeof(resp.body)];
 	char *json = NULL;

@@ -156,7 +156,7 @@ static void fill_health(struct run_ctx *ctx, const struct tracer_stats *ts,
 	h->decode_errors = ts->decode_errors;
 	h->drop_ringbuf_full = ts->kernel[HTTPLAT_C_RB_FULL];
 	h->drop_conn_full = ts->kernel[HTTPLAT_C_CONN_FULL];
-	h->drop_inflight_full = ts->kernel[HTTPLAT_C_INFLIGHT_FULL];
+	h->drop_inflight_full = 0; /* no per-syscall state any more (kept for the column) */
 	h->drop_pipe_full = ts->kernel[HTTPLAT_C_PIPE_FULL];
 	h->parse_giveup = ts->kernel[HTTPLAT_C_PARSE_GIVEUP];
 	h->non_http = ts->kernel[HTTPLAT_C_NON_HTTP];
@@ -260,9 +260,8 @@ static void run_describe(void *arg, struct runner *r, char *buf, size_t size)
 	struct run_ctx *ctx = arg;
 	const char *spool = ctx->pgc.pg.spool_dir;
 
-	(void)r;
-	snprintf(buf, size, "; writing rows as host '%s'%s%s", ctx->pgc.host,
-		 *spool ? ", spool " : ", no spool", spool);
+	snprintf(buf, size, "; writing rows as host '%s'%s%s; hooks: %s", ctx->pgc.host,
+		 *spool ? ", spool " : ", no spool", spool, runner__hooks(r));
 }
 
 static int run_start(void *arg, struct runner *r)

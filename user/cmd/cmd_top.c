@@ -22,12 +22,13 @@
 #define TOP_PIDS 64
 #define KEY_POLL_MS 50 /* how long keys may wait while the tracer has nothing */
 
-enum { OPT_BATCH = 'b', OPT_DELAY = 'd', OPT_ONCE = 1000 };
+enum { OPT_BATCH = 'b', OPT_DELAY = 'd', OPT_ONCE = 1000, OPT_TLS };
 
 struct top_env {
 	struct httplat_config cfg; /* thresholds, window and [select] shared with the alerts */
 	double interval_s;
 	int batch, once;
+	int tls; /* enum console_tls: the requests counted at start (s switches) */
 };
 
 static const struct argp_option options[] = {
@@ -35,6 +36,9 @@ static const struct argp_option options[] = {
 	{"batch", OPT_BATCH, NULL, 0,
      "Plain-text snapshots every interval (also when stdout is not a terminal)", 0},
 	{"once", OPT_ONCE, NULL, 0, "Print one snapshot after one interval and exit", 0},
+	{"tls", OPT_TLS, "WHICH", 0,
+	 "Count all requests (default), only those over TLS (tls) or only plaintext ones (plain)",
+	 0},
 	{},
 };
 
@@ -43,7 +47,8 @@ static const char doc[] =
 	"Latency cells are yellow above --warn-ms and red above --crit-ms, per API as the alerts "
 	"(config file, then flags); REQS..ERR% cover the alerts' --window.\n\n"
 	"Keys: < > sort column, r reverse, / filter by api or path, t per-route view, "
-	"p pause, up/down select, Enter latency histogram and sparklines, q quit.\n\n"
+	"s all / TLS / plaintext requests, p pause, up/down select, Enter latency histogram and "
+	"sparklines, q quit.\n\n"
 	"EXAMPLES:\n"
 	"  httplat top                        # every uvicorn process, full screen\n"
 	"  httplat top -d 5 --api gen=/model  # refresh every 5 s, label /model as gen\n"
@@ -68,6 +73,10 @@ static error_t top_parse(int key, char *arg, struct argp_state *state)
 	case OPT_ONCE:
 		env->once = 1;
 		break;
+	case OPT_TLS:
+		if (console_tls__parse(arg, &env->tls))
+			argp_error(state, "invalid --tls '%s': want all, tls or plain", arg);
+		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
@@ -86,7 +95,13 @@ static const struct argp top_argp = {
 
 struct top {
 	const struct top_env *env;
-	struct agg *agg;
+	/*
+	 * [CONSOLE_TLS_ALL] counts every request; the TLS and plaintext ones exist from the
+	 * first TLS request (or the first time the view asks for them): the plaintext one
+	 * starts as a copy of everything before, which was all plaintext.
+	 */
+	struct agg *aggs[CONSOLE_TLS_N];
+	struct agg *agg; /* the one shown */
 	struct console *console;
 	struct agg_row *apis, *routes;
 	int pids[TOP_PIDS];
@@ -135,6 +150,31 @@ static void top__release_stderr(struct top *t)
 	t->held = NULL;
 }
 
+/* The TLS / plaintext aggregations, made on demand; 0, or -ENOMEM (then only ALL). */
+static int top__split(struct top *t)
+{
+	if (t->aggs[CONSOLE_TLS_ONLY])
+		return 0;
+	t->aggs[CONSOLE_TLS_NONE] = agg__clone(t->aggs[CONSOLE_TLS_ALL]);
+	t->aggs[CONSOLE_TLS_ONLY] = agg__new(t->slots);
+	if (t->aggs[CONSOLE_TLS_NONE] && t->aggs[CONSOLE_TLS_ONLY])
+		return 0;
+	agg__free(t->aggs[CONSOLE_TLS_NONE]);
+	agg__free(t->aggs[CONSOLE_TLS_ONLY]);
+	t->aggs[CONSOLE_TLS_NONE] = t->aggs[CONSOLE_TLS_ONLY] = NULL;
+	return -ENOMEM;
+}
+
+/* Points t->agg at what the view (or --tls in batch mode) asks for. */
+static void top__choose(struct top *t)
+{
+	int tls = t->console ? console__view(t->console)->tls : t->env->tls;
+
+	if (tls != CONSOLE_TLS_ALL && top__split(t))
+		tls = CONSOLE_TLS_ALL;
+	t->agg = t->aggs[tls];
+}
+
 static void top__header(struct top *t, struct runner *r, struct top_header *h)
 {
 	struct tracer_stats st;
@@ -158,6 +198,10 @@ static void top__header(struct top *t, struct runner *r, struct top_header *h)
 	h->requests = total.p[AGG_TOTAL].requests;
 	h->dropped = st.dropped + st.decode_errors;
 	h->overflowed = agg__overflowed(t->agg);
+	if (t->agg == t->aggs[CONSOLE_TLS_ONLY])
+		h->only = "TLS";
+	else if (t->agg == t->aggs[CONSOLE_TLS_NONE])
+		h->only = "plaintext";
 }
 
 static void top__print(struct top *t, struct runner *r)
@@ -165,6 +209,7 @@ static void top__print(struct top *t, struct runner *r)
 	struct top_header h;
 	int na, nr;
 
+	top__choose(t);
 	top__header(t, r, &h);
 	if (t->console) {
 		console__update(t->console, t->agg, &h);
@@ -200,7 +245,7 @@ static int top_config(void *ctx, const struct httplat_config *cfg)
 		slots = AGG_MAX_SLOTS;
 	}
 	t->slots = (int)slots;
-	t->agg = agg__new(t->slots);
+	t->agg = t->aggs[CONSOLE_TLS_ALL] = agg__new(t->slots);
 	t->apis = calloc(TOP_ROWS, sizeof(*t->apis));
 	t->routes = calloc(TOP_ROWS, sizeof(*t->routes));
 	if (!t->agg || !t->apis || !t->routes) {
@@ -214,7 +259,11 @@ static void top_record(void *ctx, const struct record *r)
 {
 	struct top *t = ctx;
 
-	agg__add(t->agg, r);
+	if (r->tls)
+		top__split(t); /* the first TLS request: from now on they are told apart */
+	agg__add(t->aggs[CONSOLE_TLS_ALL], r);
+	if (t->aggs[CONSOLE_TLS_ONLY])
+		agg__add(t->aggs[r->tls ? CONSOLE_TLS_ONLY : CONSOLE_TLS_NONE], r);
 }
 
 static void top_describe(void *ctx, struct runner *r, char *buf, size_t size)
@@ -240,6 +289,7 @@ static int top_start(void *ctx, struct runner *r)
 			strerror(errno));
 		return -1;
 	}
+	console__set_tls(t->console, t->env->tls);
 	top__hold_stderr(t);
 	runner__set_max_wait(r, KEY_POLL_MS); /* keys must not wait for the kernel */
 	top__print(t, r);		      /* the frame right away, numbers after one interval */
@@ -250,15 +300,25 @@ static int top_poll(void *ctx, struct runner *r)
 {
 	struct top *t = ctx;
 
+	int quit, tls;
+
 	(void)r;
-	return t->console && console__input(t->console, t->agg) ? 1 : 0;
+	if (!t->console)
+		return 0;
+	tls = console__view(t->console)->tls;
+	quit = console__input(t->console, t->agg);
+	if (!quit && console__view(t->console)->tls != tls)
+		top__print(t, r); /* s: show the other requests at once */
+	return quit;
 }
 
 static int top_tick(void *ctx, struct runner *r, double elapsed_s)
 {
 	struct top *t = ctx;
 
-	agg__tick(t->agg, elapsed_s);
+	for (int i = 0; i < CONSOLE_TLS_N; i++)
+		if (t->aggs[i])
+			agg__tick(t->aggs[i], elapsed_s);
 	top__print(t, r);
 	return t->env->once || ferror(stdout) ? 1 : 0;
 }
@@ -279,7 +339,7 @@ static void top_summary(void *ctx, struct runner *r, char *buf, size_t size)
 
 	(void)r;
 	snprintf(buf, size, ", %llu counted in an overflow row",
-		 (unsigned long long)agg__overflowed(t->agg));
+		 (unsigned long long)agg__overflowed(t->aggs[CONSOLE_TLS_ALL]));
 }
 
 int cmd_top(int argc, char **argv)
@@ -305,7 +365,8 @@ int cmd_top(int argc, char **argv)
 		env.batch = 1;
 	ops.tick_s = env.interval_s;
 	ret = runner__run(&env.cfg, &ops, &t);
-	agg__free(t.agg);
+	for (int i = 0; i < CONSOLE_TLS_N; i++)
+		agg__free(t.aggs[i]);
 	free(t.apis);
 	free(t.routes);
 	return ret;

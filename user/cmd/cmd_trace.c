@@ -29,8 +29,10 @@ struct trace_env {
 static const char doc[] =
 	"Print one line per completed HTTP request served by uvicorn processes.\v"
 	"Columns: start time, pid, api, method, status, duration and time to first byte (ms), "
-	"bytes in and out, path. Status 0 means the request got no response (client gone, "
-	"app died): its duration is the time until it was abandoned, not a latency.\n\n"
+	"accept-queue and socket wait before the app read the request (ms; - unknown), bytes in "
+	"and out, route (the app's template), path. Status 0 means the request got no "
+	"response (client gone, app died): its duration is the time until it was abandoned, not a "
+	"latency.\n\n"
 	"EXAMPLES:\n"
 	"  httplat trace                     # every uvicorn server on this host\n"
 	"  httplat trace --json | jq .       # one JSON object per request\n"
@@ -113,14 +115,18 @@ static void print_json(const struct record *r)
 		if ((r->flags & (1u << bit)) && name)
 			json_array_append_new(flags, json_string(name));
 	}
-	o = json_pack("{s:s, s:I, s:i, s:i, s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:o, s:I, s:I, "
-		      "s:s, s:o}",
+	o = json_pack("{s:s, s:I, s:i, s:i, s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:o, s:o, s:o, s:I, "
+		      "s:I, s:s, s:b, s:I, s:i, s:o}",
 		      "ts", ts, "ts_ns", (json_int_t)r->ts_ns, "pid", (int)r->pid, "port",
 		      (int)r->lport, "api", r->api, "method", method, "path", path, "query", query,
 		      "route", route, "status", (int)r->status, "duration_ms", r->duration_ms,
-		      "ttfb_ms", r->ttfb_ms >= 0 ? json_real(r->ttfb_ms) : json_null(), "bytes_in",
+		      "ttfb_ms", r->ttfb_ms >= 0 ? json_real(r->ttfb_ms) : json_null(), "queue_ms",
+		      r->queue_ms >= 0 ? json_real(r->queue_ms) : json_null(), "wait_ms",
+		      r->wait_ms >= 0 ? json_real(r->wait_ms) : json_null(), "bytes_in",
 		      (json_int_t)r->bytes_in, "bytes_out", (json_int_t)r->bytes_out, "version",
-		      r->version == 10 ? "1.0" : r->version == 11 ? "1.1" : "", "flags", flags);
+		      r->version == 10 ? "1.0" : r->version == 11 ? "1.1" : "", "tls", r->tls,
+		      "conn", (json_int_t)(r->conn_id & 0x7fffffffffffffffULL), "seq", (int)r->seq,
+		      "flags", flags);
 	if (!o) {
 		fprintf(stderr, "httplat: cannot format a record as JSON\n");
 		return;
@@ -132,27 +138,37 @@ static void print_json(const struct record *r)
 	json_decref(o);
 }
 
+/* A millisecond value, "-" when unknown (< 0). */
+static void format_ms(double ms, char *buf, size_t size)
+{
+	if (ms >= 0)
+		snprintf(buf, size, "%.3f", ms);
+	else
+		snprintf(buf, size, "-");
+}
+
 static void print_line(struct trace_env *env, const struct record *r)
 {
 	char ts[32], path[RECORD_PATH_MAX * 4 + 1], method[RECORD_METHOD_MAX * 4];
-	char ttfb[16];
+	char route[RECORD_PATH_MAX * 4 + 1], ttfb[16], queue[16], wait[16];
 
 	if (!env->header_done) {
-		printf("%-15s %7s %-6s %-7s %6s %10s %10s %8s %9s %s\n", "TIME", "PID", "API",
-		       "METHOD", "STATUS", "DUR(ms)", "TTFB(ms)", "IN", "OUT", "PATH");
+		printf("%-15s %7s %-6s %-7s %6s %10s %10s %9s %9s %8s %9s %-24s %s\n", "TIME", "PID",
+		       "API", "METHOD", "STATUS", "DUR(ms)", "TTFB(ms)", "QUEUE(ms)", "WAIT(ms)", "IN",
+		       "OUT", "ROUTE", "PATH");
 		env->header_done = 1;
 	}
 	format_time(r->ts_ns, ts, sizeof(ts), 0);
 	text__terminal_escape(r->path, path, sizeof(path));
+	text__terminal_escape(r->route, route, sizeof(route));
 	text__terminal_escape(r->method, method, sizeof(method));
-	if (r->ttfb_ms >= 0)
-		snprintf(ttfb, sizeof(ttfb), "%.3f", r->ttfb_ms);
-	else
-		snprintf(ttfb, sizeof(ttfb), "-");
-	printf("%-15s %7u %-6s %-7s %6u %10.3f %10s %8llu %9llu %s%s%s\n", ts, r->pid, r->api,
-	       method, r->status, r->duration_ms, ttfb, (unsigned long long)r->bytes_in,
-	       (unsigned long long)r->bytes_out, path, r->flags & RECORD_F_PATH_TRUNCATED ? "..." : "",
-	       r->status ? "" : "  (no response)");
+	format_ms(r->ttfb_ms, ttfb, sizeof(ttfb));
+	format_ms(r->queue_ms, queue, sizeof(queue));
+	format_ms(r->wait_ms, wait, sizeof(wait));
+	printf("%-15s %7u %-6s %-7s %6u %10.3f %10s %9s %9s %8llu %9llu %-24s %s%s%s\n", ts, r->pid,
+	       r->api, method, r->status, r->duration_ms, ttfb, queue, wait,
+	       (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out, route, path,
+	       r->flags & RECORD_F_PATH_TRUNCATED ? "..." : "", r->status ? "" : "  (no response)");
 }
 
 static void trace_record(void *ctx, const struct record *r)

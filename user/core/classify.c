@@ -109,7 +109,7 @@ static int is_uuid(const char *s, size_t len)
 
 int classifier__is_id_segment(const char *seg, size_t len)
 {
-	size_t digits = 0, hex = 0, alnum = 0;
+	size_t digits = 0, hex = 0, alnum = 0, letters = 0, turns = 0;
 
 	if (len == 0)
 		return 0;
@@ -120,6 +120,11 @@ int classifier__is_id_segment(const char *seg, size_t len)
 
 		if (ch >= '0' && ch <= '9')
 			digits++;
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'))
+			letters++;
+		/* letter <-> digit changes: "q1a00007" has 3, "sha256" and "v2" 1 */
+		if (i && ((ch >= '0' && ch <= '9') != (seg[i - 1] >= '0' && seg[i - 1] <= '9')))
+			turns++;
 		if (is_hex(ch))
 			hex++;
 		if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
@@ -130,6 +135,9 @@ int classifier__is_id_segment(const char *seg, size_t len)
 		return 1; /* 123 */
 	if (hex == len && len >= 16 && digits > 0)
 		return 1; /* sha1/md5-like hash */
+	/* short generated ids that interleave letters and digits: q1a00007, a8f3k2 */
+	if (digits + letters == len && len >= 6 && digits >= 2 && letters >= 2 && turns >= 3)
+		return 1;
 	/* long opaque tokens (base64url ids) that mix letters and digits */
 	return alnum == len && len >= 20 && digits > 0 && digits < len;
 }

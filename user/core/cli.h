@@ -10,6 +10,9 @@
 
 #define SELECTION_MAX CONFIG_SELECT_MAX
 
+/* The kernel data path (--hooks): socket tracepoints, or the syscall-exit fallback. */
+enum tracer_hooks { TRACER_HOOKS_AUTO = 0, TRACER_HOOKS_SOCKET, TRACER_HOOKS_SYSCALL };
+
 /* What the tracer follows and how it labels: built from the config's [select] and flags. */
 struct selection {
 	int pids[SELECTION_MAX];
@@ -18,6 +21,8 @@ struct selection {
 	int nports;
 	struct classifier *classifier; /* --api, --route; owned, freed by selection__free */
 	int verbose;
+	int hooks;	  /* enum tracer_hooks */
+	int pipeline_max; /* --pipeline-max: queued requests kept per connection, 0 = default */
 };
 
 /*

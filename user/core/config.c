@@ -1,6 +1,7 @@
 /* config.c: the one httplat config file (libinih), the environment and flag overrides. */
 #include <errno.h>
 #include <ini.h>
+#include <linux/types.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "classify.h"
+#include "httplat.h"
 #include "config.h"
 #include "parse.h"
 
@@ -18,6 +20,7 @@ void config__defaults(struct httplat_config *c)
 	memset(c, 0, sizeof(*c));
 	alert_config__defaults(&c->alerts);
 	slack_config__defaults(&c->slack);
+	routes_config__defaults(&c->routes);
 	c->database.retention_days = 14;
 }
 
@@ -124,6 +127,32 @@ static int route__set(struct httplat_config *c, const char *v)
 	return 0;
 }
 
+static int openapi__set(struct httplat_config *c, const char *v)
+{
+	char err[128];
+
+	return routes_config__add_openapi(&c->routes, v, err, sizeof(err)) ? -EINVAL : 0;
+}
+
+static int routes_file__set(struct httplat_config *c, const char *v)
+{
+	char err[128];
+
+	return routes_config__add_file(&c->routes, v, err, sizeof(err)) ? -EINVAL : 0;
+}
+
+static int hooks__set(struct httplat_config *c, const char *v)
+{
+	static const char *const names[] = {"auto", "socket", "syscall"};
+
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(v, names[i])) {
+			c->select.hooks = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 /* offset and size of a field of struct httplat_config, for the table */
 #define AT(field)                                                                                  \
 	offsetof(struct httplat_config, field), sizeof(((struct httplat_config *)0)->field)
@@ -135,6 +164,9 @@ static const struct key keys[] = {
     {"select", "ports", K_FN, 0, 0, 0, 0, ports__set, "ports 1-65535, comma-separated"},
     {"select", "api", K_FN, 0, 0, 0, 0, api__set, "NAME=/prefix"},
     {"select", "route", K_FN, 0, 0, 0, 0, route__set, "a path such as /model/{id}/mesh"},
+    {"select", "hooks", K_FN, 0, 0, 0, 0, hooks__set, "auto, socket or syscall"},
+    {"select", "pipeline_max", K_INT, AT(select.pipeline_max), 1, HTTPLAT_PIPE_PER_CONN, NULL,
+     NULL},
     {"database", "db", K_STR, AT(database.db), 0, 0, NULL, NULL},
     {"database", "host", K_STR, AT(database.host), 1, 0, NULL, NULL},
     {"database", "spool_dir", K_STR, AT(database.spool_dir), 1, 0, NULL, NULL},
@@ -154,11 +186,18 @@ static const struct key keys[] = {
     {"alerts", "hold", K_SECONDS, AT(alerts.hold_s), 0, WEEK_S, NULL, NULL},
     {"alerts", "hysteresis", K_DOUBLE, AT(alerts.hysteresis), 0, 0.9, NULL, NULL},
     {"alerts", "rules", K_FN, 0, 0, 0, 0, rules__set,
-     "latency, http_500, error_ratio, no_response or none, comma-separated"},
+     "latency, http_500, error_ratio, no_response, wait or none, comma-separated"},
     {"alerts", "error_ratio_warn", K_DOUBLE, AT(alerts.ratio_warn), 0.0001, 1, NULL, NULL},
     {"alerts", "error_ratio_crit", K_DOUBLE, AT(alerts.ratio_crit), 0, 1, NULL, NULL},
     {"alerts", "no_response_warn", K_DOUBLE, AT(alerts.no_resp_warn), 1, 1e9, NULL, NULL},
     {"alerts", "no_response_crit", K_DOUBLE, AT(alerts.no_resp_crit), 0, 1e9, NULL, NULL},
+    {"routes", "openapi_path", K_FN, 0, 0, 0, 0, openapi__set,
+     "[PORT=]/PATH (the app's OpenAPI document) or [PORT=]none"},
+    {"routes", "file", K_FN, 0, 0, 0, 0, routes_file__set, "[PORT=]FILE, an OpenAPI JSON file"},
+    {"routes", "max_values", K_INT, AT(routes.guard.max_values), 1, 100000, NULL, NULL},
+    {"routes", "max_routes", K_INT, AT(routes.guard.max_routes), 1, 100000, NULL, NULL},
+    {"grafana", "url", K_STR, AT(grafana.url), 0, 0, NULL, NULL},
+    {"grafana", "dashboard", K_STR, AT(grafana.dashboard), 0, 0, NULL, NULL},
     {"slack", "webhook", K_STR, AT(slack.webhook), 0, 0, NULL, NULL},
     {"slack", "channel", K_STR, AT(slack.channel), 0, 0, NULL, NULL},
     {"slack", "timeout", K_MS, AT(slack.timeout_ms), 100, DAY_S * 1000, NULL, NULL},
@@ -600,7 +639,9 @@ static const struct argp_option alerts_options[] = {
     {"repeat", 2006, "DURATION", 0, "Reminder interval while firing (default 1h; 0 = none)", 0},
     {"hold", 2007, "DURATION", 0, "Clear this long before resolved (default 2m)", 0},
     {"rules", 2008, "LIST", 0,
-     "Enabled rules: latency, http_500, error_ratio, no_response (default latency,http_500)", 0},
+     "Enabled rules: latency, http_500, error_ratio, no_response, wait (default "
+     "latency,http_500)",
+     0},
     {},
 };
 

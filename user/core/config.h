@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "alert.h"
+#include "routes.h"
 #include "slack.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/httplat.conf"
@@ -24,6 +25,8 @@ struct config_select {
 	int napi;
 	char route[CONFIG_LIST_MAX][RECORD_PATH_MAX + 1]; /* "/model/{id}/mesh" */
 	int nroute;
+	int hooks;	  /* enum tracer_hooks (cli.h): 0 auto, 1 socket, 2 syscall */
+	int pipeline_max; /* unanswered requests kept per connection; 0 = the kernel's default */
 };
 
 /* [database]: what `run` writes to; each key is the run flag of the same name. 0 / "": unset. */
@@ -48,6 +51,12 @@ struct config_override {
 	const char *flag; /* for messages: "warn-ms" */
 };
 
+/* [grafana]: where alert messages link to. */
+struct config_grafana {
+	char url[512];	     /* base URL, "" = no link */
+	char dashboard[64];  /* dashboard uid, "" = SLACKMSG_GRAFANA_DASHBOARD */
+};
+
 struct httplat_config {
 	char path[PATH_MAX]; /* file read, "" = none */
 	int path_given;	     /* --config was given: a missing file is an error */
@@ -56,6 +65,8 @@ struct httplat_config {
 	struct config_database database;
 	struct alert_config alerts;
 	struct slack_config slack;
+	struct routes_config routes; /* [routes]: documents, files, the guard's limits */
+	struct config_grafana grafana;
 	char webhook_source[64]; /* "HTTPLAT_SLACK_WEBHOOK", the file path, or "" */
 	struct config_override over[CONFIG_OVERRIDES_MAX];
 	int nover;

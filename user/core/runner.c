@@ -9,7 +9,9 @@
 #include <linux/types.h>
 
 #include "clock.h"
+#include "counters.h"
 #include "httplat.h"
+#include "routes.h"
 #include "runner.h"
 
 #define DEFAULT_WAIT_MS 100
@@ -20,6 +22,7 @@ struct runner {
 	void *ctx;
 	struct selection sel;
 	struct tracer *tracer;
+	struct routes *routes; /* the route of every record */
 	int max_wait_ms;
 	long seen;
 	int stop; /* 0 go on, > 0 done, < 0 failed */
@@ -65,9 +68,14 @@ int runner__tracing(const struct runner *r)
 
 void runner__stats(struct runner *r, struct tracer_stats *out)
 {
+	struct routes_stats rs;
+
 	memset(out, 0, sizeof(*out));
 	if (r->tracer)
 		tracer__stats(r->tracer, out);
+	/* httplat's own document requests are not the app's: no sink saw them */
+	routes__stats(r->routes, &rs);
+	out->requests -= rs.probes < out->requests ? rs.probes : out->requests;
 }
 
 int runner__pids(struct runner *r, int *pids, int max)
@@ -78,6 +86,11 @@ int runner__pids(struct runner *r, int *pids, int max)
 int runner__ports(struct runner *r, unsigned short *ports, int max)
 {
 	return r->tracer ? tracer__ports(r->tracer, ports, max) : 0;
+}
+
+const char *runner__hooks(const struct runner *r)
+{
+	return r->tracer ? tracer__hooks_name(r->tracer) : "";
 }
 
 double runner__uptime_s(const struct runner *r)
@@ -93,23 +106,32 @@ void runner__set_max_wait(struct runner *r, int ms)
 void runner__print_summary(FILE *f, const char *name, const struct tracer_stats *st,
 			   const char *extra)
 {
-	fprintf(f, "%s: %llu requests, %llu events lost, %llu undecodable%s\n  kernel:", name,
-		(unsigned long long)st->requests, (unsigned long long)st->dropped,
-		(unsigned long long)st->decode_errors, extra ? extra : "");
+	fprintf(f, "%s: %llu requests, %llu lost (", name, (unsigned long long)st->requests,
+		(unsigned long long)st->dropped);
+	for (int i = 0, n = 0; i < HTTPLAT_C__COUNT; i++)
+		if (counter__is_loss(i))
+			fprintf(f, "%s%s %llu", n++ ? ", " : "", counter__name(i),
+				(unsigned long long)st->kernel[i]);
+	fprintf(f, "), %llu undecodable%s\n  kernel:", (unsigned long long)st->decode_errors,
+		extra ? extra : "");
 	for (int i = 0; i < HTTPLAT_C__COUNT; i++)
-		fprintf(f, " %s=%llu", tracer__counter_name(i), (unsigned long long)st->kernel[i]);
+		fprintf(f, " %s=%llu", counter__name(i), (unsigned long long)st->kernel[i]);
 	fprintf(f, "\n");
 }
 
 static void runner__record(void *vr, const struct record *rec)
 {
 	struct runner *r = vr;
+	struct record named;
 
 	if (r->ops->count && r->seen >= r->ops->count)
 		return;
+	named = *rec;
+	if (routes__classify(r->routes, &named, clock__mono_ms()))
+		return; /* httplat's own request for the app's document */
 	r->seen++;
 	if (r->ops->on_record)
-		r->ops->on_record(r->ctx, rec);
+		r->ops->on_record(r->ctx, &named);
 	if (r->ops->count && r->seen >= r->ops->count && !r->stop)
 		r->stop = 1;
 }
@@ -117,20 +139,37 @@ static void runner__record(void *vr, const struct record *rec)
 static void runner__proc(void *vr, const struct tracer_proc *e)
 {
 	struct runner *r = vr;
+	int64_t now = clock__mono_ms();
 
-	r->ops->on_proc(r->ctx, e);
+	switch (e->kind) {
+	case TRACER_PORT_NEW:
+		routes__port(r->routes, e->port, e->pid, now);
+		break;
+	case TRACER_PROC_NEW: /* a (re)started worker or a new server: read its document again */
+	case TRACER_PROC_EXEC:
+		routes__proc_event(r->routes, e->pid, now, -1);
+		break;
+	default:
+		break;
+	}
+	if (r->ops->on_proc)
+		r->ops->on_proc(r->ctx, e);
 }
 
 /* Every traced process and port once, as if each had just appeared. */
 static void runner__replay(struct runner *r)
 {
 	int pids[HTTPLAT_MAX_TARGETS];
-	unsigned short ports[HTTPLAT_MAX_PORTS];
+	unsigned short ports[TRACER_MAX_PORTS];
 	int np = tracer__pids(r->tracer, pids, HTTPLAT_MAX_TARGETS);
-	int nport = tracer__ports(r->tracer, ports, HTTPLAT_MAX_PORTS);
+	int nport = tracer__ports(r->tracer, ports, TRACER_MAX_PORTS);
 
-	for (int i = 0; i < np; i++)
-		runner__proc(r, &(struct tracer_proc){TRACER_PROC_NEW, pids[i], 0, 0});
+	for (int i = 0; i < np; i++) {
+		/* the documents of the servers running now, before the first record */
+		routes__proc_event(r->routes, pids[i], clock__mono_ms(), 0);
+		if (r->ops->on_proc)
+			r->ops->on_proc(r->ctx, &(struct tracer_proc){TRACER_PROC_NEW, pids[i], 0, 0});
+	}
 	for (int i = 0; i < nport; i++)
 		runner__proc(r, &(struct tracer_proc){TRACER_PORT_NEW, 0, 0, ports[i]});
 }
@@ -185,6 +224,7 @@ static void runner__loop(struct runner *r)
 			r->stop = -1;
 			break;
 		}
+		routes__poll(r->routes, clock__mono_ms()); /* documents fetched meanwhile */
 		if (ops->on_poll && !r->stop)
 			r->stop = ops->on_poll(r->ctx, r);
 		if (r->stop)
@@ -208,14 +248,41 @@ static void runner__loop(struct runner *r)
 static void runner__summary(struct runner *r)
 {
 	struct tracer_stats st;
-	char extra[256] = "";
+	char extra[512] = "";
+	size_t n;
 
 	runner__stats(r, &st);
+	routes__summary(r->routes, extra, sizeof(extra));
+	n = strlen(extra);
 	if (r->ops->summary)
-		r->ops->summary(r->ctx, r, extra, sizeof(extra));
+		r->ops->summary(r->ctx, r, extra + n, sizeof(extra) - n);
 	if (isatty(STDERR_FILENO))
 		fputc('\n', stderr); /* past the ^C */
 	runner__print_summary(stderr, r->ops->name, &st, extra);
+}
+
+/* The route resolver from [routes], the --route patterns and the selection's classifier. */
+static int runner__routes(struct runner *r, const struct httplat_config *c, char *err,
+			  size_t errsz)
+{
+	struct routes_config *rc = malloc(sizeof(*rc));
+
+	if (!rc) {
+		snprintf(err, errsz, "out of memory");
+		return -ENOMEM;
+	}
+	*rc = c->routes;
+	rc->verbose = c->verbose;
+	rc->npattern = 0;
+	for (int i = 0; i < c->select.nroute && i < ROUTES_MAX_PATTERNS; i++)
+		snprintf(rc->pattern[rc->npattern++], sizeof(rc->pattern[0]), "%s",
+			 c->select.route[i]);
+	rc->nonly_ports = 0;
+	for (int i = 0; i < c->select.nports && i < ROUTES_MAX_PORTS; i++)
+		rc->only_ports[rc->nonly_ports++] = c->select.ports[i];
+	r->routes = routes__new(rc, r->sel.classifier, err, errsz);
+	free(rc);
+	return r->routes ? 0 : -EINVAL;
 }
 
 int runner__run(struct httplat_config *c, const struct runner_ops *ops, void *ctx)
@@ -232,6 +299,11 @@ int runner__run(struct httplat_config *c, const struct runner_ops *ops, void *ct
 		goto cleanup;
 	}
 	configured = 1;
+	if (runner__routes(&r, c, err, sizeof(err))) {
+		fprintf(stderr, "%s: %s\n", ops->name, err);
+		r.stop = -1;
+		goto cleanup;
+	}
 	if (ops->on_config && ops->on_config(ctx, c)) {
 		r.stop = -1;
 		goto cleanup;
@@ -242,10 +314,9 @@ int runner__run(struct httplat_config *c, const struct runner_ops *ops, void *ct
 		r.stop = -1;
 		goto cleanup;
 	}
-	if (ops->on_proc) {
-		runner__replay(&r);
-		tracer__set_proc_fn(r.tracer, runner__proc, &r);
-	}
+	runner__replay(&r);
+	tracer__set_proc_fn(r.tracer, runner__proc, &r);
+	routes__settle(r.routes, -1, clock__mono_ms()); /* the documents, before the first record */
 	runner__banner(&r);
 	if (ops->on_start)
 		r.stop = ops->on_start(ctx, &r);
@@ -261,6 +332,7 @@ cleanup:
 	if (r.tracer)
 		runner__summary(&r);
 	tracer__free(r.tracer);
+	routes__free(r.routes);
 	selection__free(&r.sel);
 	return r.stop < 0 ? 1 : 0;
 }

@@ -59,21 +59,30 @@ extern const struct argp runner_alerts_argp;
 
 /*
  * Call after argp_parse (with runner_argp or runner_alerts_argp as a child, input c):
- * config__finish, the selection, on_config, the tracer, the loop until a stop (signal,
- * count, duration, a callback), the drain, on_stop, the summary. Returns the exit status.
+ * config__finish, the selection, the route resolver ([routes], docs/routes.md), on_config,
+ * the tracer, the apps' OpenAPI documents, the loop until a stop (signal, count, duration,
+ * a callback), the drain, on_stop, the summary. Every record reaches on_record with its
+ * route set to the app's template; httplat's own document requests never do.
+ * Returns the exit status.
  */
 int runner__run(struct httplat_config *c, const struct runner_ops *ops, void *ctx);
 
-/* For callbacks. Counters are zero, lists empty, before the tracer is open. */
+/*
+ * For callbacks. Counters are zero, lists empty, before the tracer is open; requests leave
+ * out httplat's own document requests.
+ */
 int runner__tracing(const struct runner *r);
 void runner__stats(struct runner *r, struct tracer_stats *out);
 int runner__pids(struct runner *r, int *pids, int max);
 int runner__ports(struct runner *r, unsigned short *ports, int max);
 double runner__uptime_s(const struct runner *r);
+/* The kernel data path in use (tracer__hooks_name), "" before the tracer is open. */
+const char *runner__hooks(const struct runner *r);
 void runner__set_max_wait(struct runner *r, int ms);
 
 /*
- * The exit summary: "NAME: N requests, N events lost, N undecodable<extra>" and a line with
+ * The exit summary: "NAME: N requests, N lost (ringbuf_full 0, pipeline_full 0, ...), N
+ * undecodable<extra>": every loss counter by name (requests or connections lost), and a line with
  * every kernel counter from bpf/httplat.h's table ("  kernel: ringbuf_full=0 ...").
  */
 void runner__print_summary(FILE *f, const char *name, const struct tracer_stats *st,

@@ -11,18 +11,20 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "clock.h"
+#include "counters.h"
 #include "decode.h"
 #include "discover.h"
 #include "httplat.h"
 #include "httplat.skel.h"
 #include "tracer.h"
+#include "uprobes.h"
 
 #define RESCAN_MS 5000 /* safety net for missed exec events and dead pids */
 #define MAX_TRACKED HTTPLAT_MAX_TARGETS
-#define MAX_PORTS 256
 
 _Static_assert(HTTPLAT_C__COUNT <= 16, "tracer_stats.kernel[] too small");
 
@@ -36,32 +38,20 @@ struct tracer {
 	void *proc_ctx;
 	int64_t mono_to_real;
 	int ncpus;
-	int ports_fd;
 	__u64 *target_bits; /* the targets map, mmapped: one bit per tgid */
+	__u64 *port_bits;   /* the ports map, mmapped: one bit per server port */
+	enum tracer_hooks hooks; /* the data path in use */
+	int data_ready;	    /* arrival times known (sock:sk_data_ready) */
+	struct uprobes *uprobes;
+	struct uprobe_spec specs[4];
 	int pids[MAX_TRACKED];
 	int npids;
-	unsigned short ports[MAX_PORTS];
+	unsigned short ports[TRACER_MAX_PORTS];
 	int nports;
 	int64_t next_scan_ms;
 	uint64_t events, requests, decode_errors;
 };
 
-#define COUNTER_NAME(name, column, kind, doc) [HTTPLAT_C_##name] = #column,
-static const char *const counter_names[HTTPLAT_C__COUNT] = {HTTPLAT_COUNTERS(COUNTER_NAME)};
-#undef COUNTER_NAME
-#define COUNTER_KIND(name, column, kind, doc) [HTTPLAT_C_##name] = kind,
-static const unsigned char counter_kinds[HTTPLAT_C__COUNT] = {HTTPLAT_COUNTERS(COUNTER_KIND)};
-#undef COUNTER_KIND
-
-const char *tracer__counter_name(int idx)
-{
-	return idx >= 0 && idx < HTTPLAT_C__COUNT ? counter_names[idx] : "?";
-}
-
-int tracer__counter_is_loss(int idx)
-{
-	return idx >= 0 && idx < HTTPLAT_C__COUNT && counter_kinds[idx] == HTTPLAT_CK_LOSS;
-}
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
@@ -95,10 +85,19 @@ static int tracked_index(const struct tracer *t, int pid)
 	return -1;
 }
 
+/* Sets or clears one bit of an mmapped bitmap map, as the kernel does with atomics. */
+static void bitmap_set(__u64 *bits, unsigned n, int on)
+{
+	__u64 bit = 1ULL << (n & 63);
+
+	if (on)
+		__atomic_fetch_or(&bits[n >> 6], bit, __ATOMIC_SEQ_CST);
+	else
+		__atomic_fetch_and(&bits[n >> 6], ~bit, __ATOMIC_SEQ_CST);
+}
+
 static void port_add(struct tracer *t, unsigned short port, int pid)
 {
-	__u8 one = 1;
-
 	for (int i = 0; i < t->nports; i++)
 		if (t->ports[i] == port)
 			return;
@@ -111,9 +110,9 @@ static void port_add(struct tracer *t, unsigned short port, int pid)
 		if (!wanted)
 			return;
 	}
-	if (t->nports < MAX_PORTS)
+	if (t->nports < TRACER_MAX_PORTS)
 		t->ports[t->nports++] = port;
-	bpf_map_update_elem(t->ports_fd, &port, &one, BPF_ANY);
+	bitmap_set(t->port_bits, port, 1);
 	proc_note(t, TRACER_PORT_NEW, pid, 0, port);
 }
 
@@ -129,15 +128,8 @@ static void target_ports(struct tracer *t, int pid)
 /* Flips pid's bit; the kernel's fork and exit programs do the same with atomics. */
 static void target_bit(struct tracer *t, int pid, int on)
 {
-	__u64 bit = 1ULL << (pid & 63), *word;
-
-	if (pid <= 0 || pid >= HTTPLAT_PID_LIMIT)
-		return;
-	word = &t->target_bits[pid >> 6];
-	if (on)
-		__atomic_fetch_or(word, bit, __ATOMIC_SEQ_CST);
-	else
-		__atomic_fetch_and(word, ~bit, __ATOMIC_SEQ_CST);
+	if (pid > 0 && pid < HTTPLAT_PID_LIMIT)
+		bitmap_set(t->target_bits, (unsigned)pid, on);
 }
 
 static void target_add(struct tracer *t, int pid, int parent)
@@ -157,6 +149,8 @@ static void target_add(struct tracer *t, int pid, int parent)
 	/* ports first, so the first read on an existing connection is recognised */
 	target_ports(t, pid);
 	target_bit(t, pid, 1);
+	if (t->uprobes)
+		uprobes__attach(t->uprobes, pid);
 }
 
 static void target_del(struct tracer *t, int pid)
@@ -164,6 +158,8 @@ static void target_del(struct tracer *t, int pid)
 	int i = tracked_index(t, pid);
 
 	target_bit(t, pid, 0);
+	if (t->uprobes)
+		uprobes__detach(t->uprobes, pid);
 	if (i < 0)
 		return;
 	t->pids[i] = t->pids[--t->npids];
@@ -284,6 +280,8 @@ static void on_proc_event(struct tracer *t, const struct httplat_proc_event *e)
 			t->pids[t->npids++] = pid;
 			proc_note(t, TRACER_PROC_NEW, pid, (int)e->ppid, 0);
 		}
+		if (t->uprobes) /* a forked child keeps none of its parent's per-process probes */
+			uprobes__attach(t->uprobes, pid);
 		if (t->sel->verbose)
 			fprintf(stderr, "httplat: pid %d forked from %u\n", pid, e->ppid);
 		break;
@@ -342,6 +340,70 @@ static int on_event(void *vctx, void *data, size_t size)
 
 /* ---- lifetime ---- */
 
+/* Maps a bitmap map (BPF_F_MMAPABLE) into our memory. NULL and errno on failure. */
+static __u64 *map_bits(struct bpf_map *map, size_t words, const char *what)
+{
+	void *p = mmap(NULL, words * sizeof(__u64), PROT_READ | PROT_WRITE, MAP_SHARED,
+		       bpf_map__fd(map), 0);
+
+	if (p == MAP_FAILED) {
+		fprintf(stderr, "httplat: cannot map the %s: %s\n", what, strerror(errno));
+		return NULL;
+	}
+	return p;
+}
+
+/* Does the running kernel have this raw tracepoint? (its btf_trace_* typedef in vmlinux BTF) */
+static int kernel_has_tracepoint(const struct btf *vmlinux, const char *name)
+{
+	char tname[128];
+
+	snprintf(tname, sizeof(tname), "btf_trace_%s", name);
+	return vmlinux && btf__find_by_name_kind(vmlinux, tname, BTF_KIND_TYPEDEF) > 0;
+}
+
+/*
+ * The data path, chosen before load: the socket tracepoints where the
+ * kernel has them (Linux 6.3+), else raw_syscalls:sys_exit alone; --hooks
+ * forces one. Programs of the other path are not loaded.
+ */
+static int tracer_choose_hooks(struct tracer *t)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	struct httplat_bpf *sk = t->skel;
+	int have_sock = kernel_has_tracepoint(vmlinux, "sock_recv_length") &&
+			kernel_has_tracepoint(vmlinux, "sock_send_length");
+
+	t->data_ready = kernel_has_tracepoint(vmlinux, "sk_data_ready");
+	btf__free(vmlinux);
+	t->hooks = t->sel->hooks ? (enum tracer_hooks)t->sel->hooks
+				 : have_sock ? TRACER_HOOKS_SOCKET : TRACER_HOOKS_SYSCALL;
+	if (t->hooks == TRACER_HOOKS_SOCKET && !have_sock) {
+		fprintf(stderr, "httplat: --hooks socket: this kernel has no sock:sock_recv_length / "
+				"sock_send_length tracepoints (Linux 6.3+); use --hooks syscall\n");
+		return -ENOTSUP;
+	}
+	bpf_program__set_autoload(sk->progs.httplat_sock_recv, t->hooks == TRACER_HOOKS_SOCKET);
+	bpf_program__set_autoload(sk->progs.httplat_sock_send, t->hooks == TRACER_HOOKS_SOCKET);
+	bpf_program__set_autoload(sk->progs.httplat_accept_ret, t->hooks == TRACER_HOOKS_SOCKET);
+	bpf_program__set_autoload(sk->progs.httplat_listen, t->hooks == TRACER_HOOKS_SOCKET);
+	bpf_program__set_autoload(sk->progs.httplat_sys_exit, t->hooks == TRACER_HOOKS_SYSCALL);
+	bpf_program__set_autoload(sk->progs.httplat_data_ready, t->data_ready);
+	return 0;
+}
+
+const char *tracer__hooks_name(const struct tracer *t)
+{
+	if (t->hooks == TRACER_HOOKS_SOCKET)
+		return t->data_ready ? "socket tracepoints (sock_recv_length, sock_send_length, "
+				       "sk_data_ready) + libc accept/listen uprobes"
+				     : "socket tracepoints (sock_recv_length, sock_send_length) + "
+				       "libc accept/listen uprobes";
+	return t->data_ready ? "syscall exit (fallback: raw_syscalls:sys_exit), sk_data_ready"
+			     : "syscall exit (fallback: raw_syscalls:sys_exit); no arrival times "
+			       "(wait_ms unknown)";
+}
+
 struct tracer *tracer__open(const struct selection *sel, tracer_record_fn fn, void *ctx)
 {
 	struct tracer *t = calloc(1, sizeof(*t));
@@ -361,8 +423,14 @@ struct tracer *tracer__open(const struct selection *sel, tracer_record_fn fn, vo
 		fprintf(stderr, "httplat: cannot open the BPF object: %s\n", strerror(errno));
 		goto cleanup;
 	}
+	err = tracer_choose_hooks(t);
+	if (err)
+		goto cleanup;
 	t->skel->rodata->filter_ports = sel->nports > 0;
 	t->skel->rodata->filter_discover = sel->npids == 0;
+	t->skel->rodata->has_data_ready = t->data_ready;
+	if (sel->pipeline_max)
+		t->skel->rodata->targ_pipe_max = (__u32)sel->pipeline_max;
 	err = httplat_bpf__load(t->skel);
 	if (err) {
 		fprintf(stderr,
@@ -372,15 +440,12 @@ struct tracer *tracer__open(const struct selection *sel, tracer_record_fn fn, vo
 			strerror(-err));
 		goto cleanup;
 	}
-	t->target_bits = mmap(NULL, (size_t)HTTPLAT_PID_WORDS * sizeof(__u64),
-			      PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(t->skel->maps.targets), 0);
-	if (t->target_bits == MAP_FAILED) {
+	t->target_bits = map_bits(t->skel->maps.targets, HTTPLAT_PID_WORDS, "target set");
+	t->port_bits = map_bits(t->skel->maps.ports, HTTPLAT_PORT_WORDS, "port set");
+	if (!t->target_bits || !t->port_bits) {
 		err = -errno;
-		t->target_bits = NULL;
-		fprintf(stderr, "httplat: cannot map the target set: %s\n", strerror(errno));
 		goto cleanup;
 	}
-	t->ports_fd = bpf_map__fd(t->skel->maps.ports);
 	for (int i = 0; i < sel->nports; i++)
 		port_add(t, sel->ports[i], 0);
 
@@ -396,6 +461,19 @@ struct tracer *tracer__open(const struct selection *sel, tracer_record_fn fn, vo
 		fprintf(stderr, "httplat: cannot attach to the tracepoints: %s\n", strerror(-err));
 		goto cleanup;
 	}
+	if (t->hooks == TRACER_HOOKS_SOCKET) {
+		/* per traced process: accept ends the accept-queue wait, listen names a new port */
+		t->specs[0] = (struct uprobe_spec){"libc.so", "accept4", t->skel->progs.httplat_accept_ret, 1};
+		t->specs[1] = (struct uprobe_spec){"libc.so", "accept", t->skel->progs.httplat_accept_ret, 1};
+		t->specs[2] = (struct uprobe_spec){"libc.so", "listen", t->skel->progs.httplat_listen, 0};
+		t->uprobes = uprobes__new(t->specs, 3, sel->verbose);
+		if (!t->uprobes) {
+			err = -errno;
+			goto cleanup;
+		}
+	}
+	if (sel->verbose)
+		fprintf(stderr, "httplat: hooks: %s\n", tracer__hooks_name(t));
 	t->mono_to_real = clock__ns(CLOCK_REALTIME) - clock__ns(CLOCK_MONOTONIC);
 	for (int i = 0; i < sel->npids; i++) {
 		if (kill(sel->pids[i], 0) && errno == ESRCH) {
@@ -450,7 +528,7 @@ void tracer__stats(struct tracer *t, struct tracer_stats *out)
 			continue;
 		for (int c = 0; c < t->ncpus; c++)
 			out->kernel[i] += vals[c];
-		if (tracer__counter_is_loss((int)i))
+		if (counter__is_loss((int)i))
 			out->dropped += out->kernel[i];
 	}
 	free(vals);
@@ -483,8 +561,11 @@ void tracer__free(struct tracer *t)
 	if (!t)
 		return;
 	ring_buffer__free(t->rb);
+	uprobes__free(t->uprobes);
 	if (t->target_bits)
 		munmap(t->target_bits, (size_t)HTTPLAT_PID_WORDS * sizeof(__u64));
+	if (t->port_bits)
+		munmap(t->port_bits, (size_t)HTTPLAT_PORT_WORDS * sizeof(__u64));
 	httplat_bpf__destroy(t->skel);
 	free(t);
 }

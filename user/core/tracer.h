@@ -7,6 +7,9 @@
 #include "cli.h"
 #include "record.h"
 
+/* Server ports the tracer lists (the kernel follows any port: a bitmap of all 65536). */
+#define TRACER_MAX_PORTS 256
+
 struct tracer;
 
 /* Called for every completed request, on the thread that calls tracer__poll. */
@@ -54,9 +57,7 @@ int tracer__ports(struct tracer *t, unsigned short *ports, int max);
 /* Process and port changes from now on go to fn (NULL: none). */
 void tracer__set_proc_fn(struct tracer *t, tracer_proc_fn fn, void *ctx);
 void tracer__free(struct tracer *t);
-/* Names of the kernel counters, for reports ("ringbuf_full", ...). */
-const char *tracer__counter_name(int idx);
-/* Non-zero for counters that mean lost data (not mere oddities). */
-int tracer__counter_is_loss(int idx);
+/* The data path in use, for -v and run's start line: "socket tracepoints ..." / "syscall exit ...". */
+const char *tracer__hooks_name(const struct tracer *t);
 
 #endif
