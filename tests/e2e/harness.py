@@ -19,8 +19,8 @@ HTTPLAT = os.path.join(ROOT, "httplat")
 PY = "/usr/bin/python3"
 APPS = os.path.join(ROOT, "tests", "apps")
 PG_BIN = "/usr/lib/postgresql/15/bin"
-# Wall-clock bounds and waits are multiplied by this on a slow host, e.g. in the emulated
-# test VM (tests/vm/kernel_tests.py sets it); bounds on what the kernel measured are not.
+# Wall-clock bounds, waits and scheduling allowances are multiplied by this on a slow host,
+# e.g. in the emulated test VM (tests/vm/kernel_tests.py sets it).
 SLOWDOWN = float(os.environ.get("HTTPLAT_TEST_SLOWDOWN", "1"))
 # HTTPLAT_TEST_HOOKS=syscall runs a suite on the fallback data path (tests/e2e/test_*_fallback.py)
 HOOKS = os.environ.get("HTTPLAT_TEST_HOOKS", "")

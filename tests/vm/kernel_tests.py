@@ -98,9 +98,9 @@ def run_e2e(script, names):
 def main():
     print(f"KERNEL {os.uname().release}", flush=True)
     if os.environ.get("HTTPLAT_VM_ACCEL") == "tcg":
-        # emulated: everything ~5-10x slower than on the host; kernel-measured bounds still hold
+        # emulated: everything ~5-10x slower than on the host (scheduling gaps too)
         os.environ.setdefault("HTTPLAT_TEST_SLOWDOWN", "4")
-        print(f"INFO emulated CPU (tcg): wall-clock bounds x{os.environ['HTTPLAT_TEST_SLOWDOWN']}")
+        print(f"INFO emulated CPU (tcg): wall-clock bounds and scheduling allowances x{os.environ['HTTPLAT_TEST_SLOWDOWN']}")
     result("btf", os.path.exists("/sys/kernel/btf/vmlinux"), "no /sys/kernel/btf/vmlinux")
     loaded, stderr = check_load()
     if not loaded:
