@@ -48,7 +48,7 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
 .DELETE_ON_ERROR:
-.PHONY: all clean install test unit deps demo bench test-kernels vm-shell
+.PHONY: all clean install test unit deps demo bench bench-tools test-kernels vm-shell
 
 all: httplat
 
@@ -109,8 +109,34 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory httplat
 	$(Q)scripts/demo.sh
 
-bench: httplat
+bench: httplat bench-tools
 	$(Q)scripts/bench.sh
+
+# make bench's own programs (scripts/bench/, built into build/bench/): the minimal BPF program of
+# each data path with its loader, and an untraced client/server echo pair
+BENCH_OUT  := $(OUT)/bench
+BENCH_BINS := $(BENCH_OUT)/minimal $(BENCH_OUT)/echo_pair
+
+bench-tools: $(BENCH_BINS)
+
+$(BENCH_OUT):
+	$(Q)mkdir -p $@
+
+$(BENCH_OUT)/minimal.bpf.o: scripts/bench/minimal.bpf.c scripts/bench/minimal.h $(OUT)/vmlinux.h | $(BENCH_OUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -Iscripts/bench -c $< -o $@
+
+$(BENCH_OUT)/minimal.skel.h: $(BENCH_OUT)/minimal.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name minimal_bpf > $@
+
+$(BENCH_OUT)/minimal: scripts/bench/minimal.c scripts/bench/minimal.h $(BENCH_OUT)/minimal.skel.h
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -I$(BENCH_OUT) -Iscripts/bench $< -lbpf -lelf -lz -o $@
+
+$(BENCH_OUT)/echo_pair: scripts/bench/echo_pair.c | $(BENCH_OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
 
 install: httplat
 	$(Q)install -D -m 0755 httplat $(DESTDIR)$(PREFIX)/sbin/httplat

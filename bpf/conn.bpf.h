@@ -158,17 +158,20 @@ static __always_inline void conn__accepted(__u32 fd, __u32 tgid)
 		c->accept_ns = bpf_ktime_get_ns();
 }
 
-/* Data arrived on a socket (softirq): the oldest unread byte's arrival, if none is pending. */
+/*
+ * Data arrived on a socket (softirq; tp_btf: sk is read directly). Every socket of the host
+ * passes here, so the port test comes first. Marks when the oldest unread byte arrived, if
+ * none is pending; an app that already read it (another CPU) leaves nothing unread: no mark.
+ */
 static __always_inline void conn__arrived(struct sock *sk)
 {
 	__u64 key = (__u64)sk;
 	struct hconn *c;
 
-	if (!port_is_server(sk__lport(sk)))
+	if (!port_is_server(sk->__sk_common.skc_num))
 		return;
 	c = bpf_map_lookup_elem(&conns, &key);
-	/* an app that already read it (another CPU) leaves nothing unread: no mark */
-	if (c && !c->unread_ns && sk__unread(sk))
+	if (c && !c->unread_ns && sk__unread_btf(sk))
 		c->unread_ns = bpf_ktime_get_ns();
 }
 

@@ -7,8 +7,11 @@
 
 #define HL_MSG_PEEK 2
 
-/* The buffer or iovec of a socket syscall, from its saved registers. 0, or -1: nothing to read. */
-static __always_inline int io__from_regs(struct io_ctx *io, struct pt_regs *regs, __u8 kind,
+/*
+ * The buffer or iovec of a socket syscall from its 2nd and 3rd arguments (buffer / iovec /
+ * msghdr, length / iovec count). 0, or -1: nothing to read.
+ */
+static __always_inline int io__from_args(struct io_ctx *io, __u8 kind, __u64 a2, __u64 a3,
 					 struct scratch *s)
 {
 	__u64 n = 0;
@@ -18,16 +21,16 @@ static __always_inline int io__from_regs(struct io_ctx *io, struct pt_regs *regs
 	case IO_READ:
 	case IO_RECVFROM:
 	case IO_WRITE:
-		io->ptr = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		io->ptr = a2;
 		return 0;
 	case IO_READV:
 	case IO_WRITEV:
-		io->ptr = PT_REGS_PARM2_CORE_SYSCALL(regs);
-		n = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		io->ptr = a2;
+		n = a3;
 		break;
 	case IO_RECVMSG:
 	case IO_SENDMSG: {
-		struct user_msghdr *msg = (void *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+		struct user_msghdr *msg = (void *)a2;
 		struct iovec *iov = NULL;
 
 		bpf_probe_read_user(&iov, sizeof(iov), &msg->msg_iov);
@@ -52,10 +55,12 @@ static __always_inline int io__from_regs(struct io_ctx *io, struct pt_regs *regs
 
 /*
  * ret bytes were read from or written to sk by a syscall of a traced
- * process (regs: its saved registers). Reads also move the arrival mark:
- * what is still unread after this read arrived by now at the latest.
+ * process (a2, a3: its 2nd and 3rd arguments). Reads also move the arrival
+ * mark: what is still unread after this read arrived by now at the latest.
+ * btf_sk: sk is a BTF pointer (socket path) whose fields are read directly.
  */
-static __always_inline void data__io(struct sock *sk, struct pt_regs *regs, __u8 kind, long ret)
+static __always_inline void data__io(struct sock *sk, __u8 kind, long ret, __u64 a2, __u64 a3,
+				     const int btf_sk)
 {
 	struct scratch *s = env__scratch();
 	struct io_ctx io = {};
@@ -70,32 +75,40 @@ static __always_inline void data__io(struct sock *sk, struct pt_regs *regs, __u8
 	io.total = (__u64)ret;
 	io.now = bpf_ktime_get_ns();
 	c->tgid = io.tgid;
-	if (io__from_regs(&io, regs, kind, s))
+	if (io__from_args(&io, kind, a2, a3, s))
 		return;
 	if (io__is_read(kind)) {
 		io.arrive_ns = c->unread_ns;
 		conn__on_read(c, &io);
 		if (has_data_ready)
-			c->unread_ns = sk__unread(sk) ? io.now : 0;
+			c->unread_ns = (btf_sk ? sk__unread_btf(sk) : sk__unread(sk)) ? io.now : 0;
 	} else {
 		conn__on_write(c, &io);
 	}
 }
 
-/* Socket path (sock:sock_recv_length / sock_send_length): the syscall is the current task's. */
+/*
+ * Socket path (tp_btf sock:sock_recv_length / sock_send_length): the syscall is the current
+ * task's; its registers and the socket are read directly (BTF pointers, no helper calls).
+ */
 static __always_inline void data__sock(struct sock *sk, int ret, int flags, int send)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct pt_regs *regs;
 	__u8 kind;
 
-	if (!target_is(tgid) || ret <= 0 || (flags & HL_MSG_PEEK))
+	/*
+	 * Every socket operation on the host passes here. The socket's port (a line the
+	 * kernel just used, tested in an 8 KiB bitmap) rules out most of them before the
+	 * traced-process test (a 512 KiB bitmap, and a helper call).
+	 */
+	if (ret <= 0 || !port_is_server(sk->__sk_common.skc_num) ||
+	    !target_is(bpf_get_current_pid_tgid() >> 32) || (flags & HL_MSG_PEEK))
 		return;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	kind = syscall__kind(syscall__nr(regs));
+	kind = syscall__kind(syscall__nr_btf(regs));
 	if (send ? !io__is_write(kind) : !io__is_read(kind))
 		return; /* not from a syscall we know (io_uring, the kernel's own sockets) */
-	data__io(sk, regs, kind, ret);
+	data__io(sk, kind, ret, PT_REGS_PARM2_SYSCALL(regs), PT_REGS_PARM3_SYSCALL(regs), 1);
 }
 
 /* Fallback path (raw_syscalls:sys_exit, kernels without the socket tracepoints). */
@@ -126,7 +139,8 @@ static __always_inline void data__sys_exit(struct pt_regs *regs, long ret)
 	}
 	if (kind == IO_RECVFROM && (PT_REGS_PARM4_CORE_SYSCALL(regs) & HL_MSG_PEEK))
 		return;
-	data__io(sk, regs, kind, ret);
+	data__io(sk, kind, ret, PT_REGS_PARM2_CORE_SYSCALL(regs), PT_REGS_PARM3_CORE_SYSCALL(regs),
+		 0);
 }
 
 #endif

@@ -244,7 +244,7 @@ static __always_inline int io__at(struct io_ctx *io, __u64 off)
 /* ---- DFA windows ---- */
 
 #define SCAN_DONE 0x80000000u
-#define STEPS_PER_CALL 16
+#define STEPS_PER_CALL 4
 
 struct dfa_loop {
 	struct http_head *h; /* NULL: the chunk DFA */
@@ -646,34 +646,6 @@ static __always_inline void req__head_done(struct hconn *c)
 	}
 }
 
-/* At RQ_IDLE: a request line, a start too short to tell (kept for the next read), or junk. */
-static __always_inline int req__detect(struct hconn *c, struct io_ctx *io, struct scratch *s)
-{
-	__u32 mlen = 0;
-	int m;
-
-	if (io__at(io, io->off))
-		return 1;
-	m = http__method(s->win, io->win_len, &mlen);
-	if (m >= 0)
-		return req__begin(c, io, m);
-	if (m == HP_NEED_MORE && io->win_len <= CONN_PRE_MAX) {
-		/* a request sent a few bytes at a time: keep its start for the next read */
-		if (io->off >= io->pre_len) {
-			c->pre_ns = io->now;
-			c->pre_arrive_ns = io->arrive_ns;
-		}
-		__builtin_memcpy(c->pre, s->win, CONN_PRE_MAX);
-		c->pre_len = (__u8)io->win_len;
-		io->off = io->total;
-		return 1;
-	}
-	env__count(HTTPLAT_C_NON_HTTP); /* not HTTP: the rest of this read is ignored */
-	c->pre_len = 0;
-	io->off = io->total;
-	return 1;
-}
-
 static __always_inline int req__head_step(struct hconn *c, struct io_ctx *io, struct scratch *s)
 {
 	struct hreq *r = conn__newest(c);
@@ -694,6 +666,34 @@ static __always_inline int req__head_step(struct hconn *c, struct io_ctx *io, st
 	if (res & SCAN_DONE)
 		req__head_done(c);
 	return 0;
+}
+
+/* At RQ_IDLE: a request line, a start too short to tell (kept for the next read), or junk. */
+static __always_inline int req__detect(struct hconn *c, struct io_ctx *io, struct scratch *s)
+{
+	__u32 mlen = 0;
+	int m;
+
+	if (io__at(io, io->off))
+		return 1;
+	m = http__method(s->win, io->win_len, &mlen);
+	if (m >= 0)
+		return req__begin(c, io, m) ?: req__head_step(c, io, s); /* its head at once */
+	if (m == HP_NEED_MORE && io->win_len <= CONN_PRE_MAX) {
+		/* a request sent a few bytes at a time: keep its start for the next read */
+		if (io->off >= io->pre_len) {
+			c->pre_ns = io->now;
+			c->pre_arrive_ns = io->arrive_ns;
+		}
+		__builtin_memcpy(c->pre, s->win, CONN_PRE_MAX);
+		c->pre_len = (__u8)io->win_len;
+		io->off = io->total;
+		return 1;
+	}
+	env__count(HTTPLAT_C_NON_HTTP); /* not HTTP: the rest of this read is ignored */
+	c->pre_len = 0;
+	io->off = io->total;
+	return 1;
 }
 
 /* One step of a read: 0 go on, 1 done with this read. */
@@ -875,7 +875,7 @@ static __always_inline int resp__start(struct hconn *c, struct io_ctx *io, struc
 	c->status = st;
 	c->ttfb_ns = io->now;
 	c->resp_state = RS_HEAD;
-	return 0;
+	return resp__head_step(c, io); /* its head at once, in the same step */
 }
 
 /* One step of a write: 0 go on, 1 done with this write. */

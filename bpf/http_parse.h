@@ -323,22 +323,37 @@ static __always_inline int http_head__step(struct http_head *h, const __u8 *w, _
 	__u8 c;
 
 	if ((h->state == HH_SKIP || h->state == HH_FIRST) && p + 8 <= len) {
-		/* jump to the end of the line a word at a time */
-		__u32 i = hp__crlf_index8(w, p);
+		/* jump to the end of the line a word at a time, up to four words a step */
+		__u32 i = 8, skipped = 0;
 
-		if (i < 8 && p + i + 2 <= len && w[(p + i) & HP_MASK] == '\r' &&
-		    w[(p + i + 1) & HP_MASK] == '\n') {
-			/* the line ends here with CRLF: on to the next line in one step */
-			if (h->state == HH_FIRST)
-				h->first_len += i;
-			h->state = HH_LINE;
-			*pos = p + i + 2;
-			return 0;
+#ifdef __bpf__
+#pragma unroll
+#endif
+		for (int k = 0; k < 4; k++) {
+			if (p + skipped + 8 > len)
+				break;
+			i = hp__crlf_index8(w, p + skipped);
+			if (i < 8)
+				break;
+			skipped += 8;
 		}
-		if (i) {
+		if (i < 8) {
+			__u32 e = p + skipped + i;
+
+			if (e + 2 <= len && w[e & HP_MASK] == '\r' && w[(e + 1) & HP_MASK] == '\n') {
+				/* the line ends here with CRLF: on to the next line in one step */
+				if (h->state == HH_FIRST)
+					h->first_len += skipped + i;
+				h->state = HH_LINE;
+				*pos = e + 2;
+				return 0;
+			}
+			skipped += i;
+		}
+		if (skipped) {
 			if (h->state == HH_FIRST)
-				h->first_len += i;
-			*pos = p + i;
+				h->first_len += skipped;
+			*pos = p + skipped;
 			return 0;
 		}
 	}

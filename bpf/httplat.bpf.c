@@ -15,20 +15,20 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* ---- data path 1: socket tracepoints (Linux 6.3+): untraced processes pay nothing ---- */
 
-SEC("raw_tracepoint/sock_recv_length")
-int httplat_sock_recv(struct bpf_raw_tracepoint_args *ctx)
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(httplat_sock_recv, struct sock *sk, int ret, int flags)
 {
 	nest__enter();
-	data__sock((struct sock *)ctx->args[0], (int)ctx->args[1], (int)ctx->args[2], 0);
+	data__sock(sk, ret, flags, 0);
 	nest__exit();
 	return 0;
 }
 
-SEC("raw_tracepoint/sock_send_length")
-int httplat_sock_send(struct bpf_raw_tracepoint_args *ctx)
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(httplat_sock_send, struct sock *sk, int ret, int flags)
 {
 	nest__enter();
-	data__sock((struct sock *)ctx->args[0], (int)ctx->args[1], (int)ctx->args[2], 1);
+	data__sock(sk, ret, flags, 1);
 	nest__exit();
 	return 0;
 }
@@ -91,10 +91,10 @@ int httplat_destroy(struct bpf_raw_tracepoint_args *ctx)
 }
 
 /* Linux 6.6+: when a request's bytes arrived (the wait before the app read them) */
-SEC("raw_tracepoint/sk_data_ready")
-int httplat_data_ready(struct bpf_raw_tracepoint_args *ctx)
+SEC("tp_btf/sk_data_ready")
+int BPF_PROG(httplat_data_ready, struct sock *sk)
 {
-	conn__arrived((struct sock *)ctx->args[0]);
+	conn__arrived(sk);
 	return 0;
 }
 

@@ -34,6 +34,14 @@ static __always_inline int sk__unread(const struct sock *sk)
 	return BPF_CORE_READ(tp, rcv_nxt) != BPF_CORE_READ(tp, copied_seq);
 }
 
+/* The same for a BTF pointer (tp_btf arguments): direct loads. */
+static __always_inline int sk__unread_btf(struct sock *sk)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+
+	return tp && tp->rcv_nxt != tp->copied_seq;
+}
+
 /* task->files->fdt->fd[fd]->private_data->sk, checked to be a TCP socket; NULL otherwise. */
 static __always_inline struct sock *fd__tcp_sock(__u32 fd)
 {

@@ -37,6 +37,16 @@ static __always_inline long syscall__nr(struct pt_regs *regs)
 #endif
 }
 
+/* The same from a BTF pointer (bpf_task_pt_regs): a plain load. */
+static __always_inline long syscall__nr_btf(struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+	return regs->orig_ax;
+#elif defined(__TARGET_ARCH_arm64)
+	return (int)regs->syscallno;
+#endif
+}
+
 /* A switch the compiler turns into a jump table. */
 static __always_inline __u8 syscall__kind(long id)
 {

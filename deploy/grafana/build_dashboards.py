@@ -33,10 +33,10 @@ LAT_THRESHOLDS = {"mode": "absolute", "steps": [
 
 def split_source(raw_select, rollup_select, raw_where, rollup_where, tail="GROUP BY 1"):
     """One query, two sources: raw rows below a one-minute interval, the rollup from there."""
-    return (f"SELECT {raw_select}\nFROM http_requests\n"
+    return (f"SELECT {raw_select}\nFROM httplat.http_requests\n"
             f"WHERE $__timeFilter(ts) AND {raw_where} AND $__interval_ms < 60000\n{tail}\n"
             f"UNION ALL\n"
-            f"SELECT {rollup_select}\nFROM http_requests_1m\n"
+            f"SELECT {rollup_select}\nFROM httplat.http_requests_1m\n"
             f"WHERE $__timeFilter(minute) AND {rollup_where} AND $__interval_ms >= 60000\n{tail}\n"
             f"ORDER BY 1")
 
@@ -44,7 +44,7 @@ def split_source(raw_select, rollup_select, raw_where, rollup_where, tail="GROUP
 def latency_sql(where, quantiles=(("p50", 0.5), ("p95", 0.95), ("p99", 0.99))):
     raw = ", ".join(f"percentile_cont({q}) WITHIN GROUP (ORDER BY duration_ms) AS {n}"
                     for n, q in quantiles)
-    roll = ", ".join(f"httplat_quantile(httplat_hist_sum(hist), {q}, max(max_ms)) AS {n}"
+    roll = ", ".join(f"httplat.httplat_quantile(httplat.httplat_hist_sum(hist), {q}, max(max_ms)) AS {n}"
                      for n, q in quantiles)
     return split_source(f"$__timeGroupAlias(ts, $__interval), {raw}",
                         f"$__timeGroupAlias(minute, $__interval), {roll}",
@@ -101,7 +101,7 @@ def error_ratio_sql(where):
 
 
 def count_1m_sql(where, cond, name):
-    return (f"SELECT coalesce(sum(count), 0) AS \"{name}\"\nFROM http_requests_1m\n"
+    return (f"SELECT coalesce(sum(count), 0) AS \"{name}\"\nFROM httplat.http_requests_1m\n"
             f"WHERE $__timeFilter(minute) AND {where} AND {cond}")
 
 
@@ -112,15 +112,15 @@ def routes_sql(where, order):
     """Per-route table over the whole range, from the rollup."""
     return (
         "SELECT api, route, sum(count) AS requests,\n"
-        "  httplat_quantile(httplat_hist_sum(hist), 0.5, max(max_ms)) AS p50,\n"
-        "  httplat_quantile(httplat_hist_sum(hist), 0.95, max(max_ms)) AS p95,\n"
-        "  httplat_quantile(httplat_hist_sum(hist), 0.99, max(max_ms)) AS p99,\n"
+        "  httplat.httplat_quantile(httplat.httplat_hist_sum(hist), 0.5, max(max_ms)) AS p50,\n"
+        "  httplat.httplat_quantile(httplat.httplat_hist_sum(hist), 0.95, max(max_ms)) AS p95,\n"
+        "  httplat.httplat_quantile(httplat.httplat_hist_sum(hist), 0.99, max(max_ms)) AS p99,\n"
         "  max(max_ms) AS max,\n"
         f"  {count_if('status BETWEEN 400 AND 499')} AS \"4xx\",\n"
         f"  {count_if('status = 500')} AS \"500\",\n"
         f"  {count_if(FAILED)} AS failed,\n"
         f"  {count_if(FAILED)}::float8 / sum(count) AS \"error ratio\"\n"
-        "FROM http_requests_1m\n"
+        "FROM httplat.http_requests_1m\n"
         f"WHERE $__timeFilter(minute) AND {where}\n"
         f"GROUP BY api, route\n{order}\nLIMIT 20")
 
@@ -134,7 +134,7 @@ BAND_UPPER = ("round((0.1 * power(2, CASE WHEN h.k = 1 THEN 0 "
 def heatmap_sql(where):
     return ("SELECT $__timeGroupAlias(minute, $__interval),\n"
             f"  {BAND_UPPER}::text AS metric, sum(h.n) AS requests\n"
-            "FROM http_requests_1m, unnest(hist) WITH ORDINALITY AS h(n, k)\n"
+            "FROM httplat.http_requests_1m, unnest(hist) WITH ORDINALITY AS h(n, k)\n"
             f"WHERE $__timeFilter(minute) AND {where} AND status <> 0 AND h.n > 0\n"
             "GROUP BY 1, 2\nORDER BY 1")
 
@@ -142,7 +142,7 @@ def heatmap_sql(where):
 def distribution_sql(where):
     return ("SELECT '< ' || b.upper || ' ms' AS \"duration\", b.requests\nFROM (\n"
             f"  SELECT {BAND_UPPER} AS upper, sum(h.n) AS requests\n"
-            "  FROM http_requests_1m, unnest(hist) WITH ORDINALITY AS h(n, k)\n"
+            "  FROM httplat.http_requests_1m, unnest(hist) WITH ORDINALITY AS h(n, k)\n"
             f"  WHERE $__timeFilter(minute) AND {where} AND status <> 0 AND h.n > 0\n"
             "  GROUP BY 1) AS b\nORDER BY b.upper")
 
@@ -155,16 +155,16 @@ def var(name, label, sql, hide=0):
             "sort": 1, "hide": hide, "options": [], "regex": ""}
 
 
-HOST_VAR = var("host", "Host", "SELECT DISTINCT host FROM http_requests_1m "
+HOST_VAR = var("host", "Host", "SELECT DISTINCT host FROM httplat.http_requests_1m "
                "WHERE $__timeFilter(minute) ORDER BY 1")
-API_VAR = var("api", "API", "SELECT DISTINCT api FROM http_requests_1m "
+API_VAR = var("api", "API", "SELECT DISTINCT api FROM httplat.http_requests_1m "
               "WHERE $__timeFilter(minute) AND host IN ($host) ORDER BY 1")
-ROUTE_VAR = var("route", "Route", "SELECT DISTINCT route FROM http_requests_1m "
+ROUTE_VAR = var("route", "Route", "SELECT DISTINCT route FROM httplat.http_requests_1m "
                 "WHERE $__timeFilter(minute) AND host IN ($host) AND api IN ($api) ORDER BY 1")
-MODEL_ROUTE_VAR = var("route", "Route", "SELECT DISTINCT route FROM http_requests_1m "
+MODEL_ROUTE_VAR = var("route", "Route", "SELECT DISTINCT route FROM httplat.http_requests_1m "
                       "WHERE $__timeFilter(minute) AND host IN ($host) AND api = 'model' "
                       "ORDER BY 1")
-HEALTH_HOST_VAR = var("host", "Host", "SELECT DISTINCT host FROM httplat_health "
+HEALTH_HOST_VAR = var("host", "Host", "SELECT DISTINCT host FROM httplat.httplat_health "
                       "WHERE $__timeFilter(ts) ORDER BY 1")
 
 
@@ -294,7 +294,7 @@ def dashboard(uid, title, desc, layout, variables, annotations=()):
 
 def alert_annotation(where):
     sql = ("SELECT ts AS time, severity || ' ' || state || ': ' || message AS text,\n"
-           "  rule || ',' || api AS tags\nFROM alerts\n"
+           "  rule || ',' || api AS tags\nFROM httplat.alerts\n"
            f"WHERE $__timeFilter(ts) AND {where}\nORDER BY ts")
     return {"name": "httplat alerts", "datasource": DS, "enable": True, "iconColor": "red",
             "rawQuery": sql, "target": target(sql, "table", "Anno")}
@@ -347,8 +347,8 @@ def model():
                  "5xx answers and requests without a response. Red above 0.",
                  RED_ABOVE_0), 6, 5)
     lay.add(stat("p95 generation time",
-                 "SELECT httplat_quantile(httplat_hist_sum(hist), 0.95, max(max_ms)) AS p95\n"
-                 f"FROM http_requests_1m\nWHERE $__timeFilter(minute) AND {w} AND status <> 0",
+                 "SELECT httplat.httplat_quantile(httplat.httplat_hist_sum(hist), 0.95, max(max_ms)) AS p95\n"
+                 f"FROM httplat.http_requests_1m\nWHERE $__timeFilter(minute) AND {w} AND status <> 0",
                  "ms", "p95 response time over the range.", LAT_THRESHOLDS["steps"], 0), 6, 5)
     lay.add(stat("HTTP 500s", count_1m_sql(w, "status = 500", "500s"), "short",
                  "Requests answered 500 in the time range. Red above 0.", RED_ABOVE_0), 6, 5)
@@ -386,7 +386,7 @@ def increase(cols):
         f"CASE WHEN lag(started) OVER w = started THEN greatest({c} - lag({c}) OVER w, 0) "
         f"ELSE {c} END AS {c}" for c in cols)
     return ("(SELECT ts, host, extract(epoch from ts - lag(ts) OVER w) AS secs,\n"
-            f"    {inc}\n  FROM httplat_health\n"
+            f"    {inc}\n  FROM httplat.httplat_health\n"
             "  WHERE ts BETWEEN $__timeFrom()::timestamptz - interval '1 minute' "
             "AND $__timeTo()::timestamptz AND host IN ($host)\n"
             "  WINDOW w AS (PARTITION BY host ORDER BY ts)) AS d")
@@ -404,7 +404,7 @@ def health_series(cols, per_second):
 def health_gauge(cols):
     vals = ", ".join(f"max({c}) AS {c}" for c in cols)
     return (f"SELECT $__timeGroupAlias(ts, $__interval), host AS metric, {vals}\n"
-            "FROM httplat_health\nWHERE $__timeFilter(ts) AND host IN ($host)\n"
+            "FROM httplat.httplat_health\nWHERE $__timeFilter(ts) AND host IN ($host)\n"
             "GROUP BY 1, 2\nORDER BY 1")
 
 
@@ -414,13 +414,14 @@ def health_total(cols, name):
             "WHERE $__timeFilter(ts)")
 
 
-KERNEL_DROPS = ("drop_ringbuf_full", "drop_conn_full", "drop_inflight_full", "drop_pipe_full")
+KERNEL_DROPS = ("kernel_ringbuf_full", "kernel_conn_table_full", "kernel_inflight_full",
+                "kernel_pipeline_full")
 
 
 def health():
     lay = Layout()
     lay.add(stat("Seconds since last report",
-                 "SELECT extract(epoch from now() - max(ts)) AS age\nFROM httplat_health\n"
+                 "SELECT extract(epoch from now() - max(ts)) AS age\nFROM httplat.httplat_health\n"
                  "WHERE host IN ($host)", "s",
                  "The daemon writes a health row every ~10 s; red when silent for 60 s.",
                  [{"color": "green", "value": None}, {"color": "orange", "value": 30},
@@ -451,20 +452,20 @@ def health():
                        "Slack messages per interval."), 12, 8)
     lay.add(timeseries("Alert state changes",
                        "SELECT $__timeGroupAlias(ts, $__interval), severity || ' ' || state "
-                       "AS metric, count(*) AS changes\nFROM alerts\n"
+                       "AS metric, count(*) AS changes\nFROM httplat.alerts\n"
                        "WHERE $__timeFilter(ts) AND host IN ($host)\nGROUP BY 1, 2\nORDER BY 1",
                        "short", "Alert history rows (alerts table) per interval.", stack=True,
                        bars=True), 12, 8)
     lay.add(table("Recent alerts",
                   "SELECT ts AS \"time\", host, api, route, rule, severity, state, value,\n"
                   "  threshold, CASE delivered WHEN 1 THEN 'yes' WHEN 0 THEN 'NO' "
-                  "ELSE 'no webhook' END AS delivered, message\nFROM alerts\n"
+                  "ELSE 'no webhook' END AS delivered, message\nFROM httplat.alerts\n"
                   "WHERE $__timeFilter(ts) AND host IN ($host)\nORDER BY ts DESC\nLIMIT 100",
                   "The daemon's alert history.", {}), 24, 9)
     lay.add(table("Daemons",
                   "SELECT DISTINCT ON (host) host, ts AS \"last report\", started, daemon_pid,\n"
                   "  targets, rows_queued, rows_spooled, spool_bytes, db_errors, last_error\n"
-                  "FROM httplat_health\nWHERE $__timeFilter(ts) AND host IN ($host)\n"
+                  "FROM httplat.httplat_health\nWHERE $__timeFilter(ts) AND host IN ($host)\n"
                   "ORDER BY host, ts DESC",
                   "Latest health row per host.", {"spool_bytes": "bytes"}), 24, 6)
     return dashboard("httplat-health", "httplat / health",

@@ -199,7 +199,7 @@ def db_now():
 
 def alert_rows(where):
     return pg().sql("select rule, api, route, severity, state, delivered, value, message "
-                    f"from alerts where {where} order by ts")
+                    f"from httplat.alerts where {where} order by ts")
 
 
 def wait_rows(where, n, timeout=15):

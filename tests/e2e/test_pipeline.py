@@ -143,8 +143,8 @@ def check_records(reqs, recs, label, rows=None):
 
 
 def q(sql):
-    """SQL on httplat's tables, wherever its schema puts them (httplat, or public before it)."""
-    rows = pg().sql("SET search_path = httplat, public; " + sql)
+    """SQL on httplat's own schema."""
+    rows = pg().sql("SET search_path = httplat; " + sql)
     return rows[1:] if rows and rows[0] == ["SET"] else rows
 
 
@@ -298,7 +298,7 @@ def pipeline_limit_counted_exactly():
     rows = int(q(f"SELECT count(*) FROM http_requests WHERE host = '{host}'")[0][0])
     h.check(rows == len(recs), f"{rows} rows for {len(recs)} trace records")
     cols = [c for (c,) in pg().sql("SELECT column_name FROM information_schema.columns WHERE "
-                                   "table_name = 'httplat_health' AND column_name LIKE "
+                                   "table_schema = 'httplat' AND table_name = 'httplat_health' AND column_name LIKE "
                                    "'%pipe%'")]
     h.check(cols, "httplat_health has no pipeline column")
     got = q(f"SELECT {cols[0]} FROM httplat_health WHERE host = '{host}' ORDER BY ts DESC "

@@ -301,7 +301,7 @@ def run_writes_templates_to_postgres():
     deadline = time.monotonic() + 20
     rows = []
     while time.monotonic() < deadline:
-        rows = pg.sql("SELECT method, path, query, route FROM http_requests "
+        rows = pg.sql("SELECT method, path, query, route FROM httplat.http_requests "
                       "WHERE host = 'e2e-routes' ORDER BY ts")
         if len(rows) >= len(MIX):
             break
@@ -314,7 +314,7 @@ def run_writes_templates_to_postgres():
         if (path + ("?" + query if query else "")) != target or route != want:
             bad.append(f"{method} {path}?{query}: {route!r}, Starlette {want!r}")
     check(not bad, "; ".join(bad))
-    rolled = {r[0] for r in pg.sql("SELECT DISTINCT route FROM http_requests_1m "
+    rolled = {r[0] for r in pg.sql("SELECT DISTINCT route FROM httplat.http_requests_1m "
                                    "WHERE host = 'e2e-routes'")}
     want = set(doc_templates()) - {"/user/profile/special"} | {"unmatched"}
     check(not rolled or rolled == want, f"rollup routes {sorted(rolled)}")

@@ -475,7 +475,7 @@ def test_top_beside_run_and_trace():
         time.sleep(0.1)
     check(traced() == 12, f"trace saw {traced()} of 12")
     check(run.stop() == 0, f"run exit status: {run.stderr()}")
-    rows = pg.sql("select count(*) from http_requests where path like '/data/items/%'")
+    rows = pg.sql("select count(*) from httplat.http_requests where path like '/data/items/%'")
     check(rows == [["12"]], f"run wrote {rows} rows")
     check(top.stop() == 0, "top exit status")
 

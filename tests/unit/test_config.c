@@ -35,6 +35,8 @@ static const char full[] = "; httplat config\n"
 			   "spool_dir = /var/spool/httplat\n"
 			   "flush_ms = 500\n"
 			   "spool_max = 2G\n"
+			   "schema = metrics\n"
+			   "rollup_only = yes\n"
 			   "[alerts]\n"
 			   "warn_ms = 300\n"
 			   "crit_ms = 900\n"
@@ -80,6 +82,8 @@ static void test_parse_all_sections(void)
 	CHECK_STR(c.database.db, "host=/run/postgresql dbname=httplat");
 	CHECK_INT(c.database.flush_ms, 500);
 	CHECK_INT(c.database.spool_max, 2ull << 30);
+	CHECK_STR(c.database.schema, "metrics");
+	CHECK_INT(c.database.rollup_only, 1);
 	CHECK_INT(c.database.batch_rows, 0);	  /* not set: the writer's default */
 	CHECK_INT(c.database.retention_days, 14); /* not set: run's default */
 	CHECK(c.alerts.warn_ms == 300 && c.alerts.crit_ms == 900);

@@ -113,6 +113,12 @@ void tracer__free(struct tracer *t)
 	fake.freed += t != NULL;
 }
 
+void tracer__occupancy(struct tracer *t, struct tracer_occupancy *out)
+{
+	(void)t;
+	memset(out, 0, sizeof(*out));
+}
+
 const char *tracer__hooks_name(const struct tracer *t)
 {
 	(void)t;

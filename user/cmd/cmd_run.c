@@ -16,6 +16,7 @@
 #include "httplat.h"
 #include "parse.h"
 #include "pgcli.h"
+#include "pgschema.h"
 #include "pgwriter.h"
 #include "runner.h"
 
@@ -39,6 +40,7 @@ struct run_ctx {
 	int64_t started_ns;
 	int64_t next_stats_ms;
 	int64_t next_health_ms;
+	int fatal; /* the writer gave up: exit status 2 */
 };
 
 enum {
@@ -129,7 +131,8 @@ static void run_db_options(struct run_ctx *ctx, const struct config_database *d)
 	pg->batch_rows = (uint32_t)d->batch_rows;
 	pg->flush_ms = (uint32_t)d->flush_ms;
 	pg->db_timeout_ms = d->db_timeout_s * 1000;
-	pgcli__finish(&ctx->pgc, NULL);
+	pgcli__finish(&ctx->pgc, NULL, d->schema);
+	pg->rollup_only = d->rollup_only;
 }
 
 /* Every completed request, on the polling thread. */
@@ -154,13 +157,8 @@ static void fill_health(struct run_ctx *ctx, const struct tracer_stats *ts,
 	h->events = ts->events;
 	h->requests = ts->requests;
 	h->decode_errors = ts->decode_errors;
-	h->drop_ringbuf_full = ts->kernel[HTTPLAT_C_RB_FULL];
-	h->drop_conn_full = ts->kernel[HTTPLAT_C_CONN_FULL];
-	h->drop_inflight_full = 0; /* no per-syscall state any more (kept for the column) */
-	h->drop_pipe_full = ts->kernel[HTTPLAT_C_PIPE_FULL];
-	h->parse_giveup = ts->kernel[HTTPLAT_C_PARSE_GIVEUP];
-	h->non_http = ts->kernel[HTTPLAT_C_NON_HTTP];
-	h->orphan_response = ts->kernel[HTTPLAT_C_ORPHAN_RESPONSE];
+	for (int i = 0; i < HTTPLAT_C__COUNT; i++)
+		h->kernel[i] = ts->kernel[i]; /* one httplat_health column each */
 	h->kernel_dropped = ts->dropped;
 	h->rows_written = ws->rows_written;
 	h->rows_queued = ws->rows_queued;
@@ -177,21 +175,27 @@ static void fill_health(struct run_ctx *ctx, const struct tracer_stats *ts,
 
 static void log_counters(struct run_ctx *ctx, const char *when)
 {
+	struct tracer_occupancy occ;
 	struct tracer_stats ts;
 	struct pgwriter_stats ws;
 
 	runner__stats(ctx->runner, &ts);
+	runner__occupancy(ctx->runner, &occ);
 	pgwriter__stats(ctx->writer, &ws);
 	fprintf(stderr,
 		"httplat: run: %s: requests %llu, rows written %llu, queued %llu, spooled %llu, "
 		"dropped %llu, rejected %llu, duplicates skipped %llu, kernel dropped %llu, "
-		"db %s%s%s\n",
+		"kernel tables: conns %llu/%llu, pipelined %llu/%llu, ring %llu KiB (peak %llu "
+		"of %llu KiB), db %s%s%s\n",
 		when, (unsigned long long)ts.requests, (unsigned long long)ws.rows_written,
 		(unsigned long long)ws.rows_queued, (unsigned long long)ws.rows_spooled,
 		(unsigned long long)ws.rows_dropped, (unsigned long long)ws.rows_rejected,
 		(unsigned long long)ws.rows_dup, (unsigned long long)ts.dropped,
-		ws.connected ? "connected" : "disconnected", *ws.last_error ? ", last error: " : "",
-		ws.last_error);
+		(unsigned long long)occ.conns, (unsigned long long)occ.conns_max,
+		(unsigned long long)occ.queued, (unsigned long long)occ.queued_max,
+		(unsigned long long)ts.ring_bytes >> 10, (unsigned long long)ts.ring_peak >> 10,
+		(unsigned long long)occ.ring_size >> 10, ws.connected ? "connected" : "disconnected",
+		*ws.last_error ? ", last error: " : "", ws.last_error);
 }
 
 /* One httplat_health row with the counters as they are now. */
@@ -212,6 +216,7 @@ static int run_tick(void *arg, struct runner *r, double elapsed_s)
 {
 	struct run_ctx *ctx = arg;
 	int64_t now_ms = clock__mono_ms();
+	char line[768];
 
 	(void)elapsed_s;
 	ctx->runner = r;
@@ -224,6 +229,12 @@ static int run_tick(void *arg, struct runner *r, double elapsed_s)
 		log_counters(ctx, "counters");
 		ctx->next_stats_ms = now_ms + ctx->env->stats_s * 1000;
 	}
+	if (pgwriter__fatal(ctx->writer, line, sizeof(line))) {
+		/* no retry can fix it; what is queued goes to the spool at stop */
+		fprintf(stderr, "httplat: run: cannot write to PostgreSQL: %s\n", line);
+		ctx->fatal = 1;
+		return 1;
+	}
 	return 0;
 }
 
@@ -234,6 +245,14 @@ static int run_config(void *arg, const struct httplat_config *cfg)
 	struct pgwriter_opts *pg = &ctx->pgc.pg;
 	char line[512];
 
+	if (cfg->database.schema[0] && !pgschema__valid_name(cfg->database.schema)) {
+		fprintf(stderr,
+			"httplat: run: invalid schema '%s' (--schema, [database] schema): want a "
+			"lowercase name of letters, digits and _, at most 63, not starting with a "
+			"digit or pg_\n",
+			cfg->database.schema);
+		return -1;
+	}
 	run_db_options(ctx, &cfg->database);
 	ctx->started_ns = clock__real_ns();
 	ctx->writer = pgwriter__new(pg);
@@ -260,8 +279,9 @@ static void run_describe(void *arg, struct runner *r, char *buf, size_t size)
 	struct run_ctx *ctx = arg;
 	const char *spool = ctx->pgc.pg.spool_dir;
 
-	snprintf(buf, size, "; writing rows as host '%s'%s%s; hooks: %s", ctx->pgc.host,
-		 *spool ? ", spool " : ", no spool", spool, runner__hooks(r));
+	snprintf(buf, size, "; writing %s as host '%s' into schema %s%s%s; hooks: %s",
+		 ctx->pgc.pg.rollup_only ? "the per-minute rollup only" : "rows", ctx->pgc.host,
+		 ctx->pgc.pg.schema, *spool ? ", spool " : ", no spool", spool, runner__hooks(r));
 }
 
 static int run_start(void *arg, struct runner *r)
@@ -320,5 +340,5 @@ int cmd_run(int argc, char **argv)
 		return 1;
 	ret = runner__run(&env.cfg, &ops, &ctx);
 	pgwriter__free(ctx.writer);
-	return ret;
+	return ctx.fatal ? 2 : ret;
 }

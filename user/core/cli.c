@@ -46,9 +46,9 @@ static const struct argp_option options[] = {
 	{"max-routes", OPT_MAX_ROUTES, "N", 0,
 	 "Without a document: routes per API at most, then 'other' (default 100)", 1},
 	{"verbose", 'v', NULL, 0, "Verbose output (libbpf messages, discovery, the hook path)", 1},
-	{"hooks", OPT_HOOKS, "auto|socket|syscall", 0,
-	 "Kernel data path: socket tracepoints (Linux 6.3+, no cost for other processes) or the "
-	 "syscall-exit fallback (default auto: the best the kernel has)",
+	{"hooks", OPT_HOOKS, "PATH", 0,
+	 "Kernel data path: auto, socket (tracepoints, Linux 6.3+, no cost for other processes) or "
+	 "syscall (the syscall-exit fallback); default auto: the best the kernel has",
 	 1},
 	{"pipeline-max", OPT_PIPELINE, "N", 0,
 	 "Unanswered pipelined requests kept per connection; beyond, each is counted lost "

@@ -127,6 +127,18 @@ static int route__set(struct httplat_config *c, const char *v)
 	return 0;
 }
 
+/* yes/no; "" is a flag given without a value (--rollup-only): yes */
+static int rollup_only__set(struct httplat_config *c, const char *v)
+{
+	if (!*v || !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+		c->database.rollup_only = 1;
+	else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
+		c->database.rollup_only = 0;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 static int openapi__set(struct httplat_config *c, const char *v)
 {
 	char err[128];
@@ -169,6 +181,8 @@ static const struct key keys[] = {
      NULL},
     {"database", "db", K_STR, AT(database.db), 0, 0, NULL, NULL},
     {"database", "host", K_STR, AT(database.host), 1, 0, NULL, NULL},
+    {"database", "schema", K_STR, AT(database.schema), 1, 0, NULL, NULL},
+    {"database", "rollup_only", K_FN, 0, 0, 0, 0, rollup_only__set, "yes or no"},
     {"database", "spool_dir", K_STR, AT(database.spool_dir), 1, 0, NULL, NULL},
     {"database", "spool_max", K_SIZE, AT(database.spool_max), 65536, 0, NULL, NULL},
     {"database", "mem_max", K_SIZE, AT(database.mem_max), 65536, 0, NULL, NULL},

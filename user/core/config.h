@@ -33,6 +33,7 @@ struct config_select {
 struct config_database {
 	char db[1024];		  /* libpq conninfo or URL; "" = libpq's PG* variables */
 	char host[256];		  /* host column; "" = this machine's name */
+	char schema[64];	  /* httplat's schema; "" = httplat (checked by the writer's options) */
 	char spool_dir[PATH_MAX]; /* "" = /var/spool/httplat, "none" = no spool */
 	uint64_t spool_max;	  /* bytes */
 	uint64_t mem_max;	  /* bytes */
@@ -41,6 +42,7 @@ struct config_database {
 	int batch_rows;
 	int flush_ms;
 	int db_timeout_s;
+	int rollup_only; /* 1: no row per request, only the per-minute rollup */
 };
 
 /* A flag given on the command line: applied over the file as "[section] key = value". */

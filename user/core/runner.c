@@ -88,6 +88,13 @@ int runner__ports(struct runner *r, unsigned short *ports, int max)
 	return r->tracer ? tracer__ports(r->tracer, ports, max) : 0;
 }
 
+void runner__occupancy(struct runner *r, struct tracer_occupancy *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (r->tracer)
+		tracer__occupancy(r->tracer, out);
+}
+
 const char *runner__hooks(const struct runner *r)
 {
 	return r->tracer ? tracer__hooks_name(r->tracer) : "";

@@ -73,6 +73,8 @@ int runner__run(struct httplat_config *c, const struct runner_ops *ops, void *ct
  */
 int runner__tracing(const struct runner *r);
 void runner__stats(struct runner *r, struct tracer_stats *out);
+/* How full the kernel's tables are (walks them: for periodic logs). Zero before the tracer. */
+void runner__occupancy(struct runner *r, struct tracer_occupancy *out);
 int runner__pids(struct runner *r, int *pids, int max);
 int runner__ports(struct runner *r, unsigned short *ports, int max);
 double runner__uptime_s(const struct runner *r);

@@ -43,6 +43,8 @@ struct tracer {
 	enum tracer_hooks hooks; /* the data path in use */
 	int data_ready;	    /* arrival times known (sock:sk_data_ready) */
 	struct uprobes *uprobes;
+	const unsigned long *ring_cons, *ring_prod; /* the ring's positions, mapped read-only */
+	uint64_t ring_peak;
 	struct uprobe_spec specs[4];
 	int pids[MAX_TRACKED];
 	int npids;
@@ -353,6 +355,25 @@ static __u64 *map_bits(struct bpf_map *map, size_t words, const char *what)
 	return p;
 }
 
+/* The ring's consumer and producer positions (a page each at the map's start), read-only. */
+static void ring_map_positions(struct tracer *t)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	int fd = bpf_map__fd(t->skel->maps.events);
+	void *c = mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, fd, 0);
+	void *p = mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, fd, page);
+
+	if (c == MAP_FAILED || p == MAP_FAILED) {
+		if (c != MAP_FAILED)
+			munmap(c, (size_t)page);
+		if (p != MAP_FAILED)
+			munmap(p, (size_t)page);
+		return;
+	}
+	t->ring_cons = c;
+	t->ring_prod = p;
+}
+
 /* Does the running kernel have this raw tracepoint? (its btf_trace_* typedef in vmlinux BTF) */
 static int kernel_has_tracepoint(const struct btf *vmlinux, const char *name)
 {
@@ -455,6 +476,7 @@ struct tracer *tracer__open(const struct selection *sel, tracer_record_fn fn, vo
 		fprintf(stderr, "httplat: cannot create the ring buffer: %s\n", strerror(errno));
 		goto cleanup;
 	}
+	ring_map_positions(t); /* for the ring's fill level in reports; optional */
 	/* attach before scanning, so a server started meanwhile is seen by exec or scan */
 	err = httplat_bpf__attach(t->skel);
 	if (err) {
@@ -492,6 +514,42 @@ cleanup:
 	return NULL;
 }
 
+/* Bytes the kernel has written to the ring and we have not read yet. */
+static uint64_t ring_used(const struct tracer *t)
+{
+	return __atomic_load_n(t->ring_prod, __ATOMIC_ACQUIRE) -
+	       __atomic_load_n(t->ring_cons, __ATOMIC_ACQUIRE);
+}
+
+/* Entries in a hash map (walks its keys). */
+static uint64_t map_entries(const struct bpf_map *map)
+{
+	size_t ksz = bpf_map__key_size(map);
+	char key[64], next[64];
+	uint64_t n = 0;
+	int fd = bpf_map__fd(map);
+	void *prev = NULL;
+
+	if (ksz > sizeof(key))
+		return 0;
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, ksz);
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
+void tracer__occupancy(struct tracer *t, struct tracer_occupancy *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->conns = map_entries(t->skel->maps.conns);
+	out->conns_max = bpf_map__max_entries(t->skel->maps.conns);
+	out->queued = map_entries(t->skel->maps.pipeq);
+	out->queued_max = bpf_map__max_entries(t->skel->maps.pipeq);
+	out->ring_size = bpf_map__max_entries(t->skel->maps.events);
+}
+
 int tracer__poll(struct tracer *t, int timeout_ms)
 {
 	uint64_t before = t->requests;
@@ -503,6 +561,12 @@ int tracer__poll(struct tracer *t, int timeout_ms)
 	if (err < 0 && err != -EINTR)
 		return err;
 	t->mono_to_real = clock__ns(CLOCK_REALTIME) - clock__ns(CLOCK_MONOTONIC);
+	if (t->ring_prod) {
+		uint64_t used = ring_used(t);
+
+		if (used > t->ring_peak)
+			t->ring_peak = used;
+	}
 	err = ring_buffer__consume(t->rb);
 	if (err < 0 && err != -EINTR)
 		return err;
@@ -523,6 +587,8 @@ void tracer__stats(struct tracer *t, struct tracer_stats *out)
 	out->requests = t->requests;
 	out->decode_errors = t->decode_errors;
 	out->ntargets = t->npids;
+	out->ring_bytes = t->ring_prod ? ring_used(t) : 0;
+	out->ring_peak = t->ring_peak;
 	for (__u32 i = 0; vals && i < HTTPLAT_C__COUNT; i++) {
 		if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.counters), &i, vals))
 			continue;
@@ -566,6 +632,10 @@ void tracer__free(struct tracer *t)
 		munmap(t->target_bits, (size_t)HTTPLAT_PID_WORDS * sizeof(__u64));
 	if (t->port_bits)
 		munmap(t->port_bits, (size_t)HTTPLAT_PORT_WORDS * sizeof(__u64));
+	if (t->ring_cons)
+		munmap((void *)t->ring_cons, (size_t)sysconf(_SC_PAGESIZE));
+	if (t->ring_prod)
+		munmap((void *)t->ring_prod, (size_t)sysconf(_SC_PAGESIZE));
 	httplat_bpf__destroy(t->skel);
 	free(t);
 }

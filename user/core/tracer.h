@@ -22,6 +22,15 @@ struct tracer_stats {
 	uint64_t kernel[16];	  /* enum httplat_counter, summed over CPUs */
 	uint64_t dropped;	  /* sum of the loss counters in kernel[] */
 	int ntargets;		  /* processes traced now */
+	uint64_t ring_bytes;	  /* ring buffer bytes waiting now */
+	uint64_t ring_peak;	  /* the most seen waiting before a drain, since start */
+};
+
+/* How full the kernel's tables are (walks the maps: for periodic reports, not per record). */
+struct tracer_occupancy {
+	uint64_t conns, conns_max; /* connection states */
+	uint64_t queued, queued_max; /* pipelined requests queued behind the one answered */
+	uint64_t ring_size;
 };
 
 /* What happened to the traced set, for commands that follow processes (route templates...). */
@@ -47,6 +56,7 @@ struct tracer *tracer__open(const struct selection *sel, tracer_record_fn fn, vo
 /* Waits up to timeout_ms, then drains everything pending. >= 0 records, or -errno. */
 int tracer__poll(struct tracer *t, int timeout_ms);
 void tracer__stats(struct tracer *t, struct tracer_stats *out);
+void tracer__occupancy(struct tracer *t, struct tracer_occupancy *out);
 /* Traced pids (for headers); returns the count written. */
 int tracer__pids(struct tracer *t, int *pids, int max);
 /*

@@ -2,15 +2,19 @@
 #ifndef HTTPLAT_PGWRITER_H
 #define HTTPLAT_PGWRITER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "alert_row.h"
+#include "pgapi.h"
 #include "pgcopy.h"
+#include "pgstats.h"
 #include "record.h"
 
 struct pgwriter_opts {
 	const char *conninfo;  /* conninfo or URL; NULL/"" = libpq's PG* variables */
 	const char *host;      /* value of the host column */
+	const char *schema;    /* httplat's schema (NULL = "httplat"); pgschema__valid_name */
 	const char *spool_dir; /* NULL = no spool (rows beyond mem_max are dropped) */
 	uint64_t spool_max;    /* bytes on disk */
 	uint64_t mem_max;      /* bytes of formatted rows held in memory */
@@ -20,25 +24,12 @@ struct pgwriter_opts {
 	int rollup_days;       /* rollup, alerts, health rows */
 	int stop_timeout_ms;   /* on free: time to write what is left before spooling it */
 	int db_timeout_ms;     /* a database call taking longer loses its connection (30 s) */
+	int rollup_only;       /* no row per request: only the per-minute rollup (and alerts, health) */
+	const struct pgapi *api; /* NULL = libpq; tests stand in a fake database */
 };
 
 /* Defaults for every field the caller leaves 0. */
 void pgwriter_opts__defaults(struct pgwriter_opts *o);
-
-struct pgwriter_stats {
-	uint64_t rows_written;	/* request rows committed */
-	uint64_t rows_queued;	/* request rows in memory now */
-	uint64_t rows_spooled;	/* request rows in spool files now */
-	uint64_t rows_dropped;	/* lost: memory and spool full (or spool unusable) */
-	uint64_t rows_rejected; /* refused by the database one by one (data errors) */
-	uint64_t rows_dup;	/* retried rows the database already had (not written twice) */
-	uint64_t alerts_written, health_written, other_dropped;
-	uint64_t rollup_lost; /* rows the rollup misses (out of memory while sealing) */
-	uint64_t batches, db_errors, reconnects;
-	uint64_t spool_bytes, spool_files, spool_bad_files;
-	int connected;
-	char last_error[256];
-};
 
 struct pgwriter;
 
@@ -65,6 +56,13 @@ int pgwriter__flush(struct pgwriter *w, int timeout_ms);
 int pgwriter__pressure(struct pgwriter *w);
 void pgwriter__stats(struct pgwriter *w, struct pgwriter_stats *out);
 /*
+ * 1 when the writer gave up: the database refused something no retry can fix
+ * (the schema is someone else's, a privilege is missing). The message (what
+ * failed, what to do) goes to msg. Rows keep being queued and spooled; the
+ * caller should stop (pgwriter__stop spools the rest) and exit non-zero.
+ */
+int pgwriter__fatal(struct pgwriter *w, char *msg, size_t msgsz);
+/*
  * Stops the thread: writes what is left (up to stop_timeout_ms, not at all
  * when the database is away), spools the rest, counts what neither took.
  * Pushes after this are dropped. Stats stay readable. Idempotent.
@@ -72,18 +70,5 @@ void pgwriter__stats(struct pgwriter *w, struct pgwriter_stats *out);
 void pgwriter__stop(struct pgwriter *w);
 /* pgwriter__stop, then frees. NULL-safe. */
 void pgwriter__free(struct pgwriter *w);
-/* "65536", "64K", "512M", "2G" (powers of 1024) -> bytes. 0 or -EINVAL. */
-int pgwriter__parse_size(const char *s, uint64_t *out);
-
-/* What a failed statement means for the batch. */
-enum pgerr_kind {
-	PGERR_CONN,  /* connection lost or server going away: reconnect, retry the batch */
-	PGERR_DATA,  /* a row is bad (class 22/23): split the batch to isolate it */
-	PGERR_RETRY, /* anything else (permissions, schema, resources): back off, retry */
-};
-/* sqlstate may be NULL (no server error, e.g. the socket broke). */
-enum pgerr_kind pgwriter__classify(const char *sqlstate, int connection_bad);
-/* Delay before reconnect attempt n (0-based): 200 ms doubling to 5 s, jittered by rnd in [0,1). */
-int pgwriter__backoff_ms(int attempt, double rnd);
 
 #endif

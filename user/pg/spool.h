@@ -5,27 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pgcopy.h"
-
-/* The tables a batch carries rows for, in the order they are written. */
-enum pgbatch_part { PGB_REQUESTS, PGB_ROLLUP, PGB_ALERTS, PGB_HEALTH, PGB__COUNT };
-
-/*
- * One unit of writing: COPY text lines per table, committed in one
- * transaction under the id (writer, seq), so a retried batch is never stored twice.
- */
-struct pgbatch {
-	uint64_t writer;
-	uint64_t seq;
-	uint32_t rows[PGB__COUNT]; /* lines in part[i] */
-	struct pgbuf part[PGB__COUNT];
-	int64_t first_ns, last_ns; /* span of the request rows' ts, 0 when none */
-	struct pgbatch *next;	   /* queue link, owned by the queue */
-};
-
-size_t pgbatch__bytes(const struct pgbatch *b);
-void pgbatch__clear(struct pgbatch *b); /* keeps buffers for reuse */
-void pgbatch__free(struct pgbatch *b);	/* frees buffers and b */
+#include "pgbatch.h"
 
 struct spool;
 

@@ -1,4 +1,4 @@
-/* pgrollup.h: per-batch 1-minute rollup (api, route, status) rows for http_requests_1m. */
+/* pgrollup.h: per-batch 1-minute rollup (api, route, status, tls) rows for http_requests_1m. */
 #ifndef HTTPLAT_PGROLLUP_H
 #define HTTPLAT_PGROLLUP_H
 
@@ -21,7 +21,10 @@ int pgrollup__groups(const struct pgrollup *ru);
 void pgrollup__span(const struct pgrollup *ru, int64_t *first_ns, int64_t *last_ns);
 /*
  * Appends one COPY line per group (PGCOPY_ROLLUP_COLS). Status 0 groups have
- * NULL sum/max/hist; hist is hist.h's buckets, trailing zeros trimmed. 0 or -ENOMEM.
+ * NULL sum/max/hist; hist is hist.h's buckets, trailing zeros trimmed. The wait
+ * (queue_ms + wait_ms, a part unknown counted as 0 when the other is known)
+ * has its own sum/max/histogram, NULL when no request of the group had one.
+ * 0 or -ENOMEM.
  */
 int pgrollup__copy(const struct pgrollup *ru, struct pgbuf *b, const char *host);
 void pgrollup__reset(struct pgrollup *ru);

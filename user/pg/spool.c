@@ -13,7 +13,14 @@
 
 #include "spool.h"
 
-#define MAGIC "httplat-spool 2" /* 2: request rows in binary COPY format */
+/*
+ * "httplat-spool 3 <writer> <seq> <first_ns> <last_ns> <rows>:<bytes> x4\n", then
+ * each part's column list on a line of its own, then the parts' data. Format 2
+ * (no column lists: the columns of schema version 1) is still read.
+ */
+#define MAGIC "httplat-spool 3"
+#define MAGIC_V2 "httplat-spool 2"
+#define COLS_MAX 4096
 
 struct spool_file {
 	char name[64];
@@ -29,34 +36,6 @@ struct spool {
 	uint64_t next_local; /* orders files written within one second */
 	char current[64];    /* name spool__read_oldest returned */
 };
-
-size_t pgbatch__bytes(const struct pgbatch *b)
-{
-	size_t n = 0;
-
-	for (int i = 0; i < PGB__COUNT; i++)
-		n += b->part[i].len;
-	return n;
-}
-
-void pgbatch__clear(struct pgbatch *b)
-{
-	for (int i = 0; i < PGB__COUNT; i++) {
-		b->part[i].len = 0;
-		b->rows[i] = 0;
-	}
-	b->first_ns = b->last_ns = 0;
-	b->seq = b->writer = 0;
-}
-
-void pgbatch__free(struct pgbatch *b)
-{
-	if (!b)
-		return;
-	for (int i = 0; i < PGB__COUNT; i++)
-		pgbuf__free(&b->part[i]);
-	free(b);
-}
 
 static int path_of(const struct spool *s, const char *name, const char *suffix, char *out,
 		   size_t outsz)
@@ -94,12 +73,14 @@ static int add_file(struct spool *s, const char *name, uint64_t bytes, uint64_t 
 	return 0;
 }
 
-/* Parses the header line; 0 or -EINVAL. */
+/* Parses the header line; the format (2 or 3), or -EINVAL. */
 static int parse_header(const char *line, struct pgbatch *b, uint64_t len[PGB__COUNT])
 {
-	int n = 0;
+	int n = 0, format = 3;
 
-	if (strncmp(line, MAGIC " ", sizeof(MAGIC)))
+	if (!strncmp(line, MAGIC_V2 " ", sizeof(MAGIC_V2)))
+		format = 2;
+	else if (strncmp(line, MAGIC " ", sizeof(MAGIC)))
 		return -EINVAL;
 	if (sscanf(line + sizeof(MAGIC),
 		   "%" SCNx64 " %" SCNu64 " %" SCNd64 " %" SCNd64 " %" SCNu32 ":%" SCNu64
@@ -108,7 +89,41 @@ static int parse_header(const char *line, struct pgbatch *b, uint64_t len[PGB__C
 		   &b->rows[1], &len[1], &b->rows[2], &len[2], &b->rows[3], &len[3], &n) != 12 ||
 	    line[sizeof(MAGIC) + n] != '\n')
 		return -EINVAL;
-	return 0;
+	return format;
+}
+
+/* Sets b's column list of part to cols when it is not this binary's. 0 or -ENOMEM. */
+static int set_cols(struct pgbatch *b, enum pgbatch_part part, const char *cols)
+{
+	if (!strcmp(cols, pgbatch__cols(b, part)))
+		return 0;
+	b->cols[part] = strdup(cols);
+	return b->cols[part] ? 0 : -ENOMEM;
+}
+
+/* The column lists: format 3 has them on lines of their own, format 2 wrote version 1's. */
+static int read_cols(FILE *f, int format, struct pgbatch *b)
+{
+	static const char *const v1[PGB__COUNT] = {PGCOPY_V1_REQUESTS_COLS, PGCOPY_V1_ROLLUP_COLS,
+						   PGCOPY_ALERTS_COLS, PGCOPY_V1_HEALTH_COLS};
+	char line[COLS_MAX + 2];
+	int err = 0;
+
+	for (int i = 0; i < PGB__COUNT && !err; i++) {
+		size_t n;
+
+		if (format == 2) {
+			err = set_cols(b, (enum pgbatch_part)i, v1[i]);
+			continue;
+		}
+		if (!fgets(line, sizeof(line), f) || !(n = strlen(line)) || line[n - 1] != '\n')
+			return -EINVAL;
+		line[n - 1] = 0;
+		if (!pgbatch__cols_valid(line))
+			return -EINVAL;
+		err = set_cols(b, (enum pgbatch_part)i, line);
+	}
+	return err;
 }
 
 struct spool *spool__open(const char *dir, uint64_t max_bytes)
@@ -150,7 +165,7 @@ struct spool *spool__open(const char *dir, uint64_t max_bytes)
 		f = fopen(path, "r");
 		if (!f)
 			continue;
-		if (!fgets(line, sizeof(line), f) || parse_header(line, &hdr, len))
+		if (!fgets(line, sizeof(line), f) || parse_header(line, &hdr, len) < 0)
 			hdr.rows[PGB_REQUESTS] = 0;
 		fclose(f);
 		err = add_file(s, de->d_name, (uint64_t)stt.st_size, hdr.rows[PGB_REQUESTS]);
@@ -198,7 +213,7 @@ static int write_all(int fd, const void *p, size_t n)
 int spool__write(struct spool *s, const struct pgbatch *b)
 {
 	char name[64], path[PATH_MAX], tmp[PATH_MAX], hdr[256];
-	size_t total;
+	size_t total, cols = 0;
 	int fd = -1, err = 0, n;
 
 	n = snprintf(
@@ -207,7 +222,9 @@ int spool__write(struct spool *s, const struct pgbatch *b)
 		  "%u:%zu\n",
 	    b->writer, b->seq, b->first_ns, b->last_ns, b->rows[0], b->part[0].len, b->rows[1],
 	    b->part[1].len, b->rows[2], b->part[2].len, b->rows[3], b->part[3].len);
-	total = (size_t)n + pgbatch__bytes(b);
+	for (int i = 0; i < PGB__COUNT; i++)
+		cols += strlen(pgbatch__cols(b, (enum pgbatch_part)i)) + 1;
+	total = (size_t)n + cols + pgbatch__bytes(b);
 	if (!s->max_bytes || s->st.bytes + total > s->max_bytes)
 		return -ENOSPC;
 	/* names sort by age: wall seconds, then a counter, then the batch id */
@@ -220,6 +237,11 @@ int spool__write(struct spool *s, const struct pgbatch *b)
 	if (fd < 0)
 		return -errno;
 	err = write_all(fd, hdr, (size_t)n);
+	for (int i = 0; i < PGB__COUNT && !err; i++) {
+		const char *c = pgbatch__cols(b, (enum pgbatch_part)i);
+
+		err = write_all(fd, c, strlen(c)) ?: write_all(fd, "\n", 1);
+	}
 	for (int i = 0; i < PGB__COUNT && !err; i++)
 		err = write_all(fd, b->part[i].data, b->part[i].len);
 	if (!err && fsync(fd))
@@ -267,15 +289,18 @@ static int read_file(const char *path, struct pgbatch *b)
 	uint64_t len[PGB__COUNT];
 	char line[256];
 	FILE *f = fopen(path, "r");
-	int err = 0;
+	int err = 0, format;
 
 	if (!f)
 		return -errno;
 	pgbatch__clear(b);
-	if (!fgets(line, sizeof(line), f) || parse_header(line, b, len)) {
+	if (!fgets(line, sizeof(line), f) || (format = parse_header(line, b, len)) < 0) {
 		err = -EINVAL;
 		goto cleanup;
 	}
+	err = read_cols(f, format, b);
+	if (err)
+		goto cleanup;
 	for (int i = 0; i < PGB__COUNT; i++) {
 		if (len[i] > (1ull << 31) || pgbuf__reserve(&b->part[i], len[i] + 1)) {
 			err = -ENOMEM;
@@ -283,7 +308,8 @@ static int read_file(const char *path, struct pgbatch *b)
 		}
 		if (fread(b->part[i].data, 1, len[i], f) != len[i] ||
 		    (i != PGB_REQUESTS && len[i] && b->part[i].data[len[i] - 1] != '\n') ||
-		    (i == PGB_REQUESTS && !whole_tuples(b->part[i].data, len[i], b->rows[i]))) {
+		    (i == PGB_REQUESTS && len[i] && /* empty: the requests are in the rollup */
+		     !whole_tuples(b->part[i].data, len[i], b->rows[i]))) {
 			err = -EINVAL; /* truncated, or a part that does not end a row */
 			goto cleanup;
 		}

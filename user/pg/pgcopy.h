@@ -2,10 +2,12 @@
 #ifndef HTTPLAT_PGCOPY_H
 #define HTTPLAT_PGCOPY_H
 
+#include <linux/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "alert_row.h"
+#include "httplat.h"
 #include "record.h"
 
 /* A growable byte buffer; zero-initialised is empty. */
@@ -18,10 +20,12 @@ struct pgbuf {
 /* Column lists, in the order the pgcopy__* row functions write fields. */
 #define PGCOPY_REQUESTS_COLS                                                                       \
 	"ts, host, api, method, route, path, query, status, duration_ms, ttfb_ms, bytes_in, "      \
-	"bytes_out, pid, flags"
+	"bytes_out, pid, flags, queue_ms, wait_ms, tls"
 #define PGCOPY_ALERTS_COLS                                                                         \
 	"ts, host, rule, api, route, severity, state, value, threshold, delivered, message"
-#define PGCOPY_ROLLUP_COLS "minute, host, api, route, status, count, sum_ms, max_ms, hist"
+#define PGCOPY_ROLLUP_COLS                                                                         \
+	"minute, host, api, route, status, tls, count, sum_ms, max_ms, hist, wait_sum_ms, "        \
+	"wait_max_ms, wait_hist"
 
 /* Daemon counters for one httplat_health row (cumulative since started_ns). */
 struct health_row {
@@ -30,19 +34,37 @@ struct health_row {
 	int32_t daemon_pid;
 	int32_t targets;
 	uint64_t events, requests, decode_errors;
-	uint64_t drop_ringbuf_full, drop_conn_full, drop_inflight_full, drop_pipe_full;
-	uint64_t parse_giveup, non_http, orphan_response, kernel_dropped;
+	uint64_t kernel_dropped; /* sum of the loss counters */
 	uint64_t rows_written, rows_queued, rows_spooled, rows_dropped, rows_rejected;
 	uint64_t spool_bytes, db_errors, alerts_sent, alerts_failed;
 	char last_error[256];
+	uint64_t kernel[HTTPLAT_C__COUNT]; /* enum httplat_counter: column kernel_<column> */
 };
 
+/* httplat_health has one column per kernel counter, named after HTTPLAT_COUNTERS. */
+#define PGCOPY__KERNEL_COL(name, column, kind, doc) ", kernel_" #column
 #define PGCOPY_HEALTH_COLS                                                                         \
 	"ts, host, started, daemon_pid, targets, events, requests, decode_errors, "                \
-	"drop_ringbuf_full, drop_conn_full, drop_inflight_full, drop_pipe_full, parse_giveup, "    \
-	"non_http, orphan_response, kernel_dropped, rows_written, rows_queued, rows_spooled, "     \
-	"rows_dropped, rows_rejected, spool_bytes, db_errors, alerts_sent, alerts_failed, "        \
-	"last_error"
+	"kernel_dropped, rows_written, rows_queued, rows_spooled, rows_dropped, rows_rejected, "   \
+	"spool_bytes, db_errors, alerts_sent, alerts_failed, last_error" HTTPLAT_COUNTERS(         \
+	    PGCOPY__KERNEL_COL)
+/* The column of kernel counter i ("kernel_ringbuf_full", ...). */
+const char *pgcopy__kernel_column(int i);
+
+/*
+ * Column lists of rows written before schema version 2 (in spool files of
+ * format 2), with the health columns by their new names.
+ */
+#define PGCOPY_V1_REQUESTS_COLS                                                                    \
+	"ts, host, api, method, route, path, query, status, duration_ms, ttfb_ms, bytes_in, "      \
+	"bytes_out, pid, flags"
+#define PGCOPY_V1_ROLLUP_COLS "minute, host, api, route, status, count, sum_ms, max_ms, hist"
+#define PGCOPY_V1_HEALTH_COLS                                                                      \
+	"ts, host, started, daemon_pid, targets, events, requests, decode_errors, "                \
+	"kernel_ringbuf_full, kernel_conn_table_full, kernel_inflight_full, kernel_pipeline_full, " \
+	"kernel_parse_giveup, kernel_non_http_reads, kernel_orphan_responses, kernel_dropped, "    \
+	"rows_written, rows_queued, rows_spooled, rows_dropped, rows_rejected, spool_bytes, "      \
+	"db_errors, alerts_sent, alerts_failed, last_error"
 
 /* 0 or -ENOMEM; grows so that at least n more bytes fit. */
 int pgbuf__reserve(struct pgbuf *b, size_t n);
@@ -66,7 +88,7 @@ size_t pgcopy__ms(char *out, size_t outsz, double ms, int null_neg);
  * http_requests rows go in COPY's binary format (a quarter less server CPU
  * than text): the stream is PGCOPY_BIN_HEADER, tuples, PGCOPY_BIN_TRAILER.
  */
-#define PGCOPY_REQUESTS_NCOLS 14
+#define PGCOPY_REQUESTS_NCOLS 17
 #define PGCOPY_BIN_HEADER "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0"
 #define PGCOPY_BIN_HEADER_LEN 19
 #define PGCOPY_BIN_TRAILER "\377\377"
@@ -75,8 +97,8 @@ size_t pgcopy__ms(char *out, size_t outsz, double ms, int null_neg);
 /*
  * One binary tuple for http_requests. Text is repaired to valid UTF-8 (not
  * escaped: binary needs none). Status 0 writes NULL duration_ms and ttfb_ms;
- * ttfb < 0 writes NULL; repaired route/path/query bytes set
- * RECORD_F_PATH_INVALID in flags. 0 or -ENOMEM (b unchanged on error).
+ * ttfb, queue_ms or wait_ms < 0 (unknown) write NULL; repaired route/path/query
+ * bytes set RECORD_F_PATH_INVALID in flags. 0 or -ENOMEM (b unchanged on error).
  */
 int pgcopy__request(struct pgbuf *b, const struct record *r, const char *host);
 /* Offset just past the binary tuple that starts at off, or -EINVAL when malformed. */

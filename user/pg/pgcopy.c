@@ -304,8 +304,8 @@ int pgcopy__request(struct pgbuf *b, const struct record *r, const char *host)
 	int bad = 0;
 	char *o;
 
-	/* 14 fields of at most 4 + 8 bytes, text repaired at 3 bytes a byte */
-	if (pgbuf__reserve(b, 2 + 14 * 12 +
+	/* 17 fields of at most 4 + 8 bytes, text repaired at 3 bytes a byte */
+	if (pgbuf__reserve(b, 2 + PGCOPY_REQUESTS_NCOLS * 12 +
 				  3 * (hostlen + sizeof(r->api) + sizeof(r->method) +
 				       sizeof(r->route) + sizeof(r->path) + sizeof(r->query))))
 		return -ENOMEM;
@@ -328,6 +328,9 @@ int pgcopy__request(struct pgbuf *b, const struct record *r, const char *host)
 	if (bad)
 		flags |= RECORD_F_PATH_INVALID;
 	o = put_be(put_be(o, 4, 4), flags, 4);
+	o = bin_ms(o, r->queue_ms);
+	o = bin_ms(o, r->wait_ms);
+	o = put_be(put_be(o, 1, 4), r->tls ? 1 : 0, 1);
 	b->len = (size_t)(o - b->data);
 	return 0;
 }
@@ -389,11 +392,9 @@ int pgcopy__alert(struct pgbuf *b, const struct alert_row *a, const char *host)
 int pgcopy__health(struct pgbuf *b, const struct health_row *h, const char *host)
 {
 	const uint64_t counters[] = {
-	    h->events,	       h->requests,	      h->decode_errors,	 h->drop_ringbuf_full,
-	    h->drop_conn_full, h->drop_inflight_full, h->drop_pipe_full, h->parse_giveup,
-	    h->non_http,       h->orphan_response,    h->kernel_dropped, h->rows_written,
-	    h->rows_queued,    h->rows_spooled,	      h->rows_dropped,	 h->rows_rejected,
-	    h->spool_bytes,    h->db_errors,	      h->alerts_sent,	 h->alerts_failed,
+	    h->events,	      h->requests,     h->decode_errors, h->kernel_dropped, h->rows_written,
+	    h->rows_queued,   h->rows_spooled, h->rows_dropped,	 h->rows_rejected,  h->spool_bytes,
+	    h->db_errors,     h->alerts_sent,  h->alerts_failed,
 	};
 	size_t start = b->len;
 	int err = 0;
@@ -405,8 +406,19 @@ int pgcopy__health(struct pgbuf *b, const struct health_row *h, const char *host
 	err = err ?: field_int(b, h->targets, '\t');
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		err = err ?: field_u64(b, counters[i], '\t');
-	err = err ?: field_text(b, h->last_error, sizeof(h->last_error), '\n', NULL);
+	err = err ?: field_text(b, h->last_error, sizeof(h->last_error),
+				HTTPLAT_C__COUNT ? '\t' : '\n', NULL);
+	for (int i = 0; i < HTTPLAT_C__COUNT; i++)
+		err = err ?: field_u64(b, h->kernel[i], i + 1 < HTTPLAT_C__COUNT ? '\t' : '\n');
 	if (err)
 		b->len = start;
 	return err;
+}
+
+#define PGCOPY__KERNEL_NAME(name, column, kind, doc) "kernel_" #column,
+static const char *const kernel_columns[] = {HTTPLAT_COUNTERS(PGCOPY__KERNEL_NAME)};
+
+const char *pgcopy__kernel_column(int i)
+{
+	return i >= 0 && i < HTTPLAT_C__COUNT ? kernel_columns[i] : NULL;
 }

@@ -13,9 +13,11 @@ struct group {
 	int64_t minute_ns;
 	uint32_t hash;
 	uint16_t status;
+	uint8_t tls;
 	char api[RECORD_API_MAX];
 	char route[RECORD_PATH_MAX + 1];
 	struct hist h;	/* answered requests only */
+	struct hist w;	/* queue_ms + wait_ms, of every request where either is known */
 	uint64_t count; /* all requests, status 0 included */
 };
 
@@ -57,7 +59,10 @@ static int64_t minute_of(int64_t ts_ns)
 int pgrollup__add(struct pgrollup *ru, const struct record *r)
 {
 	int64_t minute = minute_of(r->ts_ns);
-	uint32_t h = fnv1a(fnv1a(2166136261u ^ (uint32_t)(minute / MINUTE_NS) ^ r->status, r->api),
+	uint8_t tls = r->tls ? 1 : 0;
+	uint32_t h = fnv1a(fnv1a(2166136261u ^ (uint32_t)(minute / MINUTE_NS) ^ r->status ^
+				     (uint32_t)tls << 16,
+				 r->api),
 			   r->route);
 	uint32_t i = h & (SLOTS - 1);
 	struct group *g;
@@ -65,7 +70,7 @@ int pgrollup__add(struct pgrollup *ru, const struct record *r)
 	for (; ru->slot[i]; i = (i + 1) & (SLOTS - 1)) {
 		g = &ru->groups[ru->slot[i] - 1];
 		if (g->hash == h && g->minute_ns == minute && g->status == r->status &&
-		    !strcmp(g->api, r->api) && !strcmp(g->route, r->route))
+		    g->tls == tls && !strcmp(g->api, r->api) && !strcmp(g->route, r->route))
 			goto found;
 	}
 	if (ru->n >= PGROLLUP_MAX)
@@ -80,6 +85,7 @@ int pgrollup__add(struct pgrollup *ru, const struct record *r)
 	g->minute_ns = minute;
 	g->hash = h;
 	g->status = r->status;
+	g->tls = tls;
 	snprintf(g->api, sizeof(g->api), "%.*s", (int)sizeof(r->api) - 1, r->api);
 	snprintf(g->route, sizeof(g->route), "%.*s", (int)sizeof(r->route) - 1, r->route);
 	ru->slot[i] = (int16_t)(++ru->n);
@@ -87,6 +93,8 @@ found:
 	g->count++;
 	if (record__answered(r))
 		hist__add(&g->h, r->duration_ms);
+	if (r->queue_ms >= 0 || r->wait_ms >= 0) /* a NULL part counts as 0 when the other is known */
+		hist__add(&g->w, (r->queue_ms >= 0 ? r->queue_ms : 0) + (r->wait_ms >= 0 ? r->wait_ms : 0));
 	return 0;
 }
 
@@ -138,6 +146,24 @@ static int copy_hist(struct pgbuf *b, const struct hist *h)
 	return 0;
 }
 
+/* sum, max and histogram of h as three COPY fields, or three NULLs when h is empty. */
+static int copy_stats(struct pgbuf *b, const struct hist *h, char end)
+{
+	char num[40];
+	int err = 0;
+
+	if (!h->count) {
+		err = pgbuf__append(b, "\\N\t\\N\t\\N", 8);
+		return err ?: pgbuf__append(b, &end, 1);
+	}
+	err = err ?: pgbuf__append(b, num, pgcopy__ms(num, sizeof(num), h->sum_ms, 0));
+	err = err ?: pgbuf__append(b, "\t", 1);
+	err = err ?: pgbuf__append(b, num, pgcopy__ms(num, sizeof(num), h->max_ms, 0));
+	err = err ?: pgbuf__append(b, "\t", 1);
+	err = err ?: copy_hist(b, h);
+	return err ?: pgbuf__append(b, &end, 1);
+}
+
 int pgrollup__copy(const struct pgrollup *ru, struct pgbuf *b, const char *host)
 {
 	size_t start = b->len;
@@ -154,18 +180,11 @@ int pgrollup__copy(const struct pgrollup *ru, struct pgbuf *b, const char *host)
 		err = err ?: pgcopy__text(b, g->api, strlen(g->api)) < 0;
 		err = err ?: pgbuf__append(b, "\t", 1);
 		err = err ?: pgcopy__text(b, g->route, strlen(g->route)) < 0;
-		snprintf(num, sizeof(num), "\t%u\t%llu\t", g->status, (unsigned long long)g->count);
+		snprintf(num, sizeof(num), "\t%u\t%c\t%llu\t", g->status, g->tls ? 't' : 'f',
+			 (unsigned long long)g->count);
 		err = err ?: pgbuf__append(b, num, strlen(num));
-		if (!g->h.count) {
-			err = err ?: pgbuf__append(b, "\\N\t\\N\t\\N\n", 9);
-			continue;
-		}
-		err = err ?: pgbuf__append(b, num, pgcopy__ms(num, sizeof(num), g->h.sum_ms, 0));
-		err = err ?: pgbuf__append(b, "\t", 1);
-		err = err ?: pgbuf__append(b, num, pgcopy__ms(num, sizeof(num), g->h.max_ms, 0));
-		err = err ?: pgbuf__append(b, "\t", 1);
-		err = err ?: copy_hist(b, &g->h);
-		err = err ?: pgbuf__append(b, "\n", 1);
+		err = err ?: copy_stats(b, &g->h, '\t'); /* sum_ms, max_ms, hist */
+		err = err ?: copy_stats(b, &g->w, '\n'); /* wait_sum_ms, wait_max_ms, wait_hist */
 	}
 	if (err) {
 		b->len = start;

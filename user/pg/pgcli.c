@@ -4,17 +4,38 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "parse.h"
 #include "pgcli.h"
+#include "pgschema.h"
 
-enum { OPT_DB = 2100, OPT_HOST, OPT_MEM_MAX, OPT_BATCH_ROWS, OPT_FLUSH_MS, OPT_DB_TIMEOUT };
+enum {
+	OPT_DB = 2100,
+	OPT_HOST,
+	OPT_SCHEMA,
+	OPT_MEM_MAX,
+	OPT_BATCH_ROWS,
+	OPT_FLUSH_MS,
+	OPT_DB_TIMEOUT,
+	OPT_ROLLUP_ONLY
+};
 
 static const struct argp_option options[] = {
     {"db", OPT_DB, "CONNINFO", 0,
      "PostgreSQL conninfo or URL (default: $HTTPLAT_DB, else libpq's PG* variables and "
      "~/.pgpass)",
      2},
-    {"host", OPT_HOST, "NAME", 0, "Value of the host column (default: this machine's hostname)", 2},
+    {"host", OPT_HOST, "NAME", 0,
+     "Value of the host column (default: this machine's hostname); give each daemon writing "
+     "into one database its own",
+     2},
+    {"schema", OPT_SCHEMA, "NAME", 0,
+     "PostgreSQL schema holding httplat's tables and functions, created if missing (default "
+     "httplat)",
+     2},
+    {"rollup-only", OPT_ROLLUP_ONLY, NULL, 0,
+     "No row per request: write only the per-minute rollup (and alerts, health); for fleets "
+     "that outgrow one database",
+     2},
     {"mem-max", OPT_MEM_MAX, "SIZE", 0, "Memory bound for queued rows, e.g. 64M (default 64M)", 2},
     {"batch-rows", OPT_BATCH_ROWS, "N", 0, "Rows per COPY batch at most (default 20000)", 2},
     {"db-timeout", OPT_DB_TIMEOUT, "SECONDS", 0,
@@ -40,8 +61,19 @@ static error_t pgcli_parse(int key, char *arg, struct argp_state *state)
 				   sizeof(c->host) - 1);
 		snprintf(c->host, sizeof(c->host), "%s", arg);
 		break;
+	case OPT_SCHEMA:
+		if (!pgschema__valid_name(arg))
+			argp_error(state,
+				   "invalid --schema '%s': want a lowercase name of letters, digits "
+				   "and _ (at most 63, not starting with a digit or pg_)",
+				   arg);
+		c->schema = arg;
+		break;
+	case OPT_ROLLUP_ONLY:
+		c->pg.rollup_only = 1;
+		break;
 	case OPT_MEM_MAX:
-		if (pgwriter__parse_size(arg, &size) || size < 65536)
+		if (parse__size(arg, &size) || size < 65536)
 			argp_error(state,
 				   "invalid --mem-max '%s': want bytes with an optional K, M or G "
 				   "suffix, at least 64K",
@@ -49,17 +81,17 @@ static error_t pgcli_parse(int key, char *arg, struct argp_state *state)
 		c->pg.mem_max = size;
 		break;
 	case OPT_BATCH_ROWS:
-		if (cli__parse_long(arg, 1, 1000000, &v))
+		if (parse__long(arg, 1, 1000000, &v))
 			argp_error(state, "invalid --batch-rows '%s': want 1-1000000", arg);
 		c->pg.batch_rows = (uint32_t)v;
 		break;
 	case OPT_DB_TIMEOUT:
-		if (cli__parse_long(arg, 1, 86400, &v))
+		if (parse__long(arg, 1, 86400, &v))
 			argp_error(state, "invalid --db-timeout '%s': want 1-86400 seconds", arg);
 		c->pg.db_timeout_ms = (int)v * 1000;
 		break;
 	case OPT_FLUSH_MS:
-		if (cli__parse_long(arg, 1, 60000, &v))
+		if (parse__long(arg, 1, 60000, &v))
 			argp_error(state, "invalid --flush-ms '%s': want 1-60000", arg);
 		c->pg.flush_ms = (uint32_t)v;
 		break;
@@ -74,7 +106,7 @@ const struct argp pgcli_argp = {
     .parser = pgcli_parse,
 };
 
-void pgcli__finish(struct pgcli *c, const char *default_host)
+void pgcli__finish(struct pgcli *c, const char *default_host, const char *default_schema)
 {
 	const char *db = c->db ? c->db : getenv("HTTPLAT_DB");
 
@@ -84,4 +116,7 @@ void pgcli__finish(struct pgcli *c, const char *default_host)
 	if (!*c->host && gethostname(c->host, sizeof(c->host) - 1))
 		snprintf(c->host, sizeof(c->host), "unknown");
 	c->pg.host = c->host;
+	c->pg.schema = c->schema							? c->schema
+		       : default_schema && *default_schema ? default_schema
+							   : PGSCHEMA_DEFAULT;
 }
