@@ -55,7 +55,8 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
 .DELETE_ON_ERROR:
-.PHONY: all clean install test unit asan fuzz fuzz-bins fuzz-targets deps demo bench bench-tools
+.PHONY: all clean install test unit asan fuzz fuzz-bins fuzz-targets deps demo bench bench-tools \
+        test-kernels vm-shell
 
 all: httplat
 
@@ -126,6 +127,16 @@ fuzz: fuzz-bins
 test: deps httplat unit asan fuzz-bins
 	$(Q)FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) $(PYTHON) tests/run.py $(UNIT_BINS) $(ASAN_BINS) \
 		tests/fuzz/run.py
+
+# The tracing e2e subset in VMs booted on Debian's kernels (tests/vm/): `make test` runs the
+# stock 6.1 one; this runs every kernel in KERNELS. vm-shell: a root shell in KERNEL's VM.
+KERNELS    ?= stock backports
+KERNEL     ?= stock
+test-kernels: deps httplat
+	$(Q)HTTPLAT_VM_KERNELS="$(KERNELS)" TESTS=test_kernels TEST_TIMEOUT=1500 $(PYTHON) tests/run.py
+
+vm-shell: deps httplat
+	$(Q)$(PYTHON) tests/vm/vm.py shell -k $(KERNEL)
 
 deps:
 	$(Q)scripts/install-deps.sh

@@ -11,6 +11,8 @@ PKGS="$PKGS docker-compose"
 PKGS="$PKGS python3-psycopg2"
 # libclang-rt-14-dev: libFuzzer and clang's ASan/UBSan runtimes (make fuzz, make test's fuzz runs)
 PKGS="$PKGS libclang-rt-14-dev"
+# qemu-system-x86, busybox-static: the test VM on Debian's kernels (make test-kernels, tests/vm/)
+PKGS="$PKGS qemu-system-x86 busybox-static"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -24,7 +26,7 @@ if [ -n "$missing" ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	# shellcheck disable=SC2086
-	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 $missing >/dev/null
 fi
 # libbpf attaches tracepoints through tracefs
 if [ ! -d /sys/kernel/tracing/events ] && [ "$(id -u)" = 0 ]; then
