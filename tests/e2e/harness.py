@@ -282,8 +282,10 @@ class Httplat:
         return stop_pid(self.proc, sig, timeout)
 
     def json_lines(self):
+        """The JSON records written so far (a line still being written is not one yet)."""
         res = []
-        for line in self.stdout().splitlines():
+        out = self.stdout()
+        for line in out[:out.rfind("\n") + 1].splitlines():
             line = line.strip()
             if line.startswith("{"):
                 res.append(json.loads(line))

@@ -141,8 +141,9 @@ def test_run_with_the_documented_capabilities_only():
     os.chmod(conf, 0o600)
     hl = Httplat("run", "--config", conf, prefix=setpriv(CAPS))
     time.sleep(1)
+    tag = f"priv{os.getpid()}x{int(time.time())}"  # other servers on the host are traced too
     for i in range(30):
-        http(app.port, "GET", f"/model/{i}/mesh")
+        http(app.port, "GET", f"/model/{tag}{i}/mesh")
     table = None
     n = 0
     deadline = time.monotonic() + 20
@@ -150,7 +151,7 @@ def test_run_with_the_documented_capabilities_only():
         try:
             table = table or http_requests_table(pg)
             n = int(pg.sql(f"SELECT count(*) FROM {table} WHERE host = 'e2e-priv' "
-                           "AND path LIKE '/model/%/mesh'")[0][0])
+                           f"AND path LIKE '/model/{tag}%/mesh'")[0][0])
         except RuntimeError:
             n = 0  # the schema is still being made
         if n >= 30:
