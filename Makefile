@@ -40,7 +40,7 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
 .DELETE_ON_ERROR:
-.PHONY: all clean install test unit deps demo bench
+.PHONY: all clean install test unit deps demo bench grafana grafana-check
 
 all: httplat
 
@@ -97,7 +97,30 @@ install: httplat
 	$(Q)install -D -m 0755 httplat $(DESTDIR)$(PREFIX)/sbin/httplat
 
 clean:
-	$(Q)rm -rf $(OUT) httplat
+	$(Q)rm -rf $(OUT) httplat $(GRAFANA)/build
 
 # the schema is embedded in the binary (user/pgschema.c, .incbin)
 $(OUT)/user/pgschema.o: $(wildcard schema/*.sql)
+
+# Grafana dashboards and alert rules: written by deploy/grafana/src/*.ts (TypeScript on Grafana's
+# Foundation SDK, pinned in deploy/grafana/package-lock.json); the output is committed, so
+# deploying needs no Node. `make grafana` regenerates; `make grafana-check` (run by
+# tests/e2e/test_deploy.py) type-checks the generator and fails when the committed files differ.
+GRAFANA    := deploy/grafana
+GRAFANA_NM := $(GRAFANA)/node_modules/.package-lock.json
+TSC        := node_modules/.bin/tsc -p .
+
+$(GRAFANA_NM): $(GRAFANA)/package.json $(GRAFANA)/package-lock.json
+	$(call msg,NPM,$(GRAFANA))
+	$(Q)cd $(GRAFANA) && npm ci --prefer-offline --no-audit --no-fund --loglevel=error
+	$(Q)touch $@
+
+grafana: $(GRAFANA_NM)
+	$(call msg,TSC,$(GRAFANA))
+	$(Q)cd $(GRAFANA) && $(TSC) && node build/main.js
+
+grafana-check: $(GRAFANA_NM)
+	$(call msg,TSC,$(GRAFANA) --strict --noEmit)
+	$(Q)cd $(GRAFANA) && $(TSC) --strict --noEmit
+	$(call msg,CHECK,$(GRAFANA))
+	$(Q)cd $(GRAFANA) && $(TSC) && node build/main.js --check

@@ -9,6 +9,12 @@ procps iproute2 curl"
 PKGS="$PKGS docker-compose"
 # python3-psycopg2: the in-app middlewares that `make bench` compares httplat with
 PKGS="$PKGS python3-psycopg2"
+# node + npm: deploy/grafana's dashboard generator (`make grafana`, checked by `make test`).
+# A Node.js that is already there (e.g. NodeSource's nodejs, which bundles npm and conflicts
+# with Debian's npm) is kept; otherwise Debian 12's nodejs 18 and npm 9.
+if ! command -v npm >/dev/null 2>&1; then
+	PKGS="$PKGS nodejs npm"
+fi
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
