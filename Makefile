@@ -1,4 +1,4 @@
-# httplat build: bpf/*.bpf.c -> .bpf.o -> .skel.h; user/*.c -> ./httplat. Quiet; V=1 shows commands.
+# httplat build: bpf/*.bpf.c -> .bpf.o -> .skel.h; user/**/*.c -> ./httplat. Quiet; V=1 shows commands.
 OUT        := build
 CLANG      ?= clang
 BPFTOOL    ?= bpftool
@@ -10,7 +10,7 @@ PYTHON     := /usr/bin/python3
 PKGS       := libbpf libpq libcurl jansson inih ncursesw
 CFLAGS     ?= -g -O2
 CFLAGS     += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
-              -I$(OUT) -Ibpf -Iuser $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+              -I$(OUT) -Ibpf $(addprefix -I,$(USER_DIRS)) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS     += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lpq -lcurl -ljansson -linih -lncursesw) \
               -lelf -lz -lpthread -lm
 
@@ -29,11 +29,18 @@ endif
 
 BPF_OBJ    := $(OUT)/httplat.bpf.o
 SKEL       := $(OUT)/httplat.skel.h
-USER_SRCS  := $(wildcard user/*.c)
+# Every folder under user/ is a layer (core/, cmd/, alert/, top/, pg/...): its .c files are built
+# and it is on the include path (header names are unique across folders), so a new folder or
+# module needs no edit here.
+USER_SRCS  := $(sort $(shell find user -name '*.c'))
+USER_HDRS  := $(sort $(shell find user -name '*.h'))
+USER_DIRS  := $(sort $(patsubst %/,%,$(dir $(USER_SRCS) $(USER_HDRS))))
 USER_OBJS  := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
-# main, the tracer and the commands need the skeleton; every other module is kernel-free
-# and goes into a library that the unit tests link against.
-APP_OBJS   := $(filter $(OUT)/user/main.o $(OUT)/user/tracer.o $(OUT)/user/cmd_%.o,$(USER_OBJS))
+# main, the commands and whatever includes the tracer or the skeleton need the BPF build; every
+# other module is kernel-free and goes into a library that the unit tests link against.
+APP_SRCS   := user/main.c $(filter user/cmd/%,$(USER_SRCS)) \
+              $(shell grep -l -e '^\#include "tracer.h"' -e '^\#include "httplat.skel.h"' $(USER_SRCS))
+APP_OBJS   := $(patsubst user/%.c,$(OUT)/user/%.o,$(sort $(APP_SRCS)))
 LIB_OBJS   := $(filter-out $(APP_OBJS),$(USER_OBJS))
 LIB        := $(OUT)/libhttplat.a
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
@@ -44,7 +51,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
 all: httplat
 
-$(OUT) $(OUT)/user $(OUT)/tests:
+$(OUT) $(OUT)/tests:
 	$(Q)mkdir -p $@
 
 $(OUT)/vmlinux.h: | $(OUT)
@@ -59,11 +66,12 @@ $(SKEL): $(BPF_OBJ)
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name httplat_bpf > $@
 
-$(OUT)/user/%.o: user/%.c $(wildcard user/*.h) bpf/httplat.h | $(OUT)/user
+$(OUT)/user/%.o: user/%.c $(USER_HDRS) bpf/httplat.h
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(OUT)/user/tracer.o: $(SKEL)
+$(APP_OBJS): $(SKEL)
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -73,7 +81,7 @@ httplat: $(APP_OBJS) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUT)/tests/%: tests/unit/%.c tests/unit/check.h $(wildcard bpf/*.h user/*.h) $(LIB) | $(OUT)/tests
+$(OUT)/tests/%: tests/unit/%.c tests/unit/check.h $(wildcard bpf/*.h) $(USER_HDRS) $(LIB) | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
@@ -99,8 +107,8 @@ install: httplat
 clean:
 	$(Q)rm -rf $(OUT) httplat $(GRAFANA)/build
 
-# the schema is embedded in the binary (user/pgschema.c, .incbin)
-$(OUT)/user/pgschema.o: $(wildcard schema/*.sql)
+# the schema is embedded in the binary (pgschema.c, .incbin), wherever that file lives
+$(patsubst user/%.c,$(OUT)/user/%.o,$(filter %/pgschema.c,$(USER_SRCS))): $(wildcard schema/*.sql)
 
 # Grafana dashboards and alert rules: written by deploy/grafana/src/*.ts (TypeScript on Grafana's
 # Foundation SDK, pinned in deploy/grafana/package-lock.json); the output is committed, so

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "../../user/agg.h"
+#include "agg.h"
 
 static struct agg_row rows[AGG_MAX_ROUTES + 8];
 

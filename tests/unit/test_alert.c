@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "../../user/alert.h"
+#include "alert.h"
 
 #define S(x) ((int64_t)(x)*1000000000LL)
 #define T0 S(1700000000)

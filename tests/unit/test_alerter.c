@@ -4,7 +4,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "../../user/alerter.h"
+#include "alerter.h"
 
 #define MAXROWS 16
 

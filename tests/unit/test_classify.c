@@ -1,6 +1,6 @@
 /* test_classify.c: route templating and API labels. */
 #include "check.h"
-#include "../../user/classify.h"
+#include "classify.h"
 
 static void test_id_segments(void)
 {

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "../../user/config.h"
+#include "config.h"
 
 static char dir[] = "/tmp/httplat-test-config-XXXXXX";
 

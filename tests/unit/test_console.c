@@ -2,7 +2,7 @@
 #include <curses.h>
 
 #include "check.h"
-#include "../../user/console.h"
+#include "console.h"
 
 static void type(struct console_view *v, const char *s, int nrows)
 {

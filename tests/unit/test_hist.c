@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "../../user/hist.h"
+#include "hist.h"
 
 static int cmp_double(const void *a, const void *b)
 {

@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "../../user/slack.h"
+#include "slack.h"
 
 static const struct slackmsg_origin origin = {"test-host", "#3d-model-generation"};
 

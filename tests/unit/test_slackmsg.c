@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "../../user/slackmsg.h"
+#include "slackmsg.h"
 
 static const struct slackmsg_origin origin = {"web-1", "#3d-model-generation"};
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "../../user/topfmt.h"
+#include "topfmt.h"
 
 static const struct top_thresholds thr = {500, 1000};
 
