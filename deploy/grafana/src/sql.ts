@@ -10,13 +10,21 @@ export const WARN_MS = 500;
 export const CRIT_MS = 1000;
 export const STATUSES = [200, 201, 301, 400, 401, 403, 404, 500, 502, 503] as const;
 
-/** httplat's tables (schema/*.sql), named once so a move to another schema is one edit. */
+/** The schema httplat's tables and functions live in, as a prefix ('' = the search_path).
+ * Grafana's reader role has no search_path of its own, so every name is qualified with it. */
+export const SCHEMA = '';
+
+/** httplat's tables (schema/*.sql), named once. */
 export const T = {
-  requests: 'http_requests',
-  rollup: 'http_requests_1m',
-  health: 'httplat_health',
-  alerts: 'alerts',
+  requests: `${SCHEMA}http_requests`,
+  rollup: `${SCHEMA}http_requests_1m`,
+  health: `${SCHEMA}httplat_health`,
+  alerts: `${SCHEMA}alerts`,
 } as const;
+
+/** httplat's read functions (schema/*.sql): a histogram's quantile, the histogram aggregate. */
+const QUANTILE = `${SCHEMA}httplat_quantile`;
+const HIST_SUM = `${SCHEMA}httplat_hist_sum`;
 
 // Errors = server errors (5xx) and requests that got no response at all.
 export const FAILED = '(status >= 500 OR status = 0)';
@@ -37,7 +45,7 @@ export function splitSource(rawSelect: string, rollupSelect: string, rawWhere: s
 
 /** A quantile of the rollup's histograms (hist.h buckets, within 4.4 %). */
 export function rollupQuantile(q: number): string {
-  return `httplat_quantile(httplat_hist_sum(hist), ${q}, max(max_ms))`;
+  return `${QUANTILE}(${HIST_SUM}(hist), ${q}, max(max_ms))`;
 }
 
 export function latencySql(where: string, quantiles: Quantiles = P50_95_99): string {
