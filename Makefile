@@ -36,10 +36,11 @@ USER_SRCS  := $(sort $(shell find user -name '*.c'))
 USER_HDRS  := $(sort $(shell find user -name '*.h'))
 USER_DIRS  := $(sort $(patsubst %/,%,$(dir $(USER_SRCS) $(USER_HDRS))))
 USER_OBJS  := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
-# main, the commands and whatever includes the tracer or the skeleton need the BPF build; every
-# other module is kernel-free and goes into a library that the unit tests link against.
+# main, the commands and what includes the skeleton (the tracer) need the BPF build; every other
+# module is kernel-free and goes into a library that the unit tests link against (a test of a
+# module that calls the tracer, such as the runner, brings its own stand-in tracer).
 APP_SRCS   := user/main.c $(filter user/cmd/%,$(USER_SRCS)) \
-              $(shell grep -l -e '^\#include "tracer.h"' -e '^\#include "httplat.skel.h"' $(USER_SRCS))
+              $(shell grep -l '^\#include "httplat.skel.h"' $(USER_SRCS))
 APP_OBJS   := $(patsubst user/%.c,$(OUT)/user/%.o,$(sort $(APP_SRCS)))
 LIB_OBJS   := $(filter-out $(APP_OBJS),$(USER_OBJS))
 LIB        := $(OUT)/libhttplat.a
@@ -47,7 +48,7 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
 .DELETE_ON_ERROR:
-.PHONY: all clean install test unit deps demo bench grafana grafana-check
+.PHONY: all clean install test unit deps demo bench bench-tools grafana grafana-check
 
 all: httplat
 
@@ -81,7 +82,7 @@ httplat: $(APP_OBJS) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUT)/tests/%: tests/unit/%.c tests/unit/check.h $(wildcard bpf/*.h) $(USER_HDRS) $(LIB) | $(OUT)/tests
+$(OUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h bpf/*.h) $(USER_HDRS) $(LIB) | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
@@ -98,8 +99,34 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory httplat
 	$(Q)scripts/demo.sh
 
-bench: httplat
+bench: httplat bench-tools
 	$(Q)scripts/bench.sh
+
+# make bench's own programs (scripts/bench/, built into build/bench/): the minimal BPF program of
+# each data path with its loader, and an untraced client/server echo pair
+BENCH_OUT  := $(OUT)/bench
+BENCH_BINS := $(BENCH_OUT)/minimal $(BENCH_OUT)/echo_pair
+
+bench-tools: $(BENCH_BINS)
+
+$(BENCH_OUT):
+	$(Q)mkdir -p $@
+
+$(BENCH_OUT)/minimal.bpf.o: scripts/bench/minimal.bpf.c scripts/bench/minimal.h $(OUT)/vmlinux.h | $(BENCH_OUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -Iscripts/bench -c $< -o $@
+
+$(BENCH_OUT)/minimal.skel.h: $(BENCH_OUT)/minimal.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name minimal_bpf > $@
+
+$(BENCH_OUT)/minimal: scripts/bench/minimal.c scripts/bench/minimal.h $(BENCH_OUT)/minimal.skel.h
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -I$(BENCH_OUT) -Iscripts/bench $< -lbpf -lelf -lz -o $@
+
+$(BENCH_OUT)/echo_pair: scripts/bench/echo_pair.c | $(BENCH_OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
 
 install: httplat
 	$(Q)install -D -m 0755 httplat $(DESTDIR)$(PREFIX)/sbin/httplat

@@ -20,7 +20,13 @@
 #define HP_WIN 512
 #define HP_MASK (HP_WIN - 1)
 
-/* Returns enum httplat_method (>= 0) and the method length, or -1: not a request line. */
+#define HP_NEED_MORE (-2)
+
+/*
+ * Returns enum httplat_method (>= 0) and the method length; -1: not a
+ * request line; HP_NEED_MORE: every byte so far fits a request line but
+ * there are too few to tell (a request sent a byte at a time).
+ */
 static __always_inline int http__method(const __u8 *w, __u32 len, __u32 *mlen)
 {
 	__u32 i;
@@ -31,15 +37,17 @@ static __always_inline int http__method(const __u8 *w, __u32 len, __u32 *mlen)
 		__u8 c;
 
 		if (i >= len)
-			return -1;
+			return HP_NEED_MORE;
 		c = w[i & HP_MASK];
 		if (c == ' ')
 			break;
 		if (c < 'A' || c > 'Z')
 			return -1;
 	}
-	if (i < 3 || i >= 16 || i + 1 >= len)
+	if (i < 3 || i >= 16)
 		return -1;
+	if (i + 1 >= len)
+		return HP_NEED_MORE;
 	{
 		__u8 t = w[(i + 1) & HP_MASK];
 
@@ -315,17 +323,46 @@ static __always_inline int http_head__step(struct http_head *h, const __u8 *w, _
 	__u8 c;
 
 	if ((h->state == HH_SKIP || h->state == HH_FIRST) && p + 8 <= len) {
-		/* jump to the end of the line a word at a time */
-		__u32 i = hp__crlf_index8(w, p);
+		/* jump to the end of the line a word at a time, up to four words a step */
+		__u32 i = 8, skipped = 0;
 
-		if (i) {
+#ifdef __bpf__
+#pragma unroll
+#endif
+		for (int k = 0; k < 4; k++) {
+			if (p + skipped + 8 > len)
+				break;
+			i = hp__crlf_index8(w, p + skipped);
+			if (i < 8)
+				break;
+			skipped += 8;
+		}
+		if (i < 8) {
+			__u32 e = p + skipped + i;
+
+			if (e + 2 <= len && w[e & HP_MASK] == '\r' && w[(e + 1) & HP_MASK] == '\n') {
+				/* the line ends here with CRLF: on to the next line in one step */
+				if (h->state == HH_FIRST)
+					h->first_len += skipped + i;
+				h->state = HH_LINE;
+				*pos = e + 2;
+				return 0;
+			}
+			skipped += i;
+		}
+		if (skipped) {
 			if (h->state == HH_FIRST)
-				h->first_len += i;
-			*pos = p + i;
+				h->first_len += skipped;
+			*pos = p + skipped;
 			return 0;
 		}
 	}
 	c = w[p & HP_MASK];
+	if (h->state == HH_LINE && c == '\r' && p + 2 <= len && w[(p + 1) & HP_MASK] == '\n') {
+		*pos = p + 2; /* the empty line: the head is complete */
+		h->state = HH_DONE;
+		return 1;
+	}
 	if (h->state == HH_LINE && p + 24 <= len && c != '\r' && c != '\n') {
 		hh__line_fast(h, w, pos);
 		return 0;

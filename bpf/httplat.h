@@ -10,16 +10,23 @@
 
 #define HTTPLAT_RAW_MAX 320	     /* request-line bytes kept per request */
 #define HTTPLAT_COMM_LEN 16
-#define HTTPLAT_MAX_CONNS 65536	     /* tracked connections (LRU) */
-#define HTTPLAT_MAX_SKIP 65536	     /* fds known not to be server sockets (LRU) */
+#define HTTPLAT_MAX_CONNS 32768	     /* tracked connections (LRU, ~730 bytes each) */
 #define HTTPLAT_MAX_TARGETS 4096     /* traced processes (user space's list) */
 #define HTTPLAT_PID_LIMIT 4194304    /* PID_MAX_LIMIT on 64-bit: one bit each */
 #define HTTPLAT_PID_WORDS (HTTPLAT_PID_LIMIT / 64)
-#define HTTPLAT_MAX_PORTS 1024	     /* server ports */
-#define HTTPLAT_MAX_PIPELINED 4096   /* queued pipelined requests, all conns */
-#define HTTPLAT_PIPE_PER_CONN 8	     /* queued pipelined requests per conn */
+#define HTTPLAT_PORT_WORDS (65536 / 64) /* server ports: one bit each */
+#define HTTPLAT_MAX_PIPELINED 16384  /* queued pipelined requests, all connections */
+#define HTTPLAT_PIPE_PER_CONN 512    /* unanswered requests followed per connection (--pipeline-max) */
 #define HTTPLAT_RINGBUF_BYTES (8 << 20)
 #define HTTPLAT_WAKEUP_BYTES (256 << 10) /* wake the consumer early past this */
+#define HTTPLAT_NS_UNKNOWN (~0ULL)	     /* queue_ns / wait_ns not known */
+
+/*
+ * Command names (comm prefixes) of processes that may start a uvicorn server: `python -m
+ * uvicorn`, the `uvicorn` script, `gunicorn`. The exec program reports these; user space's
+ * /proc discovery uses the same list.
+ */
+#define HTTPLAT_SERVER_COMMS(X) X(python) X(uvicorn) X(gunicorn)
 
 enum httplat_event_type {
 	HTTPLAT_EV_REQUEST = 1,	  /* one completed (or abandoned) request */
@@ -83,15 +90,15 @@ enum httplat_flag { HTTPLAT_FLAGS(HTTPLAT_F__ENUM) };
  * in one of them.
  */
 #define HTTPLAT_COUNTERS(X)                                                                \
-	X(RB_FULL, ringbuf_full, HTTPLAT_CK_LOSS, "ring buffer full: records lost")          \
+	X(RB_FULL, ringbuf_full, HTTPLAT_CK_LOSS, "requests lost: ring buffer full")          \
 	X(CONN_FULL, conn_table_full, HTTPLAT_CK_LOSS, "connection state not stored")        \
-	X(INFLIGHT_FULL, inflight_full, HTTPLAT_CK_LOSS, "syscall arguments not stored")     \
-	X(PIPE_FULL, pipeline_full, HTTPLAT_CK_LOSS, "pipelined requests not queued: lost")  \
+	X(PIPE_FULL, pipeline_full, HTTPLAT_CK_LOSS, "requests lost: pipeline limit or queue full")  \
 	X(PARSE_GIVEUP, parse_giveup, HTTPLAT_CK_GIVEUP, "framing lost: end by heuristic")   \
 	X(NON_HTTP, non_http_reads, HTTPLAT_CK_ODDITY, "reads on a server socket not HTTP")  \
 	X(ORPHAN_RESPONSE, orphan_responses, HTTPLAT_CK_ODDITY, "status line, no request")   \
 	X(REQUESTS, requests, HTTPLAT_CK_INFO, "request records emitted")                    \
-	X(CONN_EVICTED, conn_evicted, HTTPLAT_CK_LOSS, "LRU pushed out live connection state")
+	X(CONN_EVICTED, conn_evicted, HTTPLAT_CK_LOSS, "LRU pushed out live connection state")     \
+	X(ACCEPTS, accepts, HTTPLAT_CK_INFO, "connections accepted by traced processes")
 
 #define HTTPLAT_C__ENUM(name, column, kind, doc) HTTPLAT_C_##name,
 enum httplat_counter { HTTPLAT_COUNTERS(HTTPLAT_C__ENUM) HTTPLAT_C__COUNT };
@@ -106,8 +113,6 @@ struct httplat_hdr {
 
 struct httplat_request_event {
 	struct httplat_hdr hdr;
-	__u32 tid;	 /* thread that read the request */
-	__u32 fd;	 /* socket fd */
 	__u8 method;	 /* enum httplat_method */
 	__u8 conn_kind;	 /* enum httplat_conn_kind */
 	__u8 version;	 /* 10 = HTTP/1.0, 11 = HTTP/1.1, 0 unknown */
@@ -117,12 +122,14 @@ struct httplat_request_event {
 	__u16 raw_len;	 /* valid bytes in raw[] */
 	__u16 line_len;	 /* length of the whole request line (may exceed raw_len) */
 	__u32 flags;	 /* HTTPLAT_F_* */
-	__u64 conn_id;	 /* stable per connection (kernel socket address) */
-	__u64 accept_ns; /* accept exit (CLOCK_MONOTONIC), 0 if not seen */
-	__u64 start_ns;	 /* exit of the read that returned the request line */
-	__u64 ttfb_ns;	 /* exit of the write that carried the status line, 0 if none */
-	__u64 end_ns;	 /* exit of the write that carried the last response byte */
-	__u64 wait_ns;	 /* reserved: time the request sat in the socket before the read */
+	__u32 seq;	 /* the request's number on its connection, 0 = the first */
+	__u32 _pad2;
+	__u64 conn_id;	 /* the connection (kernel socket address) */
+	__u64 start_ns;	 /* the read that carried the request's first byte (CLOCK_MONOTONIC) */
+	__u64 ttfb_ns;	 /* the write that carried the status line, 0 if none */
+	__u64 end_ns;	 /* the write that carried the last response byte */
+	__u64 queue_ns;	 /* accept-queue wait (first request only); ~0 unknown */
+	__u64 wait_ns;	 /* first byte arrived -> read; ~0 unknown */
 	__u64 bytes_in;	 /* request head and body bytes */
 	__u64 bytes_out; /* response head and body bytes */
 	char raw[HTTPLAT_RAW_MAX]; /* the request line: "GET /path?q HTTP/1.1" */

@@ -116,19 +116,19 @@ cleanup() {
 summary() {
 	local rows
 	echo
-	rows=$(psql_demo -At -c "SELECT count(*) FROM http_requests" 2>/dev/null || echo 0)
-	say "$rows requests stored in PostgreSQL (table http_requests)"
+	rows=$(psql_demo -At -c "SELECT count(*) FROM httplat.http_requests" 2>/dev/null || echo 0)
+	say "$rows requests stored in PostgreSQL (table httplat.http_requests)"
 	psql_demo -P footer=off -c "
 		SELECT api, count(*) AS requests,
 		       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms)::numeric, 1) AS p50_ms,
 		       round(percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms)::numeric, 1) AS p95_ms,
 		       count(*) FILTER (WHERE status >= 500) AS \"5xx\",
 		       count(*) FILTER (WHERE status = 0) AS no_response
-		FROM http_requests GROUP BY api ORDER BY api" 2>/dev/null || true
+		FROM httplat.http_requests GROUP BY api ORDER BY api" 2>/dev/null || true
 	psql_demo -P footer=off -c "
 		SELECT to_char(ts, 'HH24:MI:SS') AS time, rule, api, route, severity, state,
 		       round(value::numeric, 1) AS value, delivered
-		FROM alerts ORDER BY ts LIMIT 20" 2>/dev/null || true
+		FROM httplat.alerts ORDER BY ts LIMIT 20" 2>/dev/null || true
 	if [ -n "${SLACK_LOG:-}" ]; then
 		local n
 		n=$(wc -l <"$SLACK_LOG" 2>/dev/null || echo 0)
@@ -145,8 +145,8 @@ where() {
 demo: the data is in $DIR/pg (PostgreSQL 15, database httplat). To query it again:
   runuser -u postgres -- $PG_BIN/pg_ctl -D $DIR/pg -l $DIR/pg.log \\
       -o "-p $PG_PORT -c listen_addresses= -c unix_socket_directories=$DIR" start
-  psql "$CONN" -c 'SELECT api, route, status, count(*), avg(duration_ms) FROM http_requests GROUP BY 1, 2, 3 ORDER BY 1, 2, 3'
-  psql "$CONN" -c 'SELECT minute, api, httplat_quantile(httplat_hist_sum(hist), 0.95) AS p95 FROM http_requests_1m GROUP BY 1, 2 ORDER BY 1, 2'
+  psql "$CONN" -c 'SELECT api, route, status, count(*), avg(duration_ms) FROM httplat.http_requests GROUP BY 1, 2, 3 ORDER BY 1, 2, 3'
+  psql "$CONN" -c 'SELECT minute, api, httplat.httplat_quantile(httplat.httplat_hist_sum(hist), 0.95) AS p95 FROM httplat.http_requests_1m GROUP BY 1, 2 ORDER BY 1, 2'
   runuser -u postgres -- $PG_BIN/pg_ctl -D $DIR/pg stop     # when done; then: rm -rf $DIR
 Logs: $DIR/*.log. Grafana: point deploy/grafana at this database (docs/deploy.md).
 EOF

@@ -1,20 +1,16 @@
-/* main.c: httplat entry point; dispatches to subcommands and owns the stop flag. */
+/* main.c: httplat entry point; dispatches to subcommands and owns the stop flag (runner.h). */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "commands.h"
+#include "runner.h"
 
 static volatile sig_atomic_t exiting;
 
 int httplat_exiting(void)
 {
 	return exiting;
-}
-
-void httplat_request_exit(void)
-{
-	exiting = 1;
 }
 
 static void on_signal(int sig)

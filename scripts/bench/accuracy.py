@@ -88,7 +88,7 @@ def measure(loop, http, opts, seed):
 def run(pg, opts, results):
     del pg  # httplat trace needs no database
     out = results.setdefault("accuracy", [])
-    for i, (loop, http) in enumerate([("uvloop", "httptools"), ("asyncio", "h11")]):
+    for i, (loop, http) in enumerate(lib.LOOPS):
         if loop not in opts.loops:
             continue
         lib.log(f"accuracy {loop}+{http}: {opts.requests} requests")

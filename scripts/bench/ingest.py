@@ -18,7 +18,7 @@ FIELDS = {
     "dropped": r"dropped (\d+)",
     "rejected": r"rejected (\d+)",
 }
-TABLE = "http_requests"
+TABLE = "httplat.http_requests"
 
 
 def parse(text):

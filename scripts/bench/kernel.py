@@ -1,103 +1,111 @@
-"""kernel.py: httplat's kernel-side cost: ns per BPF program run, and what untargeted work pays.
+"""kernel.py: httplat's kernel-side cost: BPF time per traced request, per program and data path.
 
-1. With kernel.bpf_stats_enabled=1 (restored afterwards), the run_time_ns and
-   run_cnt that `bpftool prog show` reports for httplat's programs are read
-   around a wrk run against the traced app, then around a syscall-heavy
-   untargeted process (dd with 1-byte reads and writes).
-2. With the statistics off, untargeted work is timed with and without httplat
-   loaded, alternating: the dd loop, and a second, untraced uvicorn under wrk.
+With kernel.bpf_stats_enabled=1 (restored afterwards), the run_time_ns and
+run_cnt that `bpftool prog show` reports for a tracer's programs are read around
+a wrk run against the traced app, then around a syscall-heavy untraced process
+(dd with 1-byte reads and writes) and an untraced echo pair. Tracers: httplat trace on the socket path and
+on the fallback (--hooks syscall), and the minimal programs of both paths
+(scripts/bench/minimal.bpf.c), on every loop flavour. What untraced processes
+pay without the statistics' own cost is untraced.py's part.
 """
 import json
-import time
+import os
 
 import lib
 
 DD_BYTES = 1_000_000  # dd bs=1: one read and one write syscall per byte
+ECHO_ROUND_TRIPS = 50_000  # the untraced echo pair: four socket calls each
 
 
 def prog_stats(pid):
-    """{prog name: (run_time_ns, run_cnt)} of the BPF programs held open by pid."""
+    """{prog name#id: (run_time_ns, run_cnt, type)} of the BPF programs held open by pid."""
     progs = json.loads(lib.run_cmd(["bpftool", "-j", "prog", "show"]))
     ids = lib.prog_ids(pid)
     res = {}
     for p in progs:
         if p["id"] in ids:
             name = f"{p.get('name', '?')}#{p['id']}"
-            res[name] = (p.get("run_time_ns", 0), p.get("run_cnt", 0))
+            res[name] = (p.get("run_time_ns", 0), p.get("run_cnt", 0), p.get("type", "?"))
     return res
 
 
 def delta(before, after):
-    return {k: (after[k][0] - before.get(k, (0, 0))[0], after[k][1] - before.get(k, (0, 0))[1])
+    return {k: (after[k][0] - before.get(k, (0, 0))[0], after[k][1] - before.get(k, (0, 0))[1],
+                after[k][2])
             for k in after}
 
 
-def dd_seconds():
-    t0 = time.perf_counter()
+def dd_run():
     lib.run_cmd(["dd", "if=/dev/zero", "of=/dev/null", "bs=1", f"count={DD_BYTES}",
                  "status=none"])
-    return time.perf_counter() - t0
 
 
-def bpf_run_stats(opts):
-    """Per-program cost under a targeted load and under an untargeted syscall loop."""
-    old = lib.run_cmd(["sysctl", "-n", "kernel.bpf_stats_enabled"]).strip()
-    lib.run_cmd(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"])
+def echo_run():
+    """The untraced echo pair; returns its socket operations."""
+    out = lib.run_cmd([os.path.join(lib.TOOLS, "echo_pair"), str(ECHO_ROUND_TRIPS), "64"])
+    return json.loads(out)["ops"]
+
+
+class BpfStats:
+    """kernel.bpf_stats_enabled=1 inside the with-block; the previous value comes back after."""
+
+    def __enter__(self):
+        self.old = lib.run_cmd(["sysctl", "-n", "kernel.bpf_stats_enabled"]).strip()
+        lib.run_cmd(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"])
+        return self
+
+    def __exit__(self, *exc):
+        lib.run_cmd(["sysctl", "-qw", f"kernel.bpf_stats_enabled={self.old}"])
+
+
+def bpf_run_stats(loop, http, kind, opts, path="/items/1", app_extra=(), scheme="http"):
+    """Per-program cost of one tracer under a targeted load, then under an untargeted dd loop."""
     app = tracer = None
     try:
-        foreign = opts.quiet.wait()
-        app = lib.uvicorn("uvloop", "httptools")
-        tracer = lib.httplat("trace", "--pid", str(app.proc.pid))
+        foreign = lib.foreign_hooks() if opts.quiet.wait() else {}
+        app = lib.uvicorn(loop, http, extra=app_extra)
+        tracer = lib.tracer(kind, app.proc.pid)
         pid = tracer.proc.pid
-        lib.wrk(app.port, "/items/1", 1)
+        lib.wrk(app.port, path, 1, scheme=scheme)
         s0 = prog_stats(pid)
-        load = lib.wrk(app.port, "/items/1", opts.duration)
+        load = lib.wrk(app.port, path, opts.kernel_duration, scheme=scheme)
         s1 = prog_stats(pid)
-        dd_s = dd_seconds()
+        dd_run()
         s2 = prog_stats(pid)
-        foreign = max(foreign, lib.foreign_tracers(pid))
-        return {"foreign_bpf": foreign, "targeted": delta(s0, s1), "requests": load["requests"],
-                "req_s": load["req_s"], "untargeted": delta(s1, s2),
-                "dd_syscalls": 2 * DD_BYTES, "dd_s": dd_s}
+        echo_ops = echo_run()
+        s3 = prog_stats(pid)
+        for tp, n in lib.foreign_hooks(pid).items():
+            foreign[tp] = max(foreign.get(tp, 0), n)
+        tracer.stop()
+        return {"loop": loop, "tracer": kind, "foreign_bpf": sum(foreign.values()),
+                "foreign_hooks": foreign, "targeted": delta(s0, s1),
+                "requests": load["requests"], "req_s": load["req_s"],
+                "untargeted": delta(s1, s2), "dd_syscalls": 2 * DD_BYTES,
+                "untargeted_echo": delta(s2, s3), "echo_ops": echo_ops,
+                "seen": lib.seen(tracer)}
     finally:
         lib.stop(tracer)
         lib.stop(app)
-        lib.run_cmd(["sysctl", "-qw", f"kernel.bpf_stats_enabled={old}"])
-
-
-def untargeted_ab(opts):
-    """Rounds of (dd seconds, untraced app req/s) without and with httplat, order alternating."""
-    target = lib.uvicorn("uvloop", "httptools")  # the one httplat traces; stays idle
-    other = lib.uvicorn("uvloop", "httptools")  # not selected: pays only the filtering
-    rows = []
-    try:
-        for rnd in range(opts.rounds):
-            for traced in ([False, True] if rnd % 2 == 0 else [True, False]):
-                foreign = opts.quiet.wait()
-                tracer = lib.httplat("trace", "--pid", str(target.proc.pid)) if traced else None
-                try:
-                    dd_s = dd_seconds()
-                    w = lib.wrk(other.port, "/items/1", max(2, opts.duration // 2))
-                    own = tracer.proc.pid if tracer else None
-                    foreign = max(foreign, lib.foreign_tracers(own))
-                finally:
-                    lib.stop(tracer)
-                rows.append({"round": rnd, "httplat": traced, "dd_s": dd_s,
-                             "dd_syscalls": 2 * DD_BYTES, "req_s": w["req_s"],
-                             "p99_us": w["p99_us"], "load": lib.loadavg(),
-                             "foreign_bpf": foreign})
-                lib.log(f"  untargeted round {rnd + 1} httplat={traced}: dd {dd_s:.3f}s, "
-                        f"other app {w['req_s']:.0f} req/s, other BPF programs {foreign}")
-    finally:
-        lib.stop(other)
-        lib.stop(target)
-    return rows
 
 
 def run(pg, opts, results):
     del pg
-    lib.log("kernel: BPF run-time statistics")
-    res = {"bpf": bpf_run_stats(opts)}
-    results["kernel"] = res
-    lib.log("kernel: untargeted processes, with and without httplat")
-    res["untargeted"] = untargeted_ab(opts)
+    out = results.setdefault("kernel", {}).setdefault("bpf", [])
+    kinds = [k for k in opts.kernel_tracers
+             if lib.has_socket_path() or k not in ("trace", "min_socket")]
+    with BpfStats():
+        for loop, http in lib.LOOPS:
+            if loop not in opts.loops:
+                continue
+            for kind in kinds:
+                lib.log(f"kernel: BPF run time, {loop}+{http}, {kind}")
+                r = bpf_run_stats(loop, http, kind, opts)
+                out.append(r)
+                lib.log(f"  {per_request_ns(r):.0f} ns of BPF time per request, "
+                        f"{r['requests']} requests, seen {r['seen']}, "
+                        f"other BPF programs {r['foreign_bpf']}")
+
+
+def per_request_ns(r):
+    """BPF run time of all the tracer's programs over the targeted load, per request."""
+    return sum(v[0] for v in r["targeted"].values()) / r["requests"] if r["requests"] else 0

@@ -5,9 +5,11 @@ unix socket, uvicorn on 127.0.0.1, httplat), all started and stopped by PID.
 """
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -17,6 +19,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 import harness  # noqa: E402  (after the path tweak on purpose)
 
 WRK_LUA = os.path.join(HERE, "wrk_report.lua")
+TOOLS = os.path.join(ROOT, "build", "bench")  # make bench-tools: minimal, echo_pair
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 HTTPLAT = harness.HTTPLAT
 # The app is pinned to CPU 0 and wrk to CPU 1, so runs do not differ by where the scheduler put
@@ -24,6 +27,21 @@ HTTPLAT = harness.HTTPLAT
 PIN = True
 APP_CPU = 0
 WRK_CPU = "1"
+
+
+# uvicorn flavours: (event loop, HTTP parser)
+LOOPS = [("uvloop", "httptools"), ("asyncio", "h11")]
+
+
+def schedule(rounds, loops, configs):
+    """(round, loop, http, config) in run order: per round and loop flavour every config once,
+    the order rotated by one each round (A B C, B C A, ...) so none always runs first."""
+    for rnd in range(rounds):
+        for loop, http in LOOPS:
+            if loop in loops:
+                shift = rnd % len(configs)
+                for cfg in configs[shift:] + configs[:shift]:
+                    yield rnd, loop, http, cfg
 
 
 def log(msg):
@@ -151,13 +169,29 @@ def prog_ids(pid):
     return ids
 
 
-def foreign_tracers(own_pid=None):
-    """How many syscall-tracing BPF programs are loaded that are not own_pid's (other httplat
-    instances, e.g. other people's tests): each slows every syscall on the machine."""
-    progs = json.loads(run_cmd(["bpftool", "-j", "prog", "show"]))
-    own = prog_ids(own_pid) if own_pid else set()
-    return sum(1 for p in progs if p.get("type") in ("raw_tracepoint", "tracepoint", "kprobe")
-               and p["id"] not in own)
+# Hooks another tracer slows untraced work on: every syscall, or every socket operation.
+HOT_HOOKS = ("sys_enter", "sys_exit", "sock_recv_length", "sock_send_length")
+
+
+def foreign_hooks(*own_pids):
+    """{tracepoint: links} of BPF programs on HOT_HOOKS that none of own_pids holds (other
+    httplat instances, e.g. other people's tests): each slows the work of every process."""
+    links = json.loads(run_cmd(["bpftool", "-j", "link", "show"]))
+    own = set()
+    for pid in own_pids:
+        if pid:
+            own |= prog_ids(pid)
+    res = {}
+    for ln in links:
+        tp = ln.get("tp_name")
+        if tp in HOT_HOOKS and ln.get("prog_id") not in own:
+            res[tp] = res.get(tp, 0) + 1
+    return res
+
+
+def foreign_tracers(*own_pids):
+    """How many foreign programs sit on hot hooks (0: the run was not disturbed)."""
+    return sum(foreign_hooks(*own_pids).values())
 
 
 class Quiet:
@@ -180,6 +214,23 @@ class Quiet:
         return n
 
 
+def task_cpu_ns(pid):
+    """CPU time of a process's live threads in ns (the first field of
+    /proc/PID/task/TID/schedstat: the utime+stime of /proc/PID/stat, without its 10 ms ticks)."""
+    total = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 def loadavg():
     with open("/proc/loadavg") as f:
         return f.read().split()[0]
@@ -187,11 +238,11 @@ def loadavg():
 
 # ---- load generators --------------------------------------------------------------------------
 
-def wrk(port, path, seconds, connections=32, threads=1):
+def wrk(port, path, seconds, connections=32, threads=1, scheme="http"):
     """Runs wrk --latency; returns its BENCH_JSON summary (latencies in µs) plus req_s."""
     cmd = ["taskset", "-c", WRK_CPU] if PIN else []
     cmd += ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
-           "-s", WRK_LUA, f"http://127.0.0.1:{port}{path}"]
+           "-s", WRK_LUA, f"{scheme}://127.0.0.1:{port}{path}"]
     p = subprocess.run(cmd, capture_output=True, text=True)
     out, err = p.stdout, p.stderr
     line = next((ln for ln in out.splitlines() if ln.startswith("BENCH_JSON ")), None)
@@ -229,10 +280,11 @@ class Env:
                 os.environ[k] = v
 
 
-def uvicorn(loop, http, mw="none", pg=None):
-    """Starts tests/apps/bench_app.py on uvicorn (1 worker) with the given in-app middleware."""
+def uvicorn(loop, http, mw="none", pg=None, extra=()):
+    """Starts tests/apps/bench_app.py on uvicorn (1 worker) with the given in-app middleware
+    (extra: more uvicorn options, e.g. --ssl-keyfile/--ssl-certfile)."""
     with Env(HTTPLAT_BENCH_MW=mw, HTTPLAT_BENCH_PG=pg.conninfo if pg else ""):
-        app = harness.Uvicorn(loop=loop, http=http, module="bench_app:app")
+        app = harness.Uvicorn(loop=loop, http=http, module="bench_app:app", extra=extra)
     if PIN:
         for tid in os.listdir(f"/proc/{app.proc.pid}/task"):
             os.sched_setaffinity(int(tid), {APP_CPU})
@@ -241,6 +293,65 @@ def uvicorn(loop, http, mw="none", pg=None):
 
 def httplat(*args, ready="tracing"):
     return harness.Httplat(*args, ready=ready)
+
+
+def build_tools():
+    """Builds the bench's own programs (the minimal BPF program per data path, the echo pair)."""
+    run_cmd(["make", "-s", "--no-print-directory", "-C", ROOT, "bench-tools"])
+
+
+def has_socket_path():
+    """Does this kernel have sock:sock_recv_length / sock_send_length (Linux 6.3+)?"""
+    return any(os.path.exists(f"{d}/events/sock/sock_send_length")
+               for d in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing"))
+
+
+class Minimal(harness.Httplat):
+    """build/bench/minimal on one data path ("socket" or "syscall") tracing pids, by PID."""
+
+    def __init__(self, path, *pids):  # pylint: disable=super-init-not-called
+        self.out = tempfile.NamedTemporaryFile(prefix="minimal-out-", delete=False)
+        self.err = tempfile.NamedTemporaryFile(prefix="minimal-err-", delete=False)
+        self.proc = subprocess.Popen([os.path.join(TOOLS, "minimal"), path] +
+                                     [str(p) for p in pids], stdout=self.out, stderr=self.err,
+                                     start_new_session=True)
+        harness.at_exit(self.stop)
+        self.wait_stderr("tracing")
+
+    def records(self):
+        """Records drained, once stopped (None if it did not say)."""
+        m = re.search(r"records (\d+) lost (\d+)", self.stdout())
+        return int(m.group(1)) if m else None
+
+
+# How each tracing configuration starts, for a target PID: (minimal path) or httplat's arguments.
+TRACERS = {
+    "trace": ["trace", "--pid", "{pid}"],
+    "trace_syscall": ["trace", "--hooks", "syscall", "--pid", "{pid}"],
+    "socket": ["trace", "--hooks", "socket", "--pid", "{pid}"],
+    "syscall": ["trace", "--hooks", "syscall", "--pid", "{pid}"],
+    "min_socket": "socket",
+    "min_syscall": "syscall",
+}
+
+
+def tracer(kind, pid):
+    """Starts the tracer of a configuration (TRACERS) on pid."""
+    how = TRACERS[kind]
+    if isinstance(how, str):
+        return Minimal(how, pid)
+    return httplat(*[a.format(pid=pid) for a in how])
+
+
+def seen(server):
+    """Requests a stopped tracer reported: minimal's records, the lines `httplat trace` printed
+    (one per request); read before stop() deletes the output. None for `httplat run`."""
+    if isinstance(server, Minimal):
+        return server.records()
+    if server.proc.args[1:2] != ["trace"]:
+        return None
+    with open(server.out.name, "rb") as f:
+        return sum(1 for line in f if line[:1].isdigit())
 
 
 def stop(server):

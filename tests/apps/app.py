@@ -17,6 +17,11 @@ async def data_item(item_id: int):
     return {"id": item_id, "name": f"item-{item_id}"}
 
 
+@app.delete("/data/items/{item_id}")
+async def data_item_delete(item_id: int):
+    return Response(status_code=204)
+
+
 @app.get("/data/sleep")
 async def data_sleep(ms: int = 0):
     await asyncio.sleep(ms / 1000.0)
@@ -47,6 +52,12 @@ async def data_stream(chunks: int = 5, ms: int = 10):
 def data_sync(ms: int = 0):
     time.sleep(ms / 1000.0)  # runs in the threadpool
     return {"slept_ms": ms}
+
+
+@app.get("/data/block")
+async def data_block(ms: int = 300):
+    time.sleep(ms / 1000.0)  # CPU-bound work in the event loop: every other request waits
+    return {"blocked_ms": ms}
 
 
 @app.post("/model/generate")

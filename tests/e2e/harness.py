@@ -19,6 +19,8 @@ HTTPLAT = os.path.join(ROOT, "httplat")
 PY = "/usr/bin/python3"
 APPS = os.path.join(ROOT, "tests", "apps")
 PG_BIN = "/usr/lib/postgresql/15/bin"
+# HTTPLAT_TEST_HOOKS=syscall runs a suite on the fallback data path (tests/e2e/test_*_fallback.py)
+HOOKS = os.environ.get("HTTPLAT_TEST_HOOKS", "")
 
 _tests = []
 _cleanups = []
@@ -48,6 +50,7 @@ def run_tests():
     """Runs registered tests (or those named in argv); prints PASS/FAIL; returns exit code."""
     failed = 0
     only = sys.argv[1:]
+    tag = f" [hooks={HOOKS}]" if HOOKS else ""
     try:
         for fn in _tests:
             if only and fn.__name__ not in only:
@@ -55,13 +58,13 @@ def run_tests():
             t0 = time.monotonic()
             try:
                 fn()
-                print(f"PASS {fn.__name__} ({time.monotonic() - t0:.1f}s)", flush=True)
+                print(f"PASS {fn.__name__}{tag} ({time.monotonic() - t0:.1f}s)", flush=True)
             except CheckFailed as e:
                 failed += 1
-                print(f"FAIL {fn.__name__}: {e}", flush=True)
+                print(f"FAIL {fn.__name__}{tag}: {e}", flush=True)
             except Exception:
                 failed += 1
-                print(f"FAIL {fn.__name__}: exception", flush=True)
+                print(f"FAIL {fn.__name__}{tag}: exception", flush=True)
                 traceback.print_exc(file=sys.stdout)
     finally:
         for fn in reversed(_cleanups):
@@ -113,7 +116,7 @@ class Uvicorn:
     """A uvicorn (or gunicorn) server on 127.0.0.1 running tests/apps/<module>."""
 
     def __init__(self, loop="asyncio", http="h11", workers=1, gunicorn=False,
-                 module="app:app", port=None, extra=()):
+                 module="app:app", port=None, extra=(), env=None):
         self.port = port or free_port()
         self.log = tempfile.NamedTemporaryFile(prefix="uvicorn-", suffix=".log", delete=False)
         if gunicorn:
@@ -126,8 +129,10 @@ class Uvicorn:
             if workers > 1:
                 cmd += ["--workers", str(workers)]
         cmd += list(extra)
+        e = dict(os.environ)
+        e.update(env or {})
         self.proc = subprocess.Popen(cmd, cwd=APPS, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, env=e)
         at_exit(self.stop)
         wait_port(self.port, proc=self.proc)
         if workers > 1:
@@ -242,7 +247,10 @@ class Httplat:
         self.err = tempfile.NamedTemporaryFile(prefix="httplat-err-", delete=False)
         e = dict(os.environ)
         e.update(env or {})
-        self.proc = subprocess.Popen([HTTPLAT] + list(args), stdout=self.out, stderr=self.err,
+        args = list(args)
+        if HOOKS and args and args[0] in ("trace", "run", "top"):
+            args[1:1] = ["--hooks", HOOKS]  # the whole suite again on the other data path
+        self.proc = subprocess.Popen([HTTPLAT] + args, stdout=self.out, stderr=self.err,
                                      env=e, start_new_session=True)
         at_exit(self.stop)
         if ready:

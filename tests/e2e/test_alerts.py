@@ -3,6 +3,7 @@
 `httplat run`) alerts from a traced uvicorn app delivered to a Slack stand-in.
 """
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -198,7 +199,7 @@ def db_now():
 
 def alert_rows(where):
     return pg().sql("select rule, api, route, severity, state, delivered, value, message "
-                    f"from alerts where {where} order by ts")
+                    f"from httplat.alerts where {where} order by ts")
 
 
 def wait_rows(where, n, timeout=15):
@@ -238,8 +239,9 @@ def run_slow_endpoint_warns_once_then_resolves():
     att = fire["attachments"][0]
     check(att["color"] == "#e8a317", att["color"])
     check("#3d-model-generation" in att["footer"], att["footer"])
-    value = float(att["title"].split("p95 ")[1].split(" ms")[0])
-    check(570 <= value <= 680, f"p95 {value} for 600 ms requests")
+    # the first slow request already warns (fewer than min_samples: judged on the slowest)
+    value = float(re.search(r"(\d+) ms > 500 ms", att["title"]).group(1))
+    check(570 <= value <= 680, f"{value} ms for 600 ms requests: {att['title']}")
     samples = sample_field(att)
     check(samples and "GET /data/sleep → 200 in 6" in samples[0], f"samples {samples}")
     check(SECRET not in h.stderr(), "webhook printed in full")
@@ -258,7 +260,7 @@ def run_very_slow_endpoint_is_critical_at_once():
     titles = texts(slack.accepted())
     check(count(titles, "CRITICAL firing: model response time") == 1, f"{titles}")
     check(count(titles, "WARNING") == 0, f"warning before critical: {titles}")
-    check(any("on /model/{id}/mesh" in t for t in titles), f"route not named: {titles}")
+    check(any("on /model/{model_id}/mesh" in t for t in titles), f"route not named: {titles}")
     att = slack.accepted()[0]["attachments"][0]
     check(att["color"] == "#d40e0d", att["color"])
 
@@ -340,6 +342,81 @@ def run_slack_down_delivers_in_order_when_back_none_twice():
                      f"and ts >= '{since}'", 2)
     check([r[0] for r in rows] == ["http_500", "latency"] and all(r[5] == "1" for r in rows),
           f"alerts table: {rows}")
+
+
+QUIET = FAST.replace("window = 4s", "window = 30s").replace("hold = 3s", "hold = 60s") \
+    .replace("min_samples = 3", "min_samples = 5") + "[grafana]\nurl = http://grafana.example:3000/\n"
+
+
+@test
+def run_quiet_api_alerts_on_single_requests():
+    """An otherwise busy app; its model API sees one request now and then: a lone 600 ms
+    request warns, naming the route template, a lone 1200 ms one escalates to critical, a lone
+    500 fires the 500 alert. The busy data API, fast, raises nothing."""
+    quiet_app = harness.Uvicorn(module="routes_app:app")
+    slack = SlackStandin("200")
+    h = run(slack, QUIET, target=quiet_app)
+    stop = threading.Event()
+
+    def busy():
+        while not stop.is_set():
+            harness.http(quiet_app.port, path="/data/sleep?ms=2")
+            time.sleep(0.02)
+    t = threading.Thread(target=busy)
+    t.start()
+    try:
+        time.sleep(1)
+        check(harness.http(quiet_app.port, "POST", "/model/render/q1a00007?ms=600")[0] == 201,
+              "the render did not answer 201")
+        check(wait_text(slack, "WARNING firing: model response time 1 request in 30 s: 6"),
+              f"no warning for one slow request: {texts(slack.accepted())}")
+        harness.http(quiet_app.port, "POST", "/model/render/a8f3k2?ms=1200")
+        check(wait_text(slack, "CRITICAL firing (escalated from warning): model response time "
+                        "slowest of 2 requests in 30 s: 12"),
+              f"no escalation: {texts(slack.accepted())}")
+        check(harness.http(quiet_app.port, "POST", "/model/render/zz9k1?fail=1")[0] == 500,
+              "the render did not fail")
+        check(wait_text(slack, "CRITICAL firing: model HTTP 500 x1 on /model/render/{job_id}"),
+              f"no 500 alert: {texts(slack.accepted())}")
+    finally:
+        stop.set()
+        t.join(10)
+    h.stop()
+    titles = texts(slack.accepted())
+    check(count(titles, "firing") == 3, f"want 3 alerts: {titles}")
+    check(count(titles, "data") == 0, f"the busy API alerted: {titles}")
+    check(all("on /model/render/{job_id}" in x for x in titles), f"route template: {titles}")
+    atts = [a for b in slack.accepted() for a in b["attachments"]]
+    link = atts[0].get("title_link", "")
+    check(link.startswith("http://grafana.example:3000/d/httplat-overview/?var-api=model&"
+                          "var-route=%2Fmodel%2Frender%2F%7Bjob_id%7D&var-host="),
+          f"Grafana link: {link!r}")
+    samples = sample_field(atts[1])
+    check(samples and "POST /model/render/a8f3k2 → 201 in 12" in samples[0], f"{samples}")
+
+
+@test
+def run_wait_rule_fires_when_the_event_loop_is_blocked():
+    """The app blocks its event loop for 900 ms: a request sent meanwhile waits to be read;
+    the wait rule (on queue_ms + wait_ms) warns, naming it; its handler time is not counted."""
+    slack = SlackStandin("200")
+    h = run(slack, FAST + "[alerts]\nrules = wait\n")
+    blocker = threading.Thread(target=lambda: get("/data/block?ms=900"))
+    blocker.start()
+    time.sleep(0.25)
+    get("/data/items/1")
+    blocker.join(10)
+    # two requests in the window (the blocking one waited ~0): judged on the slower
+    check(wait_text(slack, "WARNING firing: data time waiting to be read slowest of 2 "
+                    "requests in 4 s: "), f"no wait alert: {texts(slack.accepted())}")
+    h.stop()
+    titles = texts(slack.accepted())
+    check(count(titles, "response time") == 0, f"the latency rule is off: {titles}")
+    value = float(re.search(r"(\d+) ms > 500 ms", titles[0]).group(1))
+    check(500 < value < 900, f"waited {value} ms behind a 900 ms block")
+    check("on /data/items/{item_id}" in titles[0], f"route: {titles[0]}")
+    samples = sample_field(slack.accepted()[0]["attachments"][0])
+    check(samples and "GET /data/items/1 waited" in samples[0], f"samples {samples}")
 
 
 @test

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """test_bench.py: the benchmark's own parts behave: the in-app middlewares store every request
 once with its real path and status, and bench.py turns a small accuracy run into a report."""
+import json
 import os
 import socket
 import subprocess
@@ -53,20 +54,54 @@ def naive_middleware_stores_every_request():
 
 
 @test
-def bench_reports_a_small_accuracy_run():
+def bench_quick_runs_every_part_of_the_harness():
+    """bench.py --quick (a smoke run, its figures mean nothing): every section but ingest runs
+    and reports; the minimal BPF programs and httplat really see the requests; the untraced
+    work, the TLS app and the BPF statistics work; the sysctl is restored."""
+    sysctl = "/proc/sys/kernel/bpf_stats_enabled"
+    with open(sysctl) as f:
+        stats_before = f.read()
     with tempfile.TemporaryDirectory() as d:
         out, raw = os.path.join(d, "B.md"), os.path.join(d, "r.json")
         r = subprocess.run([harness.PY, os.path.join(ROOT, "scripts", "bench", "bench.py"),
-                            "--sections", "accuracy", "--loops", "uvloop", "--requests", "200",
-                            "--quiet-wait", "0", "--out", out, "--raw", raw],
-                           capture_output=True, text=True, timeout=300)
-        check(r.returncode == 0, f"bench.py failed: {r.stderr[-1500:]}")
+                            "--quick", "--sections", "overhead,accuracy,kernel,untraced,https",
+                            "--note", "smoke run", "--out", out, "--raw", raw],
+                           capture_output=True, text=True, timeout=600)
+        check(r.returncode == 0, f"bench.py failed: {r.stderr[-2500:]}")
         with open(out) as f:
             md = f.read()
+        with open(raw) as f:
+            res = json.load(f)
+    with open(sysctl) as f:
+        check(f.read() == stats_before, "kernel.bpf_stats_enabled was not restored")
+    check("**smoke run**" in md, "the --note line is missing")
     check("| uvloop | 200/200 | httplat vs client-observed |" in md,
           "report lacks the matched-request line:\n" + md[-1500:])
-    check("## 1. Overhead at saturation\n\nNot measured in this run" in md,
+    check("## 2. Ingest ceiling\n\nNot measured in this run" in md,
           "skipped sections must say so")
+    for cfg in ("trace", "min_socket", "min_syscall"):  # requests in flight at a wrk stop: +32
+        for run in (x for x in res["overhead"] if x["cfg"] == cfg):
+            check(run["served"] <= run["seen"] <= run["served"] + 96,
+                  f"{cfg} saw {run['seen']} of {run['served']} requests")
+    for name in ("app CPU added per request ≤ 1.0 µs", "BPF time per traced request",
+                 "untraced syscalls, socket path: +0 ns within noise",
+                 "untraced syscalls, fallback path: ≤ 80 ns",
+                 "untraced socket operations, socket path: ≤ 30 ns",
+                 "≥ 0.95 of bare TLS throughput"):
+        line = next((ln for ln in md.splitlines() if name in ln), "")
+        verdict = line.rsplit("|", 2)[-2] if line else ""
+        check("**met**" in verdict or "**not met**" in verdict or "this build traced" in verdict,
+              f"aim {name!r} not judged: {line!r}")
+    untraced = {x["cfg"] for x in res["untraced"]}
+    check(untraced == {"none", "none_again", "socket", "syscall", "min_socket", "min_syscall"},
+          f"untraced configurations run: {sorted(untraced)}")
+    check(all(x["echo"]["ops"] >= 4 * x["echo"]["round_trips"] and x["dd"]["cpu_ns"] > 0
+              for x in res["untraced"]), "echo pair or dd numbers missing")
+    check(res["https"]["runs"] and all(x["sat"]["requests"] > 0 and not x["sat"]["errors"]
+                                       for x in res["https"]["runs"]),
+          "wrk could not talk to the TLS app")
+    progs = {k.split("#")[0] for x in res["kernel"]["bpf"] for k in x["targeted"]}
+    check({"httplat_sock_recv", "min_sock_send"} <= progs, f"BPF statistics of {progs}")
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ def test_demo_data_can_be_queried_afterwards():
                 f"printed query failed: {r.stderr}{r.stdout[-500:]}")
         conn = re.search(r'psql "([^"]+)"', query).group(1)
         q = ("SELECT count(*), max(duration_ms) FILTER (WHERE route = '/model/generate'), "
-             "count(DISTINCT api) FROM http_requests")
+             "count(DISTINCT api) FROM httplat.http_requests")
         r = subprocess.run(["psql", "-X", "-At", "-F", " ", "-c", q, conn],
                            capture_output=True, text=True)
         count, gen_max, apis = r.stdout.split()

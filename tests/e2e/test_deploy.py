@@ -513,9 +513,9 @@ def end_of_data():
 
 
 SEED_SQL = """
-SELECT httplat_ensure_partitions((TIMESTAMPTZ '{t0}' AT TIME ZONE 'UTC')::date - 1, 3);
+SELECT httplat.httplat_ensure_partitions((TIMESTAMPTZ '{t0}' AT TIME ZONE 'UTC')::date - 1, 3);
 -- data: 40/min, 3 of them ~600 ms (7.5 %: p95 ~600 -> warning), one 404
-INSERT INTO http_requests (ts, host, api, method, route, path, status, duration_ms, ttfb_ms,
+INSERT INTO httplat.http_requests (ts, host, api, method, route, path, status, duration_ms, ttfb_ms,
                            bytes_in, bytes_out, pid)
 SELECT m + i * interval '1.5 s', '{host}', 'data', 'GET',
        CASE WHEN i <= 3 THEN '/data/sleep' ELSE '/data/items/{{id}}' END,
@@ -527,7 +527,7 @@ FROM generate_series(TIMESTAMPTZ '{t0}', TIMESTAMPTZ '{t1}' - interval '1 minute
                      interval '1 minute') AS m,
      generate_series(0, 39) AS i;
 -- model: 10/min: 6 generations ~1250 ms (p95 -> critical), 2 meshes, one 500, one 503
-INSERT INTO http_requests (ts, host, api, method, route, path, status, duration_ms, ttfb_ms,
+INSERT INTO httplat.http_requests (ts, host, api, method, route, path, status, duration_ms, ttfb_ms,
                            bytes_in, bytes_out, pid)
 SELECT m + i * interval '6 s', '{host}', 'model',
        CASE WHEN i < 6 THEN 'POST' ELSE 'GET' END,
@@ -544,14 +544,14 @@ FROM generate_series(TIMESTAMPTZ '{t0}', TIMESTAMPTZ '{t1}' - interval '1 minute
                      interval '1 minute') AS m,
      generate_series(0, 9) AS i;
 -- model: a generation abandoned every 10 minutes (status 0: no latency)
-INSERT INTO http_requests (ts, host, api, method, route, path, status, duration_ms, ttfb_ms,
+INSERT INTO httplat.http_requests (ts, host, api, method, route, path, status, duration_ms, ttfb_ms,
                            bytes_in, bytes_out, pid)
 SELECT m + interval '59 s', '{host}', 'model', 'POST', '/model/generate', '/model/generate',
        0, NULL, NULL, 2048, 0, 102
 FROM generate_series(TIMESTAMPTZ '{t0}', TIMESTAMPTZ '{t1}' - interval '1 minute',
                      interval '10 minutes') AS m;
 -- user: 20/min, fast, with 201 301 400 401 403 404
-INSERT INTO http_requests (ts, host, api, method, route, path, status, duration_ms, ttfb_ms,
+INSERT INTO httplat.http_requests (ts, host, api, method, route, path, status, duration_ms, ttfb_ms,
                            bytes_in, bytes_out, pid)
 SELECT m + i * interval '3 s', '{host}', 'user', 'GET', '/user/x' || (i % 10),
        '/user/x' || (i % 10),
@@ -559,9 +559,13 @@ SELECT m + i * interval '3 s', '{host}', 'user', 'GET', '/user/x' || (i % 10),
 FROM generate_series(TIMESTAMPTZ '{t0}', TIMESTAMPTZ '{t1}' - interval '1 minute',
                      interval '1 minute') AS m,
      generate_series(0, 19) AS i;
-SELECT httplat_reroll('{host}', TIMESTAMPTZ '{t0}', TIMESTAMPTZ '{t1}');
+SELECT httplat.httplat_reroll('{host}', TIMESTAMPTZ '{t0}', TIMESTAMPTZ '{t1}');
 -- health every 10 s; the daemon restarts halfway (counters start again from 0)
-INSERT INTO httplat_health
+INSERT INTO httplat.httplat_health (ts, host, started, daemon_pid, targets, events, requests,
+    decode_errors, kernel_ringbuf_full, kernel_conn_table_full, kernel_inflight_full,
+    kernel_pipeline_full, kernel_parse_giveup, kernel_non_http_reads, kernel_orphan_responses,
+    kernel_dropped, rows_written, rows_queued, rows_spooled, rows_dropped, rows_rejected,
+    spool_bytes, db_errors, alerts_sent, alerts_failed, last_error)
 SELECT ts, '{host}', s, 4242, 1, n * 70, n * 70, 0,
        n / 50, 0, 0, 0, 0, 0, 0, n / 50, n * 70, 5, (n % 7) * 10, 0, 0, 0, 0, n / 30, 0, ''
 FROM (SELECT ts,
@@ -571,7 +575,7 @@ FROM (SELECT ts,
                                         ELSE TIMESTAMPTZ '{mid}' END) / 10)::bigint AS n
       FROM generate_series(TIMESTAMPTZ '{t0}', TIMESTAMPTZ '{t1}' - interval '10 s',
                            interval '10 s') AS ts) AS g;
-INSERT INTO alerts (ts, host, rule, api, route, severity, state, value, threshold, delivered,
+INSERT INTO httplat.alerts (ts, host, rule, api, route, severity, state, value, threshold, delivered,
                     message)
 VALUES (TIMESTAMPTZ '{mid}', '{host}', 'latency', 'model', '', 'critical', 'firing', 1250, 1000,
         1, 'model p95 1250 ms > 1000 ms'),
@@ -712,7 +716,7 @@ def test_raw_and_rollup_branches_agree():
     rate = next(p for p, _ in panels(dash) if p["title"] == "Request rate")["targets"][0]
     lat = next(p for p, _ in panels(dash) if p["title"].startswith("Response"))["targets"][0]
     for api in APIS:
-        want = int(db().query(f"SELECT count(*) FROM http_requests WHERE api = '{api}' AND ts "
+        want = int(db().query(f"SELECT count(*) FROM httplat.http_requests WHERE api = '{api}' AND ts "
                               f"BETWEEN '{gs._ts(frm)}' AND '{gs._ts(to)}'")[1][0][0])
         got = {}
         for iv in (10, 60, 300):
@@ -723,7 +727,7 @@ def test_raw_and_rollup_branches_agree():
         _, rows = g.run(lat["rawSql"], 3600, {"api": [api]})
         exact = dict(db().query(
             "SELECT floor(extract(epoch from ts)/3600)*3600, percentile_cont(0.95) WITHIN "
-            f"GROUP (ORDER BY duration_ms) FROM http_requests WHERE api = '{api}' AND "
+            f"GROUP (ORDER BY duration_ms) FROM httplat.http_requests WHERE api = '{api}' AND "
             f"status <> 0 AND ts BETWEEN '{gs._ts(frm)}' AND '{gs._ts(to)}' GROUP BY 1")[1])
         h.check(len(rows) == len(exact), f"{api}: {len(rows)} rollup buckets, {len(exact)} raw")
         for r in rows:
@@ -734,11 +738,11 @@ def test_raw_and_rollup_branches_agree():
 
 @h.test
 def test_grafana_reader_is_read_only():
-    _, rows = db().query("SELECT count(*) FROM http_requests")
+    _, rows = db().query("SELECT count(*) FROM httplat.http_requests")
     h.check(int(rows[0][0]) > 0, "reader cannot see rows")
-    for sql in ("DELETE FROM http_requests", "INSERT INTO alerts (ts, host, rule, api, "
-                "severity, state, delivered) VALUES (now(), 'h', 'r', 'a', 's', 's', 0)",
-                "CREATE TABLE x (i int)"):
+    for sql in ("DELETE FROM httplat.http_requests", "INSERT INTO httplat.alerts (ts, host, "
+                "rule, api, severity, state, delivered) VALUES (now(), 'h', 'r', 'a', 's', 's', 0)",
+                "CREATE TABLE x (i int)", "CREATE TABLE httplat.x (i int)"):
         try:
             db().query(sql)
             raise h.CheckFailed(f"reader may run: {sql}")
@@ -846,7 +850,7 @@ def test_every_query_after_traced_load():
     global _db
     saved, _db = _db, traced
     try:
-        n = int(db().query("SELECT count(*) FROM http_requests")[1][0][0])
+        n = int(db().query("SELECT count(*) FROM httplat.http_requests")[1][0][0])
         h.check(n == sent["requests"], f"{n} rows stored, {sent['requests']} answered")
         frm, to = t0 - dt.timedelta(minutes=1), t1 + dt.timedelta(minutes=1)
         count = 0

@@ -44,7 +44,7 @@ def rows(host, cols="method, path, query, route, status, duration_ms, ttfb_ms, a
         else:
             hexed.append(f"coalesce({c}::text, 'NULL')")
     out = []
-    for r in pg().sql(f"SELECT {', '.join(hexed)} FROM http_requests WHERE host = '{host}' "
+    for r in pg().sql(f"SELECT {', '.join(hexed)} FROM httplat.http_requests WHERE host = '{host}' "
                       "ORDER BY ts"):
         d = {}
         for name, v in zip(cols.split(", "), r):
@@ -53,7 +53,7 @@ def rows(host, cols="method, path, query, route, status, duration_ms, ttfb_ms, a
     return out
 
 
-def count(host, table="http_requests"):
+def count(host, table="httplat.http_requests"):
     return int(pg().sql(f"SELECT count(*) FROM {table} WHERE host = '{host}'")[0][0])
 
 
@@ -72,15 +72,15 @@ def test_rows_match_requests():
     app = h.Uvicorn()
     hl, _ = run_httplat(app, "e2e-match")
     sent = [  # method, path, query, body, want route, want api, want status, server sleep ms
-        ("GET", "/data/items/1", "", b"", "/data/items/{id}", "data", 200, 0),
-        ("GET", "/data/items/22", "", b"", "/data/items/{id}", "data", 200, 0),
+        ("GET", "/data/items/1", "", b"", "/data/items/{item_id}", "data", 200, 0),
+        ("GET", "/data/items/22", "", b"", "/data/items/{item_id}", "data", 200, 0),
         ("POST", "/data/upload", "", b"x" * 5000, "/data/upload", "data", 200, 0),
-        ("GET", "/model/7/mesh", "ms=80", b"", "/model/{id}/mesh", "model", 200, 80),
+        ("GET", "/model/7/mesh", "ms=80", b"", "/model/{model_id}/mesh", "model", 200, 80),
         ("GET", "/model/crash", "", b"", "/model/crash", "model", 500, 0),
         ("GET", "/model/unavailable", "", b"", "/model/unavailable", "model", 503, 0),
         ("GET", "/user/login", "", b"", "/user/login", "user", 401, 0),
         ("GET", "/nope/3f2504e0-4f89-11d3-9a0c-0305e82c3301", "", b"",
-         "/nope/{id}", "other", 404, 0),
+         "unmatched", "other", 404, 0),
         ("GET", "/data/sleep", "ms=150", b"", "/data/sleep", "data", 200, 150),
     ]
     seen = []
@@ -108,16 +108,33 @@ def test_rows_match_requests():
         h.check(int(r["bytes_in"]) == nbytes, f"bytes_in {r['bytes_in']}, sent {nbytes}: {where}")
     # the rollup counts the same requests, per minute, with a histogram the SQL can read
     roll = pg().sql("SELECT sum(count), sum(count) FILTER (WHERE status = 500), "
-                    "max(httplat_quantile(hist, 0.5, max_ms)) FILTER (WHERE route = '/data/sleep') "
-                    "FROM http_requests_1m WHERE host = 'e2e-match'")[0]
+                    "max(httplat.httplat_quantile(hist, 0.5, max_ms)) FILTER (WHERE route = '/data/sleep') "
+                    "FROM httplat.http_requests_1m WHERE host = 'e2e-match'")[0]
     h.check(int(roll[0]) == len(sent), f"rollup counts {roll[0]} requests")
     h.check(int(roll[1]) == 1, f"rollup 500s: {roll[1]}")
     h.check(150 <= float(roll[2]) <= 400, f"rollup p50 of /data/sleep {roll[2]}")
+    # the latency split as stored: queue + wait + duration within what the client waited; the
+    # rollup's wait histogram counts exactly the rows whose wait is known; plaintext: tls false
+    split = pg().sql("SELECT path, coalesce(queue_ms::text, 'NULL'), coalesce(wait_ms::text, "
+                     "'NULL'), duration_ms, tls FROM httplat.http_requests "
+                     "WHERE host = 'e2e-match' ORDER BY ts")
+    known = 0
+    for (path, q, w, d, tls), (status, secs, _) in zip(split, seen):
+        h.check(tls == "f", f"{path}: tls {tls}")
+        parts = [float(x) for x in (q, w) if x != "NULL"]
+        h.check(all(x >= 0 for x in parts), f"{path}: queue {q} wait {w}")
+        h.check(sum(parts) + float(d) <= secs * 1000 + 5,
+                f"{path}: queue {q} + wait {w} + duration {d} > client {secs * 1000:.1f} ms")
+        known += bool(parts)
+    waits = pg().sql("SELECT coalesce(sum(httplat.httplat_hist_count(wait_hist)), 0) "
+                     "FROM httplat.http_requests_1m WHERE host = 'e2e-match'")[0][0]
+    h.check(int(waits) == known, f"rollup wait histogram counts {waits}, {known} rows have one")
+    print(f"  {known} of {len(sent)} rows with a known wait", flush=True)
     h.check(hl.stop() == 0, "httplat run exit status")
     err = hl.stderr()
     h.check("exit: requests" in err and "dropped 0" in err, err)
     h.check(pg().conninfo not in err, "conninfo printed")
-    health = pg().sql("SELECT max(rows_written), max(requests) FROM httplat_health "
+    health = pg().sql("SELECT max(rows_written), max(requests) FROM httplat.httplat_health "
                       "WHERE host = 'e2e-match'")[0]
     h.check(int(health[0]) >= len(sent) - 1 and int(health[1]) == len(sent), f"health {health}")
 
@@ -146,14 +163,14 @@ class Load(threading.Thread):
 
 def check_exactly_once(host, done):
     n, _ = wait_count(host, len(done), timeout=60)
-    paths = [r[0] for r in pg().sql(f"SELECT path FROM http_requests WHERE host = '{host}'")]
+    paths = [r[0] for r in pg().sql(f"SELECT path FROM httplat.http_requests WHERE host = '{host}'")]
     want = {p for p, _ in done}
     h.check(len(want) == len(done), "load sent a path twice")
     h.check(n == len(done), f"{n} rows for {len(done)} requests")
     h.check(len(paths) == len(set(paths)), f"{len(paths) - len(set(paths))} rows stored twice")
     missing = want - set(paths)
     h.check(not missing, f"{len(missing)} requests missing, e.g. {sorted(missing)[:3]}")
-    roll = int(pg().sql("SELECT coalesce(sum(count), 0) FROM http_requests_1m "
+    roll = int(pg().sql("SELECT coalesce(sum(count), 0) FROM httplat.http_requests_1m "
                         f"WHERE host = '{host}'")[0][0])
     h.check(roll == len(done), f"rollup counts {roll}, want {len(done)}")
 
@@ -316,7 +333,7 @@ def test_hostile_paths_stored():
     err = hl.stderr()
     h.check("rejected 0" in err or "rejected" not in err, err[-500:])
     h.check(hl.stop() == 0, "httplat run exit status")
-    rejected = pg().sql("SELECT max(rows_rejected) FROM httplat_health WHERE host = 'e2e-hostile'")
+    rejected = pg().sql("SELECT max(rows_rejected) FROM httplat.httplat_health WHERE host = 'e2e-hostile'")
     h.check(rejected[0][0] == "0", f"rows rejected: {rejected}")
 
 
@@ -363,7 +380,7 @@ def test_bad_rows_isolated():
     h.check("rejected 4" in r.stdout, r.stdout)
     h.check(r.stderr.count("row rejected (23514") == 4, r.stderr[-1000:])
     h.check(count("e2e-bad-rows") == 30000 - 4, "neighbours of bad rows lost")
-    roll = int(pg().sql("SELECT sum(count) FROM http_requests_1m WHERE host = 'e2e-bad-rows'")[0][0])
+    roll = int(pg().sql("SELECT sum(count) FROM httplat.http_requests_1m WHERE host = 'e2e-bad-rows'")[0][0])
     h.check(roll == 30000 - 4, f"rollup counts {roll} (re-rolled without the rejected rows)")
     far = pg().sql("SELECT count(*) FROM pg_class WHERE relname LIKE 'http_requests_p22%'")
     h.check(far[0][0] == "0", "a bad timestamp created partitions")
@@ -390,13 +407,13 @@ def test_least_privilege_writer_and_retention():
         return p
 
     # an old day of data, as if left from weeks ago
-    sql("SELECT httplat_ensure_partitions(current_date - 30, 1)")
-    sql("INSERT INTO http_requests_1m (minute, host, api, route, status, count) "
+    sql("SELECT httplat.httplat_ensure_partitions(current_date - 30, 1)")
+    sql("INSERT INTO httplat.http_requests_1m (minute, host, api, route, status, count) "
         "VALUES (now() - interval '100 days', 'old', 'data', '/x', 200, 1)")
     writer = admin.replace("user=postgres", "user=httplat_writer")
     reader = admin.replace("user=postgres", "user=httplat_reader")
-    h.check(sql("DELETE FROM alerts", writer, check=False).returncode != 0, "writer may delete")
-    h.check(sql("INSERT INTO alerts (ts, host, rule, api, severity, state, delivered) VALUES "
+    h.check(sql("DELETE FROM httplat.alerts", writer, check=False).returncode != 0, "writer may delete")
+    h.check(sql("INSERT INTO httplat.alerts (ts, host, rule, api, severity, state, delivered) VALUES "
                 "(now(), 'x', 'r', 'a', 's', 'firing', 0)", reader, check=False).returncode != 0,
             "reader may insert")
     app = h.Uvicorn()
@@ -409,7 +426,7 @@ def test_least_privilege_writer_and_retention():
     deadline = time.monotonic() + 10
     n = 0
     while n < 20 and time.monotonic() < deadline:
-        n = int(sql("SELECT count(*) FROM http_requests WHERE host = 'e2e-roles'", reader)
+        n = int(sql("SELECT count(*) FROM httplat.http_requests WHERE host = 'e2e-roles'", reader)
                 .stdout.strip())
         time.sleep(0.05)
     h.check(n == 20, f"{n} rows written by httplat_writer")
@@ -417,9 +434,9 @@ def test_least_privilege_writer_and_retention():
     old = sql("SELECT count(*) FROM pg_class WHERE relname = 'http_requests_p' || "
               "to_char(current_date - 30, 'YYYYMMDD')").stdout.strip()
     h.check(old == "0", "partition older than --retention-days not dropped")
-    h.check(sql("SELECT count(*) FROM http_requests_1m WHERE host = 'old'").stdout.strip() == "0",
+    h.check(sql("SELECT count(*) FROM httplat.http_requests_1m WHERE host = 'old'").stdout.strip() == "0",
             "rollup older than --rollup-days not deleted")
-    roll = sql("SELECT sum(count) FROM http_requests_1m WHERE host = 'e2e-roles'", reader)
+    roll = sql("SELECT sum(count) FROM httplat.http_requests_1m WHERE host = 'e2e-roles'", reader)
     h.check(roll.stdout.strip() == "20", f"rollup via the writer role: {roll.stdout}")
     h.check(hl.stop() == 0, "exit status")
 

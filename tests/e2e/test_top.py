@@ -23,12 +23,12 @@ from harness import (HTTPLAT, Httplat, Postgres, Uvicorn, at_exit, check,  # noq
 
 # (method, path, expected status, server-side minimum ms, api, route)
 MIX = (
-    [("GET", f"/data/items/{i}", 200, 0, "data", "/data/items/{id}") for i in range(1, 21)]
+    [("GET", f"/data/items/{i}", 200, 0, "data", "/data/items/{item_id}") for i in range(1, 21)]
     + [("GET", "/data/sleep?ms=300", 200, 300, "data", "/data/sleep")] * 5
     + [("GET", "/model/crash", 500, 0, "model", "/model/crash")] * 3
     + [("POST", "/model/generate?ms=1200", 201, 1200, "model", "/model/generate")] * 2
     + [("GET", "/user/login", 401, 0, "user", "/user/login")] * 4
-    + [("GET", "/user/profile/5000", 404, 0, "user", "/user/profile/{id}")] * 2
+    + [("GET", "/user/profile/5000", 404, 0, "user", "/user/profile/{user_id}")] * 2
     + [("GET", "/user/old-profile", 301, 0, "user", "/user/old-profile")]
 )
 
@@ -138,7 +138,7 @@ def test_batch_rows_counts_and_latency():
         wmax, wp50 = num(row["W.MAX"]), num(row["W.P50"])
         check(slept <= wmax <= client_max + 1, f"{route} W.MAX {wmax}, want {slept}..{client_max:.0f}")
         check(slept * 0.95 <= wp50 <= client_max * 1.05, f"{route} W.P50 {wp50}")
-    fast = snap["routes"][("data", "/data/items/{id}")]
+    fast = snap["routes"][("data", "/data/items/{item_id}")]
     check(num(fast["W.P99"]) < 200, f"/data/items W.P99 {fast['W.P99']} ms for a fast endpoint")
     # the API row's median is a fast request (20 of 25), its max a slow one
     check(num(snap["apis"]["data"]["W.P50"]) < 200, "data W.P50")
@@ -148,7 +148,7 @@ def test_batch_rows_counts_and_latency():
     check(re.search(r"dropped 0\b", snap["header"]), f"header: {snap['header']}")
     rc = top.stop()
     check(rc == 0, f"top exited {rc} on SIGINT")
-    check(f"httplat top: {len(MIX)} requests, 0 events lost" in top.stderr(),
+    check(f"httplat top: {len(MIX)} requests, 0 lost (" in top.stderr(),
           f"exit summary: {top.stderr()}")
 
 
@@ -225,7 +225,50 @@ def test_once_prints_one_snapshot_and_exits_with_api_labels():
     row = snaps[0]["apis"].get("store")  # --api relabels /data
     check(row is not None and 0 < int(row["REQS"]) <= sent, f"store row {row}, sent {sent}")
     check(list(snaps[0]["apis"]) == ["store"], f"API rows {list(snaps[0]['apis'])}")
-    check(("store", "/data/items/{id}") in snaps[0]["routes"], f"routes {list(snaps[0]['routes'])}")
+    check(("store", "/data/items/{item_id}") in snaps[0]["routes"],
+          f"routes {list(snaps[0]['routes'])}")
+
+
+@test
+def test_wait_column_shows_a_blocked_event_loop():
+    """A handler blocks the event loop for 700 ms; a request sent meanwhile waits to be read:
+    WAIT (p95 of queue + wait, last interval) shows it, yellow-level; fast rows show ~0."""
+    app = Uvicorn()
+    top = Httplat("top", "--batch", "-d", "2", "--pid", str(app.proc.pid))
+    blocker = threading.Thread(target=lambda: http(app.port, "GET", "/data/block?ms=700"))
+    blocker.start()
+    time.sleep(0.2)
+    http(app.port, "GET", "/data/items/1")
+    blocker.join(10)
+    snap = wait_snapshot(top, lambda s: s["routes"].get(("data", "/data/items/{item_id}"), {})
+                         .get("WAIT", "-") not in ("-", None))
+    row = snap and snap["routes"].get(("data", "/data/items/{item_id}"))
+    check(row and 450 <= num(row["WAIT"]) <= 720, f"WAIT of the waiting request: {row}")
+    block = snap["routes"].get(("data", "/data/block"))
+    check(block and num(block["WAIT"]) < 50, f"the blocking request itself waited: {block}")
+    top.stop()
+
+
+@test
+def test_tls_filter_counts_only_the_requests_asked_for():
+    """--tls tls / plain: only requests over TLS, only plaintext ones (this app is plaintext)."""
+    app = Uvicorn()
+    tls = Httplat("top", "--batch", "-d", "0.5", "--tls", "tls", "--pid", str(app.proc.pid))
+    plain = Httplat("top", "--batch", "-d", "0.5", "--tls", "plain", "--pid", str(app.proc.pid))
+    for i in range(6):
+        http(app.port, "GET", f"/data/items/{i}")
+    snap = wait_snapshot(plain, lambda s: s["apis"].get("data", {}).get("REQS") == "6")
+    check(snap and snap["apis"].get("data", {}).get("REQS") == "6", f"plaintext: {snap}")
+    time.sleep(0.6)
+    last = snapshots(tls.stdout())[-1]
+    check(last["apis"] == {} and last["routes"] == {}, f"TLS only: {last}")
+    check("TLS requests only" in tls.stdout() and "plaintext requests only" in plain.stdout(),
+          "the header does not say which requests are counted")
+    tls.stop()
+    plain.stop()
+    r = subprocess.run([HTTPLAT, "top", "--once", "--tls", "https"], capture_output=True,
+                       text=True, timeout=30)
+    check(r.returncode == 64 and "invalid --tls 'https'" in r.stderr, r.stderr)
 
 
 @test
@@ -373,7 +416,7 @@ def test_console_colours_sort_filter_quit():
     check(colours(line_of(esc, "data")) == {"yellow"}, f"data: {line_of(esc, 'data')!r}")
     check(colours(line_of(esc, "user")) == set(), f"user coloured: {line_of(esc, 'user')!r}")
     # sort by the window P95: biggest first, then reversed
-    for _ in range(8):
+    for _ in range(9):
         if "sort: W.P95" in term.screen():
             break
         term.keys(">")
@@ -389,21 +432,22 @@ def test_console_colours_sort_filter_quit():
     term.keys("/", "p", "r", "o", "f", "Enter")
     s = term.wait(lambda s: 'filter: "prof"' in s, "the filter")
     check(table_rows(s) == ["user"], f"filtered rows: {table_rows(s)}")
-    check("/user/profile/{id}" in s, "the route of the filtered row")
-    check("/model/{id}/mesh" not in s, "a filtered-out route is shown")
+    check("/user/profile/{user_id}" in s, "the route of the filtered row")
+    check("/model/{model_id}/mesh" not in s, "a filtered-out route is shown")
     # histogram of the selected row
     term.keys("Enter")
     s = term.wait(lambda s: "latency in the window" in s, "the histogram panel")
-    check("user /user/profile/{id}" in s, "panel names the selected row")
+    check("user /user/profile/{user_id}" in s, "panel names the selected row")
     check("(6 requests with a response)" in s, "histogram counts the row's 6 requests")
     # pause: the table stops changing, nothing is lost, and it catches up on resume
     term.keys("p")
     term.wait(lambda s: "PAUSED" in s, "PAUSED")
     drive(app.port, [("GET", "/user/profile/2", 0, 0, "", "")] * 4)
     time.sleep(2.5)  # two refresh intervals pass while paused
-    check(reqs(term.screen(), "/user/profile/{id}") == "6", "the paused table changed")
+    check(reqs(term.screen(), "/user/profile/{user_id}") == "6", "the paused table changed")
     term.keys("p")
-    term.wait(lambda s: reqs(s, "/user/profile/{id}") == "10", "the 4 requests sent while paused")
+    term.wait(lambda s: reqs(s, "/user/profile/{user_id}") == "10",
+              "the 4 requests sent while paused")
     term.keys("q")
     rc = term.exit_status()
     check(rc == 0, f"top exited with {rc} after q")
@@ -419,18 +463,19 @@ def test_top_beside_run_and_trace():
     run = Httplat("run", "--db", pg.conninfo, "--spool-dir", spool, "--pid", str(app.proc.pid))
     trace = Httplat("trace", "--pid", str(app.proc.pid))
     top = Httplat("top", "-d", "1", "--pid", str(app.proc.pid))  # no --batch: stdout is a file
-    drive(app.port, [("GET", f"/data/items/{i}", 200, 0, "data", "/data/items/{id}")
+    drive(app.port, [("GET", f"/data/items/{i}", 200, 0, "data", "/data/items/{item_id}")
                      for i in range(12)])
     snap = wait_snapshot(top, lambda s: s["apis"].get("data", {}).get("REQS") == "12")
     check(snap and snap["apis"].get("data", {}).get("REQS") == "12",
           f"top saw {snap and snap['apis'].get('data')}")
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and trace.stdout().count("/data/items/") < 12:
+    def traced():
+        return sum("/data/items/" in line for line in trace.stdout().splitlines())
+    while time.monotonic() < deadline and traced() < 12:
         time.sleep(0.1)
-    check(trace.stdout().count("/data/items/") == 12,
-          f"trace saw {trace.stdout().count('/data/items/')} of 12")
+    check(traced() == 12, f"trace saw {traced()} of 12")
     check(run.stop() == 0, f"run exit status: {run.stderr()}")
-    rows = pg.sql("select count(*) from http_requests where path like '/data/items/%'")
+    rows = pg.sql("select count(*) from httplat.http_requests where path like '/data/items/%'")
     check(rows == [["12"]], f"run wrote {rows} rows")
     check(top.stop() == 0, "top exit status")
 

@@ -248,7 +248,7 @@ def traced_run(server, label, pids=None):
     h.stop()
     check("tracing" in h.stderr(), "no start line")
     compare(expects, records_for(h, port=server.port), label)
-    check("0 events lost" in h.stderr(), f"{label}: losses reported: {h.stderr()[-400:]}")
+    check("requests, 0 lost (" in h.stderr(), f"{label}: losses reported: {h.stderr()[-400:]}")
     return h
 
 
@@ -359,9 +359,45 @@ def text_output_and_summary():
           f"columns: {line[0]!r}")
     check("\x1b" not in out and "\\x1b" in out, "terminal escape not neutralised")
     err = h.stderr()
-    check("requests" in err and "events lost" in err and "ringbuf_full=0" in err,
+    check("requests" in err and " lost (ringbuf_full 0" in err and "ringbuf_full=0" in err,
           f"summary missing: {err!r}")
     srv.stop()
+
+
+@test
+def config_file_select_section():
+    """`trace` takes [select] from the config file as top and run do; flags override it."""
+    import tempfile
+    a = Uvicorn(loop="asyncio", http="h11")
+    b = Uvicorn(loop="asyncio", http="h11")
+    with tempfile.TemporaryDirectory() as d:
+        conf = os.path.join(d, "httplat.conf")
+        with open(conf, "w") as f:
+            f.write(f"[select]\npids = {a.proc.pid}\napi = gen=/model\n")
+        i = uid()
+        h = Httplat("trace", "--json", "--config", conf)
+        http(a.port, "GET", f"/model/{i}/mesh")
+        http(b.port, "GET", f"/model/{i}/mesh")
+        time.sleep(0.3)
+        h.stop()
+        recs = [r for r in h.json_lines() if r["path"] == f"/model/{i}/mesh"]
+        check([(r["pid"], r["api"]) for r in recs] == [(a.proc.pid, "gen")],
+              f"want only pid {a.proc.pid}'s request, labelled gen by [select]: {recs}")
+        # --pid replaces the file's pids; --api goes before the file's rules, which stay
+        h = Httplat("trace", "--json", "--config", conf, "--pid", str(b.proc.pid),
+                    "--api", f"one=/model/{i}")
+        http(a.port, "GET", f"/model/{i}/mesh")
+        http(b.port, "GET", f"/model/{i}/mesh")
+        http(b.port, "GET", f"/model/{i + 1}/mesh")
+        time.sleep(0.3)
+        h.stop()
+        recs = [r for r in h.json_lines() if r["path"].startswith("/model/")]
+        check(sorted((r["pid"], r["api"], r["path"]) for r in recs) ==
+              sorted([(b.proc.pid, "one", f"/model/{i}/mesh"),
+                      (b.proc.pid, "gen", f"/model/{i + 1}/mesh")]),
+              f"flags over [select]: {recs}")
+    a.stop()
+    b.stop()
 
 
 @test

@@ -11,6 +11,7 @@ static struct agg_row rows[AGG_MAX_ROUTES + 8];
 static void rec(struct record *r, const char *api, const char *route, uint16_t status, double ms)
 {
 	memset(r, 0, sizeof(*r));
+	r->queue_ms = r->wait_ms = -1; /* unknown, as decode leaves them */
 	snprintf(r->api, sizeof(r->api), "%s", api);
 	snprintf(r->route, sizeof(r->route), "%s", route);
 	snprintf(r->path, sizeof(r->path), "%s", route);
@@ -204,7 +205,6 @@ static void test_rows_per_api_and_route(void)
 	struct agg *a = agg__new(4);
 	const struct agg_row *r;
 	struct record x;
-	uint16_t ports[4];
 	int n;
 
 	add(a, "data", "/data/items/{id}", 200, 1);
@@ -231,9 +231,6 @@ static void test_rows_per_api_and_route(void)
 	CHECK(r && r->p[AGG_LAST].requests == 1);
 	/* rows larger than max are counted, not written */
 	CHECK_INT(agg__rows(a, 1, rows, 1), 4);
-	CHECK_INT(agg__ports(a, ports, 4), 2);
-	CHECK_INT(ports[0], 8000);
-	CHECK_INT(ports[1], 9000);
 	agg__free(a);
 }
 
@@ -320,6 +317,76 @@ static void test_bad_arguments(void)
 	agg__free(NULL);
 }
 
+/* queue_ms + wait_ms per interval, window and total; rows without any stay at 0. */
+static void test_wait(void)
+{
+	struct agg *a = agg__new(3);
+	struct record r;
+	int n;
+
+	add(a, "data", "/d", 200, 5);
+	rec(&r, "model", "/m", 200, 5);
+	r.wait_ms = 100;
+	agg__add(a, &r);
+	agg__tick(a, 1);
+	r.queue_ms = 300; /* both parts known: they add up */
+	agg__add(a, &r);
+	agg__add(a, &r);
+	agg__tick(a, 1);
+	n = agg__rows(a, 0, rows, 8);
+	CHECK_INT(n, 2);
+	CHECK_STR(rows[0].api, "data");
+	CHECK_INT(rows[0].p[AGG_WINDOW].waited, 0);
+	CHECK(rows[0].p[AGG_WINDOW].wait_p95 == 0);
+	CHECK_INT(rows[1].p[AGG_LAST].waited, 2);
+	CHECK(near(rows[1].p[AGG_LAST].wait_p95, 400, 0.045));
+	CHECK_INT(rows[1].p[AGG_WINDOW].waited, 3);
+	CHECK_INT(rows[1].p[AGG_TOTAL].waited, 3);
+	agg__total(a, rows);
+	CHECK_INT(rows[0].p[AGG_WINDOW].waited, 3);
+	/* the interval leaves the window: its waits go too */
+	for (int i = 0; i < 3; i++)
+		agg__tick(a, 1);
+	agg__rows(a, 1, rows, 8);
+	CHECK_INT(rows[1].p[AGG_WINDOW].waited, 0);
+	CHECK_INT(rows[1].p[AGG_TOTAL].waited, 3);
+	agg__free(a);
+}
+
+/* A clone starts with everything counted so far, then goes its own way. */
+static void test_clone(void)
+{
+	struct agg *a = agg__new(4), *c;
+	struct record r;
+	struct agg_row x[4];
+
+	for (int i = 0; i < 10; i++)
+		add(a, "data", "/d", 200, 1 + i);
+	rec(&r, "model", "/m", 200, 5);
+	r.wait_ms = 7;
+	agg__add(a, &r);
+	agg__tick(a, 1);
+	add(a, "data", "/d", 500, 50); /* in the open interval */
+	c = agg__clone(a);
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	add(c, "user", "/u", 200, 1);
+	add(a, "data", "/d", 200, 1);
+	agg__tick(a, 1);
+	agg__tick(c, 1);
+	CHECK_INT(agg__rows(a, 0, x, 4), 2);
+	CHECK_INT(x[0].p[AGG_WINDOW].requests, 12);
+	CHECK_INT(agg__rows(c, 0, x, 4), 3);
+	CHECK_INT(x[0].p[AGG_WINDOW].requests, 11);
+	CHECK_INT(x[0].p[AGG_WINDOW].status[agg__status_index(500)], 1);
+	CHECK_INT(x[1].p[AGG_WINDOW].waited, 1);
+	CHECK_STR(x[2].api, "user");
+	CHECK_INT(agg__filled(c), 2);
+	agg__free(a);
+	agg__free(c);
+}
+
 int main(void)
 {
 	RUN(test_percentiles_exact);
@@ -332,5 +399,7 @@ int main(void)
 	RUN(test_series_and_hist);
 	RUN(test_memory_does_not_grow);
 	RUN(test_bad_arguments);
+	RUN(test_wait);
+	RUN(test_clone);
 	return CHECK_DONE();
 }

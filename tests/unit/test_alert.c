@@ -23,21 +23,29 @@ static void sink__emit(void *ctx, const struct alert_event *ev)
 	k->n++;
 }
 
-/* A request that completes at end_ns. */
-static void feed(struct alert_engine *e, int64_t end_ns, const char *api, const char *path,
-		 double ms, int status)
+/* A request that completes at end_ns, after waiting queue + wait ms (< 0: unknown). */
+static void feed_timed(struct alert_engine *e, int64_t end_ns, const char *api, const char *path,
+		       double ms, double queue, double wait, int status)
 {
 	struct record r;
 
 	memset(&r, 0, sizeof(r));
 	r.ts_ns = end_ns - (int64_t)(ms * 1e6);
 	r.duration_ms = ms;
+	r.queue_ms = queue;
+	r.wait_ms = wait;
 	r.status = (uint16_t)status;
 	snprintf(r.method, sizeof(r.method), "GET");
 	snprintf(r.path, sizeof(r.path), "%s", path);
 	snprintf(r.route, sizeof(r.route), "%s", path);
 	snprintf(r.api, sizeof(r.api), "%s", api);
 	alert_engine__observe(e, &r);
+}
+
+static void feed(struct alert_engine *e, int64_t end_ns, const char *api, const char *path,
+		 double ms, int status)
+{
+	feed_timed(e, end_ns, api, path, ms, -1, -1, status);
 }
 
 /* n requests of ms each, one per 100 ms from t, then a tick at the last one. */
@@ -132,11 +140,138 @@ static void test_min_samples(void)
 
 	alert_config__defaults(&c);
 	e = engine(&c, &k);
+	/* below min_samples the slowest request is judged: critical at once */
 	t = burst(e, T0, 4, "data", 5000, 200);
-	CHECK_INT(k.n, 0);
-	burst(e, t, 1, "data", 5000, 200);
 	CHECK_INT(k.n, 1);
 	CHECK_INT(k.ev[0].severity, ALERT_SEV_CRITICAL);
+	CHECK_INT(k.ev[0].quiet, 1);
+	CHECK_INT(k.ev[0].samples_in_window, 4);
+	burst(e, t, 1, "data", 5000, 200);
+	CHECK_INT(k.n, 1); /* the same alert, now on the p95 of 5 */
+	alert_engine__free(e);
+}
+
+/* A quiet API among busy ones: one request at a time is enough to alert, and to escalate. */
+static void test_quiet_api(void)
+{
+	struct alert_config c;
+	struct sink k;
+	struct alert_engine *e;
+	int64_t t = T0;
+
+	alert_config__defaults(&c);
+	e = engine(&c, &k);
+	for (int i = 0; i < 5; i++)
+		t = burst(e, t, 10, "data", 20, 200);
+	t += S(1);
+	feed(e, t, "model", "/model/generate", 600, 201);
+	alert_engine__tick(e, t);
+	CHECK_INT(k.n, 1);
+	CHECK_STR(k.ev[0].api, "model");
+	CHECK_STR(k.ev[0].route, "/model/generate");
+	CHECK_INT(k.ev[0].rule, ALERT_RULE_LATENCY);
+	CHECK_INT(k.ev[0].severity, ALERT_SEV_WARNING);
+	CHECK_INT(k.ev[0].quiet, 1);
+	CHECK_INT(k.ev[0].samples_in_window, 1);
+	CHECK(k.ev[0].value > 599 && k.ev[0].value < 601); /* the max is exact */
+	CHECK_INT(k.ev[0].nsamples, 1);
+	/* a busy API with a single slow request among fast ones stays clear (p95) */
+	for (int i = 0; i < 5; i++)
+		t = burst(e, t, 10, "data", 20, 200);
+	feed(e, t, "data", "/data/sleep", 700, 200);
+	alert_engine__tick(e, t);
+	CHECK_INT(k.n, 1);
+	/* the next lone request is slower than crit_ms: escalation */
+	t += S(20);
+	feed(e, t, "model", "/model/generate", 1200, 201);
+	alert_engine__tick(e, t);
+	CHECK_INT(k.n, 2);
+	CHECK_INT(k.ev[1].severity, ALERT_SEV_CRITICAL);
+	CHECK_INT(k.ev[1].from, ALERT_SEV_WARNING);
+	CHECK_INT(k.ev[1].samples_in_window, 2);
+	CHECK(k.ev[1].value > 1199 && k.ev[1].value < 1201);
+	CHECK(k.ev[1].sample[0].duration_ms == 1200); /* slowest first */
+	/* no more model traffic: clear once both left the window, resolved after the hold */
+	alert_engine__tick(e, t + S(59));
+	CHECK_INT(k.n, 2);
+	alert_engine__tick(e, t + S(61));
+	alert_engine__tick(e, t + S(61 + 119));
+	CHECK_INT(k.n, 2);
+	alert_engine__tick(e, t + S(61 + 121));
+	CHECK_INT(k.n, 3);
+	CHECK_INT(k.ev[2].state, ALERT_RESOLVED);
+	CHECK_INT(k.ev[2].severity, ALERT_SEV_CRITICAL);
+	CHECK_INT(k.ev[2].samples_in_window, 0);
+	alert_engine__free(e);
+}
+
+/* error_ratio keeps needing min_samples: one 503 of one request is not a 100 % error rate. */
+static void test_quiet_api_error_ratio(void)
+{
+	struct alert_config c;
+	struct sink k;
+	struct alert_engine *e;
+
+	alert_config__defaults(&c);
+	c.rules = 1u << ALERT_RULE_ERROR_RATIO;
+	e = engine(&c, &k);
+	burst(e, T0, 2, "model", 10, 503);
+	CHECK_INT(k.n, 0);
+	alert_engine__free(e);
+}
+
+static void feed_wait(struct alert_engine *e, int64_t end_ns, const char *api, double ms,
+		      double queue, double wait, int status)
+{
+	feed_timed(e, end_ns, api, "/data/x", ms, queue, wait, status);
+}
+
+static void test_wait_rule(void)
+{
+	struct alert_config c;
+	struct sink k;
+	struct alert_engine *e;
+	int64_t t = T0;
+	enum alert_rule r;
+
+	CHECK_INT(alert_rule__parse("wait", &r), 0);
+	CHECK_INT(r, ALERT_RULE_WAIT);
+	alert_config__defaults(&c);
+	CHECK(!(c.rules & 1u << ALERT_RULE_WAIT)); /* off by default */
+	e = engine(&c, &k);
+	for (int i = 0; i < 20; i++)
+		feed_wait(e, t += S(1) / 10, "data", 10, 300, 400, 200);
+	alert_engine__tick(e, t);
+	CHECK_INT(k.n, 0);
+	alert_engine__free(e);
+
+	c.rules |= 1u << ALERT_RULE_WAIT;
+	e = engine(&c, &k);
+	/* unknown waits (< 0) are not samples; a known part counts alone */
+	for (int i = 0; i < 20; i++)
+		feed_wait(e, t += S(1) / 10, "data", 10, -1, -1, 200);
+	alert_engine__tick(e, t);
+	CHECK_INT(k.n, 0);
+	for (int i = 0; i < 20; i++)
+		feed_wait(e, t += S(1) / 10, "data", 10, i % 2 ? 300 : -1, 400, i % 5 ? 200 : 0);
+	alert_engine__tick(e, t);
+	CHECK_INT(k.n, 1);
+	CHECK_INT(k.ev[0].rule, ALERT_RULE_WAIT);
+	CHECK_INT(k.ev[0].severity, ALERT_SEV_WARNING);
+	CHECK(k.ev[0].value > 650 && k.ev[0].value < 750); /* p95 of 400 and 700 */
+	CHECK_INT(k.ev[0].samples_in_window, 20); /* requests with no response waited too */
+	CHECK(k.ev[0].sample[0].wait_ms == 700);
+	CHECK_INT(k.ev[0].quiet, 0);
+	/* the handler time itself is not part of it */
+	alert_engine__free(e);
+	e = engine(&c, &k);
+	feed_wait(e, t += S(1), "gen", 3000, 0, 1500, 201);
+	alert_engine__tick(e, t);
+	CHECK_INT(k.n, 2); /* latency 3000 ms and wait 1500 ms: both critical, quiet */
+	CHECK_INT(k.ev[0].rule, ALERT_RULE_LATENCY);
+	CHECK_INT(k.ev[1].rule, ALERT_RULE_WAIT);
+	CHECK(k.ev[1].value == 1500);
+	CHECK_INT(k.ev[1].quiet, 1);
 	alert_engine__free(e);
 }
 
@@ -480,6 +615,9 @@ int main(void)
 	RUN(test_names_round_trip);
 	RUN(test_warning_fires_once);
 	RUN(test_min_samples);
+	RUN(test_quiet_api);
+	RUN(test_quiet_api_error_ratio);
+	RUN(test_wait_rule);
 	RUN(test_critical_and_escalation);
 	RUN(test_resolve_after_hold_and_window);
 	RUN(test_hysteresis_no_flap);

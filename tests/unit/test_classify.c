@@ -4,15 +4,23 @@
 
 static void test_id_segments(void)
 {
-	CHECK(classify__is_id_segment("123", 3));
-	CHECK(classify__is_id_segment("550e8400-e29b-41d4-a716-446655440000", 36));
-	CHECK(classify__is_id_segment("d41d8cd98f00b204e9800998ecf8427e", 32));
-	CHECK(classify__is_id_segment("aB3dE5gH7jK9mN1pQ3sT5v", 22));
-	CHECK(!classify__is_id_segment("mesh", 4));
-	CHECK(!classify__is_id_segment("v2", 2));
-	CHECK(!classify__is_id_segment("", 0));
-	CHECK(!classify__is_id_segment("deadbeef", 8)); /* short hex words stay */
-	CHECK(!classify__is_id_segment("generate-model-preview", 22)); /* no digits */
+	CHECK(classifier__is_id_segment("123", 3));
+	/* short generated ids interleave letters and digits */
+	CHECK(classifier__is_id_segment("q1a00007", 8));
+	CHECK(classifier__is_id_segment("a8f3k2", 6));
+	CHECK(!classifier__is_id_segment("sha256", 6));
+	CHECK(!classifier__is_id_segment("x86_64", 6));
+	CHECK(!classifier__is_id_segment("python311", 9));
+	CHECK(!classifier__is_id_segment("mp3files", 8));
+	CHECK(!classifier__is_id_segment("a1b2", 4)); /* too short to tell */
+	CHECK(classifier__is_id_segment("550e8400-e29b-41d4-a716-446655440000", 36));
+	CHECK(classifier__is_id_segment("d41d8cd98f00b204e9800998ecf8427e", 32));
+	CHECK(classifier__is_id_segment("aB3dE5gH7jK9mN1pQ3sT5v", 22));
+	CHECK(!classifier__is_id_segment("mesh", 4));
+	CHECK(!classifier__is_id_segment("v2", 2));
+	CHECK(!classifier__is_id_segment("", 0));
+	CHECK(!classifier__is_id_segment("deadbeef", 8)); /* short hex words stay */
+	CHECK(!classifier__is_id_segment("generate-model-preview", 22)); /* no digits */
 }
 
 static void test_route_default(void)

@@ -1,5 +1,6 @@
 /* test_console.c: the keys of the `httplat top` console, without a terminal. */
 #include <curses.h>
+#include <errno.h>
 
 #include "check.h"
 #include "console.h"
@@ -100,10 +101,41 @@ static void test_selection_and_toggles(void)
 	CHECK_INT(v.quit, 1);
 }
 
+/* s: every request, only TLS ones, only plaintext ones, and round again; --tls names them. */
+static void test_tls_filter(void)
+{
+	struct console_view v;
+	int tls = -1;
+
+	console_view__init(&v);
+	CHECK_INT(v.tls, CONSOLE_TLS_ALL);
+	console__key(&v, 'j', 3);
+	CHECK_INT(console__key(&v, 's', 3), 1);
+	CHECK_INT(v.tls, CONSOLE_TLS_ONLY);
+	CHECK_INT(v.selected, 0); /* another table: the selection starts again */
+	console__key(&v, 's', 3);
+	CHECK_INT(v.tls, CONSOLE_TLS_NONE);
+	console__key(&v, 's', 3);
+	CHECK_INT(v.tls, CONSOLE_TLS_ALL);
+	CHECK(strstr(console__help(&v), "s tls") != NULL);
+	CHECK_INT(console_tls__parse("tls", &tls), 0);
+	CHECK_INT(tls, CONSOLE_TLS_ONLY);
+	CHECK_INT(console_tls__parse("plain", &tls), 0);
+	CHECK_INT(tls, CONSOLE_TLS_NONE);
+	CHECK_INT(console_tls__parse("https", &tls), -EINVAL);
+	CHECK_STR(console_tls__name(CONSOLE_TLS_ALL), "all");
+	/* typed into a filter, s is a letter */
+	console__key(&v, '/', 3);
+	console__key(&v, 's', 3);
+	CHECK_INT(v.tls, CONSOLE_TLS_ALL);
+	CHECK_STR(v.edit, "s");
+}
+
 int main(void)
 {
 	RUN(test_sort_keys);
 	RUN(test_filter_typing);
 	RUN(test_selection_and_toggles);
+	RUN(test_tls_filter);
 	return CHECK_DONE();
 }

@@ -35,7 +35,10 @@ static void test_method(void)
 	CHECK_INT(method_of("PROPFIND /dav HTTP/1.1\r\n"), HTTPLAT_M_OTHER);
 	CHECK_INT(method_of("GET http://h/x HTTP/1.1\r\n"), HTTPLAT_M_GET);
 	CHECK_INT(method_of("get / HTTP/1.1\r\n"), -1);	/* methods are case-sensitive */
-	CHECK_INT(method_of("GE"), -1);			/* too short to tell */
+	CHECK_INT(method_of("GE"), HP_NEED_MORE);		/* too short to tell */
+	CHECK_INT(method_of("GET "), HP_NEED_MORE);
+	CHECK_INT(method_of("G"), HP_NEED_MORE);
+	CHECK_INT(method_of("Gx"), -1);
 	CHECK_INT(method_of("HTTP/1.1 200 OK\r\n"), -1); /* a response */
 	CHECK_INT(method_of("\x16\x03\x01\x02\x00"), -1); /* TLS */
 	CHECK_INT(method_of("GET  /x"), -1);

@@ -226,6 +226,9 @@ static struct record sample(void)
 	    .pid = 4242,
 	    .flags = 1u << 3,
 	    .status = 200,
+	    .queue_ms = 3.5,
+	    .wait_ms = -1, /* unknown */
+	    .tls = 1,
 	};
 
 	strcpy(r.method, "GET");
@@ -244,7 +247,7 @@ static void test_request_row(void)
 
 	CHECK_INT(pgcopy__request(&b, &r, "web-1"), 0);
 	CHECK_INT(decode(&b, 0, &t), b.len); /* exactly one tuple */
-	CHECK_INT(t.n, 14);
+	CHECK_INT(t.n, 17);
 	/* timestamptz: microseconds since 2000-01-01 UTC */
 	CHECK_INT(i64(&t, 0), 1709210096123456LL - 946684800000000LL);
 	CHECK_STR(t.val[1], "web-1");
@@ -262,7 +265,28 @@ static void test_request_row(void)
 	CHECK_INT(t.len[12], 4);
 	CHECK_INT(i64(&t, 12), 4242);
 	CHECK_INT(i64(&t, 13), 8);
+	CHECK(f64(&t, 14) == 3.5); /* queue_ms */
+	CHECK(t.null[15]);	   /* wait_ms unknown */
+	CHECK_INT(t.len[16], 1);   /* tls: a boolean */
+	CHECK_INT(t.val[16][0], 1);
 	pgbuf__free(&b);
+	r.tls = 0;
+	r.wait_ms = 0; /* known: read at once */
+	CHECK_INT(pgcopy__request(&b, &r, "web-1"), 0);
+	decode(&b, 0, &t);
+	CHECK(!t.null[15] && f64(&t, 15) == 0);
+	CHECK_INT(t.val[16][0], 0);
+	pgbuf__free(&b);
+}
+
+/* The column list names as many columns as a tuple has fields. */
+static void test_request_columns(void)
+{
+	int commas = 1;
+
+	for (const char *p = PGCOPY_REQUESTS_COLS; *p; p++)
+		commas += *p == ',';
+	CHECK_INT(commas, PGCOPY_REQUESTS_NCOLS);
 }
 
 static void test_no_response_has_null_latency(void)
@@ -390,15 +414,44 @@ static void test_health_row(void)
 {
 	struct health_row h = {.rows_written = 7, .alerts_failed = 3, .daemon_pid = 9};
 	struct pgbuf b = {};
+	char tail[64];
 	int commas = 1;
 
 	strcpy(h.last_error, "08006 server closed\tthe connection");
+	h.kernel[0] = 11;
+	h.kernel[HTTPLAT_C__COUNT - 1] = 5;
 	CHECK_INT(pgcopy__health(&b, &h, "h"), 0);
 	for (const char *p = PGCOPY_HEALTH_COLS; *p; p++)
 		commas += *p == ',';
 	CHECK_INT(count_fields(b.data, b.len - 1), commas);
-	CHECK(strstr(b.data, "\t3\t08006 server closed\\tthe connection\n") != NULL);
+	CHECK(strstr(b.data, "\t3\t08006 server closed\\tthe connection\t11\t") != NULL);
+	snprintf(tail, sizeof(tail), "\t5\n");
+	CHECK(b.len > 3 && !strcmp(b.data + b.len - 3, tail));
 	pgbuf__free(&b);
+}
+
+/* Every kernel counter of HTTPLAT_COUNTERS has its httplat_health column, in order, last. */
+static void test_every_counter_has_a_column(void)
+{
+	const char *cols = PGCOPY_HEALTH_COLS, *at = cols;
+	char want[80];
+
+	for (int i = 0; i < HTTPLAT_C__COUNT; i++) {
+		const char *name = pgcopy__kernel_column(i);
+
+		CHECK(name != NULL && !strncmp(name, "kernel_", 7) && strcmp(name, "kernel_dropped"));
+		if (!name)
+			continue;
+		snprintf(want, sizeof(want), ", %s", name);
+		at = strstr(at, want);
+		CHECK(at != NULL);
+		if (!at)
+			return;
+		at += strlen(want);
+	}
+	CHECK_STR(at, "");
+	CHECK(pgcopy__kernel_column(HTTPLAT_C__COUNT) == NULL);
+	CHECK_STR(pgcopy__kernel_column(HTTPLAT_C_CONN_EVICTED), "kernel_conn_evicted");
 }
 
 int main(void)
@@ -410,6 +463,7 @@ int main(void)
 	RUN(test_timestamps);
 	RUN(test_milliseconds);
 	RUN(test_request_row);
+	RUN(test_request_columns);
 	RUN(test_no_response_has_null_latency);
 	RUN(test_hostile_path_is_valid_text);
 	RUN(test_unterminated_fields_are_bounded);
@@ -417,5 +471,6 @@ int main(void)
 	RUN(test_tuple_boundaries);
 	RUN(test_alert_row);
 	RUN(test_health_row);
+	RUN(test_every_counter_has_a_column);
 	return CHECK_DONE();
 }

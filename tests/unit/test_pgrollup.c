@@ -9,7 +9,8 @@
 
 static struct record rec(int64_t ts_ns, const char *route, uint16_t status, double ms)
 {
-	struct record r = {.ts_ns = ts_ns, .status = status, .duration_ms = ms};
+	struct record r = {
+	    .ts_ns = ts_ns, .status = status, .duration_ms = ms, .queue_ms = -1, .wait_ms = -1};
 
 	strcpy(r.api, "model");
 	snprintf(r.route, sizeof(r.route), "%s", route);
@@ -64,12 +65,12 @@ static void test_copy_lines(void)
 	CHECK_INT(pgrollup__copy(ru, &b, "h1"), 0);
 	/* first line: the 200 group, histogram in hist.h's buckets, trimmed */
 	n = snprintf(want, sizeof(want),
-		     "2024-02-29 12:34:00.000000+00\th1\tmodel\t/m/{id}\\tx\t200\t2\t251.000000\t"
+		     "2024-02-29 12:34:00.000000+00\th1\tmodel\t/m/{id}\\tx\t200\tf\t2\t251.000000\t"
 		     "250.000000\t{");
 	for (int i = 0; i <= hist__bucket(250.0); i++)
 		n +=
 		    snprintf(want + n, sizeof(want) - (size_t)n, "%s%u", i ? "," : "", h.bucket[i]);
-	snprintf(want + n, sizeof(want) - (size_t)n, "}\n");
+	snprintf(want + n, sizeof(want) - (size_t)n, "}\t\\N\t\\N\t\\N\n"); /* no wait known */
 	p = memchr(b.data, '\n', b.len);
 	CHECK(p != NULL);
 	if (p) {
@@ -78,8 +79,74 @@ static void test_copy_lines(void)
 		CHECK_STR(b.data, want);
 		CHECK_STR(
 		    p + 1,
-		    "2024-02-29 12:34:00.000000+00\th1\tmodel\t/m/{id}\\tx\t0\t1\t\\N\t\\N\t\\N\n");
+		    "2024-02-29 12:34:00.000000+00\th1\tmodel\t/m/{id}\\tx\t0\tf\t1\t\\N\t\\N\t\\N\t\\N\t"
+		    "\\N\t\\N\n");
 	}
+	pgbuf__free(&b);
+	pgrollup__free(ru);
+}
+
+/* The wait histogram: queue_ms + wait_ms, a part unknown counted as 0, both unknown left out. */
+static void test_wait_histogram(void)
+{
+	struct pgrollup *ru = pgrollup__new();
+	int64_t t0 = 1709210040LL * 1000000000;
+	struct pgbuf b = {};
+	struct record r;
+	struct hist w;
+	char want[512], *f;
+	int n = 0;
+
+	hist__reset(&w);
+	r = rec(t0, "/w", 200, 5.0);
+	r.queue_ms = 200; /* first request of a connection: waited in the accept queue */
+	r.wait_ms = 20;
+	pgrollup__add(ru, &r);
+	hist__add(&w, 220);
+	r = rec(t0 + 1, "/w", 200, 5.0);
+	r.wait_ms = 300; /* queue unknown (a later request): the wait alone */
+	pgrollup__add(ru, &r);
+	hist__add(&w, 300);
+	r = rec(t0 + 2, "/w", 200, 5.0); /* both unknown: not in the wait histogram */
+	pgrollup__add(ru, &r);
+	r = rec(t0 + 3, "/w", 0, 0); /* no response, but it waited: counted */
+	r.queue_ms = 0;
+	r.wait_ms = 1.5;
+	pgrollup__add(ru, &r);
+	CHECK_INT(pgrollup__copy(ru, &b, "h"), 0);
+	/* the 200 group: wait_sum_ms, wait_max_ms, wait_hist are its last three fields */
+	f = b.data;
+	for (int i = 0; i < 10 && f; i++)
+		f = strchr(f, '\t') ? strchr(f, '\t') + 1 : NULL;
+	CHECK(f != NULL);
+	n = snprintf(want, sizeof(want), "520.000000\t300.000000\t{");
+	for (int i = 0; i <= hist__bucket(300); i++)
+		n += snprintf(want + n, sizeof(want) - (size_t)n, "%s%u", i ? "," : "", w.bucket[i]);
+	snprintf(want + n, sizeof(want) - (size_t)n, "}\n");
+	if (f) {
+		CHECK(!strncmp(f, want, strlen(want)));
+		f = strchr(f, '\n') + 1; /* the status 0 group: no latency, a wait of 1.5 ms */
+		CHECK(strstr(f, "\t0\tf\t1\t\\N\t\\N\t\\N\t1.500000\t1.500000\t{") != NULL);
+	}
+	pgbuf__free(&b);
+	pgrollup__free(ru);
+}
+
+/* TLS and plaintext requests of one route are separate groups (tls is in the rollup's key). */
+static void test_tls_is_a_group(void)
+{
+	struct pgrollup *ru = pgrollup__new();
+	struct pgbuf b = {};
+	struct record r = rec(0, "/x", 200, 1);
+
+	pgrollup__add(ru, &r);
+	r.tls = 1;
+	pgrollup__add(ru, &r);
+	pgrollup__add(ru, &r);
+	CHECK_INT(pgrollup__groups(ru), 2);
+	CHECK_INT(pgrollup__copy(ru, &b, "h"), 0);
+	CHECK(strstr(b.data, "\t200\tf\t1\t") != NULL);
+	CHECK(strstr(b.data, "\t200\tt\t2\t") != NULL);
 	pgbuf__free(&b);
 	pgrollup__free(ru);
 }
@@ -107,6 +174,8 @@ int main(void)
 {
 	RUN(test_groups_by_minute_route_status);
 	RUN(test_copy_lines);
+	RUN(test_wait_histogram);
+	RUN(test_tls_is_a_group);
 	RUN(test_full_reports_enospc);
 	return CHECK_DONE();
 }

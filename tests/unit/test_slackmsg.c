@@ -95,6 +95,67 @@ static void test_line(void)
 			"(12 requests) on /x");
 }
 
+/* A quiet API: fewer than min_samples requests, judged on the slowest one. */
+static void test_line_quiet_api_and_wait(void)
+{
+	struct alert_event ev;
+	char line[512];
+
+	event(&ev, ALERT_RULE_LATENCY, ALERT_SEV_CRITICAL, ALERT_FIRING, "/model/generate");
+	ev.quiet = 1;
+	ev.samples_in_window = 1;
+	ev.value = 1202;
+	slackmsg__line(&ev, line, sizeof(line));
+	CHECK_STR(line, "CRITICAL firing: model response time 1 request in 60 s: 1202 ms > 1000 ms "
+			"on /model/generate");
+	ev.samples_in_window = 3;
+	ev.from = ALERT_SEV_WARNING;
+	slackmsg__line(&ev, line, sizeof(line));
+	CHECK_STR(line, "CRITICAL firing (escalated from warning): model response time slowest of "
+			"3 requests in 60 s: 1202 ms > 1000 ms on /model/generate");
+	event(&ev, ALERT_RULE_LATENCY, ALERT_SEV_WARNING, ALERT_RESOLVED, "/model/generate");
+	ev.samples_in_window = 0;
+	ev.value = 0;
+	ev.threshold = 500;
+	slackmsg__line(&ev, line, sizeof(line));
+	CHECK_STR(line, "RESOLVED warning: model response time no request in 60 s now, threshold "
+			"500 ms on /model/generate");
+	event(&ev, ALERT_RULE_WAIT, ALERT_SEV_WARNING, ALERT_FIRING, "/data/x");
+	ev.value = 700;
+	ev.threshold = 500;
+	ev.samples_in_window = 1;
+	ev.quiet = 0;
+	slackmsg__line(&ev, line, sizeof(line));
+	CHECK_STR(line, "WARNING firing: model time waiting to be read p95 700 ms > 500 ms over 60 s "
+			"(1 request) on /data/x");
+}
+
+static json_t *parse(char *s);
+
+static void test_grafana_link(void)
+{
+	const struct slackmsg_origin g = {"web 1", "#c", "https://grafana.example/", NULL};
+	struct alert_event ev;
+	char link[1024];
+	json_t *j, *a;
+
+	event(&ev, ALERT_RULE_LATENCY, ALERT_SEV_WARNING, ALERT_FIRING, "/model/jobs/{tok}");
+	slackmsg__grafana_link(&ev, &origin, link, sizeof(link));
+	CHECK_STR(link, ""); /* no URL configured */
+	slackmsg__grafana_link(&ev, &g, link, sizeof(link));
+	CHECK_STR(link, "https://grafana.example/d/httplat-overview/?var-api=model"
+			"&var-route=%2Fmodel%2Fjobs%2F%7Btok%7D&var-host=web%201"
+			"&from=1764071100000&to=1764072300000");
+	j = parse(slackmsg__payload(&ev, 1, &g));
+	a = json_array_get(json_object_get(j, "attachments"), 0);
+	CHECK_STR(json_string_value(json_object_get(a, "title_link")), link);
+	json_decref(j);
+	j = parse(slackmsg__payload(&ev, 1, &origin));
+	a = json_array_get(json_object_get(j, "attachments"), 0);
+	CHECK(json_object_get(a, "title_link") == NULL);
+	json_decref(j);
+}
+
 static json_t *parse(char *s)
 {
 	json_error_t e;
@@ -216,6 +277,8 @@ int main(void)
 {
 	RUN(test_escape);
 	RUN(test_line);
+	RUN(test_line_quiet_api_and_wait);
+	RUN(test_grafana_link);
 	RUN(test_payload_one);
 	RUN(test_payload_invalid_utf8_path);
 	RUN(test_payload_odd_config_names);

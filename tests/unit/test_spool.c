@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -109,14 +110,18 @@ static void test_size_bound(void)
 	int written = 0, err = 0;
 
 	fresh_dir();
-	s = spool__open(dir, 4096);
-	fill(b, 1, 5); /* ~550 bytes of rows, ~620 with the header: 6 fit in 4096 */
+	size_t cols = 0;
+
+	fill(b, 1, 5); /* rows, a header line and the four column lists */
+	for (int i = 0; i < PGB__COUNT; i++)
+		cols += strlen(pgbatch__cols(b, (enum pgbatch_part)i)) + 1;
+	s = spool__open(dir, 4 * (pgbatch__bytes(b) + cols + 70));
 	while (s && !(err = spool__write(s, b)) && written < 100)
 		written++;
 	CHECK_INT(err, -ENOSPC);
-	CHECK_INT(written, 4096 / (pgbatch__bytes(b) + 70));
+	CHECK_INT(written, 4);
 	spool__stats(s, &st);
-	CHECK(st.bytes <= 4096);
+	CHECK(st.bytes <= 4 * (pgbatch__bytes(b) + cols + 70));
 	CHECK_INT(count_suffix(".batch"), written);
 	CHECK_INT(count_suffix(".tmp"), 0);
 	spool__close(s);
@@ -193,6 +198,60 @@ static void test_damaged_file_set_aside(void)
 	pgbatch__free(b);
 }
 
+/* Each part's column list travels with the batch: a file another version wrote is written as it was. */
+static void test_column_lists_kept(void)
+{
+	struct pgbatch *b = calloc(1, sizeof(*b)), *got = calloc(1, sizeof(*got));
+	struct spool *s;
+	char path[128];
+	FILE *f;
+
+	fresh_dir();
+	s = spool__open(dir, 1 << 20);
+	fill(b, 1, 3);
+	spool__write(s, b); /* this binary's lists: read back as "current" (NULL) */
+	fill(b, 2, 3);
+	b->cols[PGB_HEALTH] = strdup("ts, host, kernel_some_future_counter");
+	spool__write(s, b);
+	spool__close(s);
+	/* format 2 (before schema version 2): version 1's columns, health by their new names */
+	snprintf(path, sizeof(path), "%s/999999999998-v2.batch", dir);
+	f = fopen(path, "w");
+	fprintf(f, "httplat-spool 2 00000000000000ff 3 0 0 0:0 1:2 0:0 1:2\nr\nh\n");
+	fclose(f);
+	/* a column list that is not one: set aside, never put into SQL */
+	snprintf(path, sizeof(path), "%s/999999999999-evil.batch", dir);
+	f = fopen(path, "w");
+	fprintf(f, "httplat-spool 3 00000000000000ff 4 0 0 0:0 0:0 0:0 1:2\na\nb\nc\n"
+		   "ts) FROM STDIN; DROP TABLE x; --\nh\n");
+	fclose(f);
+	s = spool__open(dir, 1 << 20);
+	CHECK_INT(spool__read_oldest(s, got), 0);
+	CHECK_INT(got->seq, 1);
+	for (int i = 0; i < PGB__COUNT; i++)
+		CHECK(got->cols[i] == NULL);
+	spool__remove_oldest(s);
+	CHECK_INT(spool__read_oldest(s, got), 0);
+	CHECK_INT(got->seq, 2);
+	CHECK(got->cols[PGB_REQUESTS] == NULL);
+	CHECK_STR(pgbatch__cols(got, PGB_HEALTH), "ts, host, kernel_some_future_counter");
+	spool__remove_oldest(s);
+	CHECK_INT(spool__read_oldest(s, got), 0);
+	CHECK_INT(got->seq, 3);
+	CHECK_STR(pgbatch__cols(got, PGB_REQUESTS), PGCOPY_V1_REQUESTS_COLS);
+	CHECK_STR(pgbatch__cols(got, PGB_ROLLUP), PGCOPY_V1_ROLLUP_COLS);
+	CHECK_STR(pgbatch__cols(got, PGB_ALERTS), PGCOPY_ALERTS_COLS);
+	CHECK(strstr(pgbatch__cols(got, PGB_HEALTH), "kernel_orphan_responses, kernel_dropped") !=
+	      NULL);
+	CHECK_INT(got->part[PGB_HEALTH].len, 2);
+	spool__remove_oldest(s);
+	CHECK_INT(spool__read_oldest(s, got), -ENOENT);
+	CHECK_INT(count_suffix(".bad"), 1);
+	spool__close(s);
+	pgbatch__free(b);
+	pgbatch__free(got);
+}
+
 static void test_unusable_dir(void)
 {
 	struct spool *s = spool__open("/proc/httplat-no-such/dir", 1 << 20);
@@ -208,6 +267,7 @@ int main(void)
 	RUN(test_size_bound);
 	RUN(test_reopen_finds_files);
 	RUN(test_damaged_file_set_aside);
+	RUN(test_column_lists_kept);
 	RUN(test_unusable_dir);
 	fresh_dir();
 	return CHECK_DONE();

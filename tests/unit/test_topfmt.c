@@ -16,6 +16,7 @@ static void mkrow(struct agg_row *r, const char *api, const char *route, const d
 	struct record x;
 
 	memset(&x, 0, sizeof(x));
+	x.queue_ms = x.wait_ms = -1; /* unknown, as decode leaves them */
 	snprintf(x.api, sizeof(x.api), "%s", api);
 	snprintf(x.route, sizeof(x.route), "%s", route);
 	for (int i = 0; i < n || i < nst; i++) {
@@ -124,6 +125,47 @@ static void test_status_cells(void)
 	CHECK_STR(b, "7");
 }
 
+/* WAIT: p95 of queue_ms + wait_ms, "-" while the kernel does not report them. */
+static void test_wait_cell(void)
+{
+	struct agg *a = agg__new(4);
+	struct agg_row r;
+	struct record x;
+	char b[32];
+
+	memset(&x, 0, sizeof(x));
+	snprintf(x.api, sizeof(x.api), "model");
+	x.status = 200;
+	x.duration_ms = 5;
+	x.queue_ms = x.wait_ms = -1;
+	agg__add(a, &x);
+	agg__tick(a, 1.0);
+	agg__rows(a, 0, &r, 1);
+	CHECK_INT(topfmt__cell(&r, TOP_COL_WAIT, &thr, b, sizeof(b)), TOP_NORMAL);
+	CHECK_STR(b, "-");
+	for (int i = 0; i < 20; i++) {
+		x.queue_ms = i == 19 ? 700 : -1; /* one accept-queue wait, on the first request */
+		x.wait_ms = 10;
+		agg__add(a, &x);
+	}
+	agg__tick(a, 1.0);
+	agg__rows(a, 0, &r, 1);
+	CHECK_INT(r.p[AGG_LAST].waited, 20);
+	CHECK_INT(topfmt__cell(&r, TOP_COL_WAIT, &thr, b, sizeof(b)), TOP_NORMAL);
+	CHECK_STR(b, "10.3"); /* p95 of nineteen 10 ms and one 710 ms (a bucket middle) */
+	CHECK_INT(r.p[AGG_WINDOW].waited, 20);
+	for (int i = 0; i < 5; i++) {
+		x.queue_ms = 600;
+		agg__add(a, &x);
+	}
+	agg__tick(a, 1.0);
+	agg__rows(a, 0, &r, 1);
+	CHECK_INT(topfmt__cell(&r, TOP_COL_WAIT, &thr, b, sizeof(b)), TOP_WARN);
+	CHECK_STR(b, "605");
+	CHECK(topfmt__value(&r, TOP_COL_WAIT) > 600);
+	agg__free(a);
+}
+
 static void test_line_layout(void)
 {
 	const double ms[] = {1, 2, 3, 4};
@@ -132,14 +174,14 @@ static void test_line_layout(void)
 
 	topfmt__line(NULL, 0, 0, &thr, b, sizeof(b));
 	CHECK_STR(b,
-		  "API          REQ/S    P50    P95    P99    MAX    REQS  W.P50  W.P95  W.P99  "
+		  "API          REQ/S    P50    P95    P99    MAX   WAIT    REQS  W.P50  W.P95  W.P99  "
 		  "W.MAX   200   201   301   400   401   403   404   500   502   503 OTHER NORSP  "
 		  "ERR%");
 	mkrow(&r, "data", "", ms, 4, NULL, 0);
 	topfmt__line(&r, 0, 0, &thr, b, sizeof(b));
 	/* 1 2 3 4 ms: p50 and p95 are bucket middles (within 4.4 %), max is exact */
 	CHECK_STR(b,
-		  "data          4.00   1.99   3.97   3.97   4.00       4   1.99   3.97   3.97   "
+		  "data          4.00   1.99   3.97   3.97   4.00      -       4   1.99   3.97   3.97   "
 		  "4.00     4     0     0     0     0     0     0     0     0     0     0     0   "
 		  "0.0");
 	mkrow(&r, "data", "/data/a-very-long-route-name/{id}/with/more/segments/than/fit", ms, 1,
@@ -210,7 +252,12 @@ static void test_header_and_snapshot(void)
 	CHECK_STR(b, "httplat top - 14:05:09  host box  up 1:02:05  pids 101,102  ports 8000  "
 		     "req/s 52.0  requests 624  dropped 3");
 	topfmt__periods(&h, b, sizeof(b));
-	CHECK_STR(b, "latency ms; REQ/S..MAX: last 1s; REQS..ERR%: last 60s (12s so far)");
+	CHECK_STR(b, "latency ms; REQ/S..WAIT: last 1s; REQS..ERR%: last 60s (12s so far)");
+	h.only = "TLS";
+	topfmt__periods(&h, b, sizeof(b));
+	CHECK_STR(b, "latency ms; REQ/S..WAIT: last 1s; REQS..ERR%: last 60s (12s so far); "
+		     "TLS requests only");
+	h.only = NULL;
 	mkrow(&api, "model", "", ms, 1, NULL, 0);
 	mkrow(&route, "model", "/model/generate", ms, 1, NULL, 0);
 	f = open_memstream(&text, &len);
@@ -271,6 +318,7 @@ int main(void)
 	RUN(test_levels_follow_thresholds);
 	RUN(test_per_api_limits);
 	RUN(test_status_cells);
+	RUN(test_wait_cell);
 	RUN(test_line_layout);
 	RUN(test_sort_and_filter);
 	RUN(test_header_and_snapshot);

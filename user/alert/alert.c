@@ -15,6 +15,7 @@
 struct bucket {
 	int64_t idx; /* completion time / slice width; -1 = unused */
 	struct hist h;
+	struct hist wait; /* queue_ms + wait_ms of the requests where the kernel knew them */
 	uint64_t answered;
 	uint64_t err5xx;
 	uint64_t noresp;
@@ -41,7 +42,7 @@ struct api_slot {
 	char api[RECORD_API_MAX];
 	double warn_ms, crit_ms;
 	struct bucket *b; /* nb slices */
-	struct sample_ring slow, err, noresp, e500;
+	struct sample_ring slow, err, noresp, e500, waited;
 	struct slot rule[ALERT_RULE_COUNT];
 };
 
@@ -57,8 +58,9 @@ struct alert_engine {
 	struct alert_engine_stats st;
 };
 
-static const char *const rule_names[ALERT_RULE_COUNT] = {"latency", "http_500", "error_ratio",
-							 "no_response"};
+static const char *const rule_names[ALERT_RULE_COUNT] = {"latency",	"http_500",
+							 "error_ratio", "no_response",
+							 "wait"};
 static const char *const stat_names[] = {"p50", "p95", "p99", "max", "mean"};
 static const char *const sev_names[] = {"none", "warning", "critical"};
 static const char *const state_names[] = {"firing", "reminder", "resolved"};
@@ -263,6 +265,7 @@ static void ring__push(struct sample_ring *ring, const struct record *r)
 
 	s->ts_ns = r->ts_ns;
 	s->duration_ms = r->duration_ms;
+	s->wait_ms = record__wait_ms(r);
 	s->status = r->status;
 	snprintf(s->method, sizeof(s->method), "%s", r->method);
 	snprintf(s->path, sizeof(s->path), "%s", r->path);
@@ -272,13 +275,6 @@ static void ring__push(struct sample_ring *ring, const struct record *r)
 		ring->n++;
 }
 
-static int64_t record__end_ns(const struct record *r)
-{
-	double d = r->duration_ms > 0 ? r->duration_ms : 0;
-
-	return r->ts_ns + (int64_t)(d * 1e6);
-}
-
 static void engine__advance(struct alert_engine *e, int64_t now_ns)
 {
 	if (now_ns > e->now_ns)
@@ -286,9 +282,16 @@ static void engine__advance(struct alert_engine *e, int64_t now_ns)
 }
 
 /* Copies the ring's samples seen in the window, newest first; names the route of the first. */
-static void event__samples(const struct alert_engine *e, struct alert_event *ev,
-			   const struct sample_ring *ring, int slowest_first)
+static double sample__key(const struct alert_sample *s, enum alert_rule rule)
 {
+	return rule == ALERT_RULE_WAIT ? s->wait_ms : s->duration_ms;
+}
+
+static void event__samples(const struct alert_engine *e, struct alert_event *ev,
+			   const struct sample_ring *ring, enum alert_rule rule)
+{
+	int slowest_first = rule == ALERT_RULE_LATENCY || rule == ALERT_RULE_WAIT;
+
 	int64_t from = e->now_ns - (int64_t)e->c.window_s * NS_PER_S;
 
 	for (int k = 1; k <= ring->n; k++) {
@@ -302,7 +305,8 @@ static void event__samples(const struct alert_engine *e, struct alert_event *ev,
 	if (slowest_first)
 		for (int i = 1; i < ev->nsamples; i++)
 			for (int j = i;
-			     j > 0 && ev->sample[j].duration_ms > ev->sample[j - 1].duration_ms;
+			     j > 0 && sample__key(&ev->sample[j], rule) >
+					  sample__key(&ev->sample[j - 1], rule);
 			     j--) {
 				struct alert_sample t = ev->sample[j];
 
@@ -322,6 +326,8 @@ static const struct sample_ring *api__ring(const struct api_slot *a, enum alert_
 		return &a->e500;
 	case ALERT_RULE_ERROR_RATIO:
 		return &a->err;
+	case ALERT_RULE_WAIT:
+		return &a->waited;
 	default:
 		return &a->noresp;
 	}
@@ -329,7 +335,7 @@ static const struct sample_ring *api__ring(const struct api_slot *a, enum alert_
 
 static void engine__emit(struct alert_engine *e, struct api_slot *a, enum alert_rule rule,
 			 enum alert_state state, enum alert_severity sev, enum alert_severity from,
-			 double value, double threshold, uint64_t answered)
+			 double value, double threshold, uint64_t answered, int quiet)
 {
 	struct alert_event ev;
 	struct slot *s = &a->rule[rule];
@@ -346,9 +352,10 @@ static void engine__emit(struct alert_engine *e, struct api_slot *a, enum alert_
 	ev.stat = e->c.stat;
 	ev.window_s = e->c.window_s;
 	ev.samples_in_window = answered;
+	ev.quiet = quiet;
 	ev.count = s->count;
 	ev.since_ns = s->since_ns;
-	event__samples(e, &ev, api__ring(a, rule), rule == ALERT_RULE_LATENCY);
+	event__samples(e, &ev, api__ring(a, rule), rule);
 	e->st.events++;
 	if (e->emit)
 		e->emit(e->ctx, &ev);
@@ -378,6 +385,12 @@ void alert_engine__observe(struct alert_engine *e, const struct record *r)
 		memset(b, 0, sizeof(*b));
 		b->idx = idx;
 	}
+	if (record__wait_ms(r) >= 0) {
+		/* the wait happened whether or not an answer came */
+		hist__add(&b->wait, record__wait_ms(r));
+		if (record__wait_ms(r) > a->warn_ms)
+			ring__push(&a->waited, r);
+	}
 	if (!record__answered(r)) {
 		b->noresp++;
 		ring__push(&a->noresp, r);
@@ -404,7 +417,7 @@ void alert_engine__observe(struct alert_engine *e, const struct record *r)
 	s->count = 1;
 	s->since_ns = s->last_sent_ns = e->now_ns;
 	engine__emit(e, a, ALERT_RULE_HTTP_500, ALERT_FIRING, ALERT_SEV_CRITICAL, ALERT_SEV_NONE, 1,
-		     0, 0);
+		     0, 0, 0);
 }
 
 /* The window's slices merged. */
@@ -419,6 +432,7 @@ static void api__window(const struct alert_engine *e, const struct api_slot *a, 
 		if (b->idx < 0 || b->idx <= cur - e->nb || b->idx > cur)
 			continue;
 		hist__merge(&w->h, &b->h);
+		hist__merge(&w->wait, &b->wait);
 		w->answered += b->answered;
 		w->err5xx += b->err5xx;
 		w->noresp += b->noresp;
@@ -447,6 +461,7 @@ struct measure {
 	double warn, crit; /* crit 0 = none */
 	int inclusive;	   /* counts fire at >= threshold, measures above it */
 	uint64_t answered;
+	int quiet; /* fewer than min_samples: value is the slowest request */
 };
 
 static int level__on(const struct alert_engine *e, const struct measure *m, double thr, int firing)
@@ -465,7 +480,7 @@ static double level__threshold(const struct measure *m, enum alert_severity sev)
 }
 
 static void slot__reminder(struct alert_engine *e, struct api_slot *a, enum alert_rule rule,
-			   double value, double threshold, uint64_t answered)
+			   double value, double threshold, uint64_t answered, int quiet)
 {
 	struct slot *s = &a->rule[rule];
 
@@ -474,7 +489,7 @@ static void slot__reminder(struct alert_engine *e, struct api_slot *a, enum aler
 		return;
 	s->last_sent_ns = e->now_ns;
 	engine__emit(e, a, rule, ALERT_REMINDER, s->sev, ALERT_SEV_NONE, value, threshold,
-		     answered);
+		     answered, quiet);
 }
 
 /* Moves one windowed (rule, api) alert between none, warning and critical. */
@@ -495,29 +510,31 @@ static void slot__judge(struct alert_engine *e, struct api_slot *a, enum alert_r
 		s->since_ns = s->last_sent_ns = e->now_ns;
 		s->clear_since_ns = 0;
 		engine__emit(e, a, rule, ALERT_FIRING, want, old, m->value,
-			     level__threshold(m, want), m->answered);
+			     level__threshold(m, want), m->answered, m->quiet);
 		return;
 	}
 	if (want == old) {
 		s->clear_since_ns = 0;
-		slot__reminder(e, a, rule, m->value, level__threshold(m, old), m->answered);
+		slot__reminder(e, a, rule, m->value, level__threshold(m, old), m->answered,
+			       m->quiet);
 		return;
 	}
 	if (!s->clear_since_ns)
 		s->clear_since_ns = e->now_ns;
 	if (e->now_ns - s->clear_since_ns < (int64_t)e->c.hold_s * NS_PER_S) {
-		slot__reminder(e, a, rule, m->value, level__threshold(m, old), m->answered);
+		slot__reminder(e, a, rule, m->value, level__threshold(m, old), m->answered,
+			       m->quiet);
 		return;
 	}
 	s->sev = want;
 	s->clear_since_ns = 0;
 	engine__emit(e, a, rule, ALERT_RESOLVED, old, ALERT_SEV_NONE, m->value,
-		     level__threshold(m, old), m->answered);
+		     level__threshold(m, old), m->answered, m->quiet);
 	if (want == ALERT_SEV_NONE)
 		return;
 	s->since_ns = s->last_sent_ns = e->now_ns;
 	engine__emit(e, a, rule, ALERT_FIRING, want, old, m->value, level__threshold(m, want),
-		     m->answered);
+		     m->answered, m->quiet);
 }
 
 static void http500__judge(struct alert_engine *e, struct api_slot *a)
@@ -529,11 +546,30 @@ static void http500__judge(struct alert_engine *e, struct api_slot *a)
 	if (e->now_ns - s->last_hit_ns >= (int64_t)e->c.hold_s * NS_PER_S) {
 		s->sev = ALERT_SEV_NONE;
 		engine__emit(e, a, ALERT_RULE_HTTP_500, ALERT_RESOLVED, ALERT_SEV_CRITICAL,
-			     ALERT_SEV_NONE, (double)s->count, 0, 0);
+			     ALERT_SEV_NONE, (double)s->count, 0, 0, 0);
 		s->count = 0;
 		return;
 	}
-	slot__reminder(e, a, ALERT_RULE_HTTP_500, (double)s->count, 0, 0);
+	slot__reminder(e, a, ALERT_RULE_HTTP_500, (double)s->count, 0, 0, 0);
+}
+
+/*
+ * The statistic of the window's samples; below min_samples (but not none), the slowest
+ * one: a quiet API is judged on each request, so one slow request there alerts.
+ */
+static struct measure latency__measure(const struct alert_engine *e, const struct api_slot *a,
+				       const struct hist *h)
+{
+	int quiet = h->count > 0 && h->count < (uint64_t)e->c.min_samples;
+
+	return (struct measure){
+	    .have = h->count > 0,
+	    .value = quiet ? h->max_ms : window__stat(h, e->c.stat),
+	    .warn = a->warn_ms,
+	    .crit = a->crit_ms,
+	    .answered = h->count,
+	    .quiet = quiet,
+	};
 }
 
 void alert_engine__tick(struct alert_engine *e, int64_t now_ns)
@@ -547,14 +583,12 @@ void alert_engine__tick(struct alert_engine *e, int64_t now_ns)
 
 		api__window(e, a, &w);
 		if (e->c.rules & 1u << ALERT_RULE_LATENCY) {
-			m = (struct measure){
-			    .have = w.answered >= (uint64_t)e->c.min_samples,
-			    .value = window__stat(&w.h, e->c.stat),
-			    .warn = a->warn_ms,
-			    .crit = a->crit_ms,
-			    .answered = w.answered,
-			};
+			m = latency__measure(e, a, &w.h);
 			slot__judge(e, a, ALERT_RULE_LATENCY, &m);
+		}
+		if (e->c.rules & 1u << ALERT_RULE_WAIT) {
+			m = latency__measure(e, a, &w.wait);
+			slot__judge(e, a, ALERT_RULE_WAIT, &m);
 		}
 		if (e->c.rules & 1u << ALERT_RULE_ERROR_RATIO) {
 			m = (struct measure){

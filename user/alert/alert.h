@@ -11,6 +11,7 @@ enum alert_rule {
 	ALERT_RULE_HTTP_500,
 	ALERT_RULE_ERROR_RATIO,
 	ALERT_RULE_NO_RESPONSE,
+	ALERT_RULE_WAIT, /* like latency, on queue_ms + wait_ms: waiting before the app read it */
 	ALERT_RULE_COUNT,
 };
 
@@ -52,6 +53,7 @@ struct alert_config {
 struct alert_sample {
 	int64_t ts_ns;
 	double duration_ms;
+	double wait_ms; /* queue_ms + wait_ms; < 0 unknown */
 	uint16_t status;
 	char method[RECORD_METHOD_MAX];
 	char path[RECORD_PATH_MAX + 1];
@@ -71,7 +73,12 @@ struct alert_event {
 	double threshold;
 	enum alert_stat stat; /* latency only */
 	int window_s;
-	uint64_t samples_in_window; /* answered requests in the window */
+	uint64_t samples_in_window; /* answered requests in the window (wait: requests timed) */
+	/*
+	 * latency, wait: fewer than min_samples requests in the window, so the
+	 * value is the slowest of them (a quiet API is judged on each request).
+	 */
+	int quiet;
 	uint64_t count;		    /* http_500: 500s since it fired */
 	int64_t since_ns;	    /* when this alert started firing */
 	int nsamples;

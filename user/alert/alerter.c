@@ -85,7 +85,7 @@ static void alerter__emit(void *ctx, const struct alert_event *ev)
 struct alerter *alerter__new_post(const struct httplat_config *cfg, alerter_history_fn history,
 				  void *ctx, slack_post_fn post, void *post_ctx)
 {
-	struct slackmsg_origin origin;
+	struct slackmsg_origin origin = {0};
 	struct alerter *a;
 	int ret;
 
@@ -95,7 +95,10 @@ struct alerter *alerter__new_post(const struct httplat_config *cfg, alerter_hist
 	a->history = history;
 	a->ctx = ctx;
 	a->rules = cfg->alerts;
-	if (gethostname(a->host, sizeof(a->host) - 1))
+	/* the host the rows carry ([database] host), so the Grafana link selects them */
+	if (cfg->database.host[0])
+		snprintf(a->host, sizeof(a->host), "%s", cfg->database.host);
+	else if (gethostname(a->host, sizeof(a->host) - 1))
 		snprintf(a->host, sizeof(a->host), "localhost");
 	snprintf(a->channel, sizeof(a->channel), "%s", cfg->slack.channel);
 	snprintf(a->webhook_source, sizeof(a->webhook_source), "%s", cfg->webhook_source);
@@ -106,6 +109,8 @@ struct alerter *alerter__new_post(const struct httplat_config *cfg, alerter_hist
 		slack__redact(cfg->slack.webhook, a->webhook_redacted, sizeof(a->webhook_redacted));
 		origin.host = a->host;
 		origin.channel = a->channel;
+		origin.grafana_url = cfg->grafana.url;
+		origin.grafana_dashboard = cfg->grafana.dashboard[0] ? cfg->grafana.dashboard : NULL;
 		a->slack = slack__new(&cfg->slack, &origin, post, post_ctx);
 		if (!a->slack)
 			goto fail;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "slack.h"
 
 struct slack_item {
@@ -20,6 +21,8 @@ struct slack {
 	struct slack_config c;
 	char host[256];
 	char channel[64];
+	char grafana_url[512];
+	char grafana_dashboard[64];
 	struct slackmsg_origin origin;
 	slack_post_fn post;
 	void *post_ctx;
@@ -35,14 +38,6 @@ struct slack {
 	atomic_int abort_post;
 	struct slack_stats st;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void slack_config__defaults(struct slack_config *c)
 {
@@ -242,30 +237,15 @@ static int stopping_past_deadline(struct slack *s, int64_t now)
 	return s->stop && now >= s->deadline_ms;
 }
 
-/* Waits on cond (a monotonic-clock condition) for at most ms. */
-static void cond__wait_ms(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	pthread_cond_timedwait(cond, lock, &ts);
-}
-
 /* Waits on wake until at_ms (monotonic) or a signal. Called locked. */
 static void wait__until(struct slack *s, int64_t at_ms)
 {
-	int64_t now = mono_ms();
+	int64_t now = clock__mono_ms();
 
 	if (s->stop && at_ms > s->deadline_ms)
 		at_ms = s->deadline_ms;
 	if (at_ms > now)
-		cond__wait_ms(&s->wake, &s->lock, at_ms - now);
+		clock__cond_wait_ms(&s->wake, &s->lock, at_ms - now);
 }
 
 /* One POST of up to SLACKMSG_MAX_ATTACHMENTS waiting events. Called unlocked. */
@@ -324,7 +304,7 @@ static void *slack__thread(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	while (batch) {
-		int64_t now = mono_ms();
+		int64_t now = clock__mono_ms();
 		enum slack_verdict v;
 		int n;
 
@@ -355,7 +335,7 @@ static void *slack__thread(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		v = slack__send_batch(s, batch, n, ++attempt, &delay_ms);
 		pthread_mutex_lock(&s->lock);
-		now = mono_ms();
+		now = clock__mono_ms();
 		if (v == SLACK_RETRY) {
 			next_ms = now + delay_ms;
 			continue;
@@ -382,7 +362,6 @@ static void *slack__thread(void *arg)
 struct slack *slack__new(const struct slack_config *c, const struct slackmsg_origin *origin,
 			 slack_post_fn post, void *post_ctx)
 {
-	pthread_condattr_t ca;
 	struct slack *s;
 	char err[128];
 	int ret;
@@ -405,17 +384,20 @@ struct slack *slack__new(const struct slack_config *c, const struct slackmsg_ori
 	s->q = calloc(s->cap, sizeof(*s->q));
 	snprintf(s->host, sizeof(s->host), "%s", origin->host);
 	snprintf(s->channel, sizeof(s->channel), "%s", origin->channel);
+	snprintf(s->grafana_url, sizeof(s->grafana_url), "%s",
+		 origin->grafana_url ? origin->grafana_url : "");
+	snprintf(s->grafana_dashboard, sizeof(s->grafana_dashboard), "%s",
+		 origin->grafana_dashboard ? origin->grafana_dashboard : "");
 	s->origin.host = s->host;
 	s->origin.channel = s->channel;
+	s->origin.grafana_url = s->grafana_url;
+	s->origin.grafana_dashboard = s->grafana_dashboard[0] ? s->grafana_dashboard : NULL;
 	s->post = post ? post : slack__curl_post;
 	s->post_ctx = post_ctx;
 	pthread_mutex_init(&s->lock, NULL);
 	/* timed waits are computed on the monotonic clock: a clock step must not stall them */
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->wake, &ca);
-	pthread_cond_init(&s->idle, &ca);
-	pthread_condattr_destroy(&ca);
+	clock__cond_init(&s->wake);
+	clock__cond_init(&s->idle);
 	if (!s->q) {
 		ret = ENOMEM;
 		goto fail;
@@ -475,18 +457,18 @@ int slack__drain(struct slack *s, slack_done_fn fn, void *ctx)
 
 int slack__wait_idle(struct slack *s, int timeout_ms)
 {
-	int64_t end = mono_ms() + timeout_ms;
+	int64_t end = clock__mono_ms() + timeout_ms;
 	int ret = 0;
 
 	pthread_mutex_lock(&s->lock);
 	while (s->done != s->tail) {
-		int64_t left = end - mono_ms();
+		int64_t left = end - clock__mono_ms();
 
 		if (left <= 0) {
 			ret = -ETIMEDOUT;
 			break;
 		}
-		cond__wait_ms(&s->idle, &s->lock, left);
+		clock__cond_wait_ms(&s->idle, &s->lock, left);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return ret;
@@ -508,14 +490,14 @@ void slack__free(struct slack *s, int deadline_ms, slack_done_fn fn, void *ctx,
 	if (!s)
 		return;
 	if (s->started) {
-		deadline = mono_ms() + (deadline_ms > 0 ? deadline_ms : 0);
+		deadline = clock__mono_ms() + (deadline_ms > 0 ? deadline_ms : 0);
 		pthread_mutex_lock(&s->lock);
 		s->stop = 1;
 		s->deadline_ms = deadline;
 		pthread_cond_broadcast(&s->wake);
 		pthread_mutex_unlock(&s->lock);
 		/* an in-flight POST past the deadline is aborted by the progress callback */
-		while (slack__wait_idle(s, 50) && mono_ms() < deadline)
+		while (slack__wait_idle(s, 50) && clock__mono_ms() < deadline)
 			;
 		atomic_store(&s->abort_post, 1);
 		pthread_join(s->thread, NULL);

@@ -65,7 +65,7 @@ void slack__redact(const char *url, char *out, size_t outsz);
 /* What to do after resp at the attempt-th try (1-based); *delay_ms before the next POST. */
 enum slack_verdict slack__judge(const struct slack_config *c, const struct slack_response *resp,
 				int attempt, int *delay_ms);
-/* The libcurl POST (the default slack_post_fn); ctx unused. */
+/* The libcurl POST (the default slack_post_fn); ctx: NULL, or an atomic_int that aborts it. */
 int slack__curl_post(void *ctx, const struct slack_config *c, const char *json,
 		     struct slack_response *resp);
 

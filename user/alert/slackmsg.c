@@ -9,7 +9,8 @@
 #include "slackmsg.h"
 #include "text.h"
 
-static size_t text__copy(const char *in, char *out, size_t outsz, int entities)
+/* in as valid UTF-8 without control bytes; with entities, &, < and > as Slack wants them. */
+static size_t slackmsg__copy(const char *in, char *out, size_t outsz, int entities)
 {
 	const unsigned char *s = (const unsigned char *)in;
 	size_t o = 0;
@@ -47,12 +48,12 @@ static size_t text__copy(const char *in, char *out, size_t outsz, int entities)
 
 size_t slackmsg__escape(const char *in, char *out, size_t outsz)
 {
-	return text__copy(in, out, outsz, 1);
+	return slackmsg__copy(in, out, outsz, 1);
 }
 
 size_t slackmsg__sanitize(const char *in, char *out, size_t outsz)
 {
-	return text__copy(in, out, outsz, 0);
+	return slackmsg__copy(in, out, outsz, 0);
 }
 
 static const char *rule__what(enum alert_rule r)
@@ -64,9 +65,21 @@ static const char *rule__what(enum alert_rule r)
 		return "HTTP 500";
 	case ALERT_RULE_ERROR_RATIO:
 		return "5xx ratio";
+	case ALERT_RULE_WAIT:
+		return "time waiting to be read";
 	default:
 		return "requests without response";
 	}
+}
+
+static int rule__is_latency(enum alert_rule r)
+{
+	return r == ALERT_RULE_LATENCY || r == ALERT_RULE_WAIT;
+}
+
+static const char *plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
 }
 
 /* "p95 1234 ms > 1000 ms" style measure, no request text. */
@@ -74,10 +87,23 @@ static void event__measure(const struct alert_event *ev, char *out, size_t sz)
 {
 	const char *cmp = ev->state == ALERT_RESOLVED ? "now, threshold" : ">";
 
+	unsigned long long n = (unsigned long long)ev->samples_in_window;
+
 	switch (ev->rule) {
 	case ALERT_RULE_LATENCY:
-		snprintf(out, sz, "%s %.0f ms %s %.0f ms", alert_stat__name(ev->stat), ev->value,
-			 cmp, ev->threshold);
+	case ALERT_RULE_WAIT:
+		if (!n) /* the window emptied: a quiet API resolving */
+			snprintf(out, sz, "no request in %d s %s %.0f ms", ev->window_s, cmp,
+				 ev->threshold);
+		else if (ev->quiet && n == 1)
+			snprintf(out, sz, "1 request in %d s: %.0f ms %s %.0f ms", ev->window_s,
+				 ev->value, cmp, ev->threshold);
+		else if (ev->quiet)
+			snprintf(out, sz, "slowest of %llu requests in %d s: %.0f ms %s %.0f ms", n,
+				 ev->window_s, ev->value, cmp, ev->threshold);
+		else
+			snprintf(out, sz, "%s %.0f ms %s %.0f ms", alert_stat__name(ev->stat),
+				 ev->value, cmp, ev->threshold);
 		break;
 	case ALERT_RULE_HTTP_500:
 		snprintf(out, sz, "x%llu", (unsigned long long)ev->count);
@@ -113,16 +139,18 @@ static void event__head(const struct alert_event *ev, char *out, size_t sz)
 /* The one-line text; slack: escaped for Slack, else only sanitized (for logs). */
 static void event__line(const struct alert_event *ev, int slack, char *out, size_t outsz)
 {
-	char head[64], measure[96], window[48] = "", route[RECORD_PATH_MAX * 5 + 1];
+	char head[64], measure[128], window[48] = "", route[RECORD_PATH_MAX * 5 + 1];
 	char api[RECORD_API_MAX * 5];
 
-	text__copy(ev->route, route, sizeof(route), slack);
-	text__copy(ev->api, api, sizeof(api), slack);
+	slackmsg__copy(ev->route, route, sizeof(route), slack);
+	slackmsg__copy(ev->api, api, sizeof(api), slack);
 	event__head(ev, head, sizeof(head));
 	event__measure(ev, measure, sizeof(measure));
-	if (ev->rule != ALERT_RULE_HTTP_500)
-		snprintf(window, sizeof(window), " over %d s (%llu requests)", ev->window_s,
-			 (unsigned long long)ev->samples_in_window);
+	/* a quiet API's measure already says how many requests in how long */
+	if (ev->rule != ALERT_RULE_HTTP_500 &&
+	    !(rule__is_latency(ev->rule) && (ev->quiet || !ev->samples_in_window)))
+		snprintf(window, sizeof(window), " over %d s (%llu request%s)", ev->window_s,
+			 (unsigned long long)ev->samples_in_window, plural(ev->samples_in_window));
 	snprintf(out, outsz, "%s: %s %s %s%s%s%s", head, api, rule__what(ev->rule), measure, window,
 		 route[0] ? " on " : "", route);
 }
@@ -177,7 +205,11 @@ static void samples__text(const struct alert_event *ev, char *out, size_t sz)
 
 		slackmsg__escape(s->method, method, sizeof(method));
 		slackmsg__escape(s->path, path, sizeof(path));
-		if (s->status)
+		if (ev->rule == ALERT_RULE_WAIT && s->wait_ms >= 0)
+			n = snprintf(out + o, sz - o,
+				     "%s %s waited %.0f ms to be read, then %u in %.0f ms\n", method,
+				     path, s->wait_ms, s->status, s->duration_ms);
+		else if (s->status)
 			n = snprintf(out + o, sz - o, "%s %s → %u in %.0f ms\n", method, path,
 				     s->status, s->duration_ms);
 		else
@@ -189,10 +221,56 @@ static void samples__text(const struct alert_event *ev, char *out, size_t sz)
 	}
 }
 
+/* Percent-encodes s for a URL query value (everything but unreserved characters). */
+static size_t url__encode(const char *s, char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t w = 0;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p && w + 4 < outsz; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+			out[w++] = (char)*p;
+			continue;
+		}
+		out[w++] = '%';
+		out[w++] = hex[*p >> 4];
+		out[w++] = hex[*p & 15];
+	}
+	if (outsz)
+		out[w < outsz ? w : outsz - 1] = '\0';
+	return w;
+}
+
+void slackmsg__grafana_link(const struct alert_event *ev, const struct slackmsg_origin *o,
+			    char *out, size_t outsz)
+{
+	char api[RECORD_API_MAX * 3 + 1], route[RECORD_PATH_MAX * 3 + 1], host[256 * 3 + 1];
+	const char *base = o->grafana_url;
+	size_t blen;
+	long long from = (ev->since_ns ? ev->since_ns : ev->ts_ns) / 1000000 - 15 * 60 * 1000;
+	long long to = ev->ts_ns / 1000000 + 5 * 60 * 1000;
+
+	if (outsz)
+		out[0] = '\0';
+	if (!base || !base[0])
+		return;
+	blen = strlen(base);
+	while (blen && base[blen - 1] == '/')
+		blen--;
+	url__encode(ev->api, api, sizeof(api));
+	url__encode(ev->route, route, sizeof(route));
+	url__encode(o->host ? o->host : "", host, sizeof(host));
+	snprintf(out, outsz, "%.*s/d/%s/?var-api=%s%s%s&var-host=%s&from=%lld&to=%lld", (int)blen,
+		 base, o->grafana_dashboard ? o->grafana_dashboard : SLACKMSG_GRAFANA_DASHBOARD, api,
+		 ev->route[0] ? "&var-route=" : "", ev->route[0] ? route : "", host, from, to);
+}
+
 static json_t *event__attachment(const struct alert_event *ev, const struct slackmsg_origin *o)
 {
 	char route[RECORD_PATH_MAX * 5 + 1], title[RECORD_PATH_MAX * 10 + 256];
-	char measure[96], buf[64], when[48], footer[640], api[RECORD_API_MAX * 5];
+	char measure[128], buf[64], when[48], footer[640], api[RECORD_API_MAX * 5];
+	char link[2048];
 	char samples[ALERT_SAMPLES * (RECORD_PATH_MAX * 5 + 128)];
 	json_t *a, *fields;
 
@@ -211,8 +289,8 @@ static json_t *event__attachment(const struct alert_event *ev, const struct slac
 		       measure, 1))
 		goto fail;
 	if (ev->rule != ALERT_RULE_HTTP_500) {
-		snprintf(buf, sizeof(buf), "%d s, %llu requests", ev->window_s,
-			 (unsigned long long)ev->samples_in_window);
+		snprintf(buf, sizeof(buf), "%d s, %llu request%s", ev->window_s,
+			 (unsigned long long)ev->samples_in_window, plural(ev->samples_in_window));
 		if (field__add(fields, "Window", buf, 1))
 			goto fail;
 	}
@@ -232,6 +310,12 @@ static json_t *event__attachment(const struct alert_event *ev, const struct slac
 	a = json_pack("{s:s, s:s, s:s, s:o, s:s, s:I}", "color", slackmsg__colour(ev), "fallback",
 		      title, "title", title, "fields", fields, "footer", footer, "ts",
 		      (json_int_t)(ev->ts_ns / 1000000000LL));
+	/* the title opens the route's dashboard around the alert */
+	slackmsg__grafana_link(ev, o, link, sizeof(link));
+	if (a && link[0] && json_object_set_new(a, "title_link", json_string(link))) {
+		json_decref(a);
+		return NULL;
+	}
 	return a;
 fail:
 	json_decref(fields);

@@ -12,7 +12,15 @@
 struct slackmsg_origin {
 	const char *host;    /* host name shown in the footer */
 	const char *channel; /* channel label, "#3d-model-generation" */
+	/*
+	 * Grafana's base URL ("https://grafana.example"; NULL or "" = none) and the
+	 * dashboard an alert links to, with its api, route and host variables set.
+	 */
+	const char *grafana_url;
+	const char *grafana_dashboard; /* uid; NULL = SLACKMSG_GRAFANA_DASHBOARD */
 };
+
+#define SLACKMSG_GRAFANA_DASHBOARD "httplat-overview"
 
 /*
  * Copies in to out (always NUL-terminated) for Slack: & < > become &amp; &lt; &gt;
@@ -28,6 +36,12 @@ void slackmsg__line(const struct alert_event *ev, char *out, size_t outsz);
 char *slackmsg__payload(const struct alert_event *ev, int n, const struct slackmsg_origin *o);
 /* The payload `httplat alert test` posts. */
 char *slackmsg__test_payload(const struct slackmsg_origin *o);
+/*
+ * The Grafana link of an event: the dashboard from 15 min before it fired to 5 min after the
+ * event, its variables percent-encoded. "" when no Grafana URL is configured.
+ */
+void slackmsg__grafana_link(const struct alert_event *ev, const struct slackmsg_origin *o,
+			    char *out, size_t outsz);
 /* Colour of an event: critical red, warning amber, resolved green. */
 const char *slackmsg__colour(const struct alert_event *ev);
 

@@ -50,9 +50,9 @@ static error_t alert_parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static int alert__test(const struct httplat_config *cfg)
+static int cmd_alert__test(const struct httplat_config *cfg)
 {
-	struct slackmsg_origin origin;
+	struct slackmsg_origin origin = {0};
 	struct slack_response resp;
 	char host[256] = "localhost", url[128], body[sizeof(resp.body)];
 	char *json = NULL;
@@ -114,7 +114,7 @@ cleanup:
 	return ret;
 }
 
-static int alert__check(const struct httplat_config *cfg)
+static int cmd_alert__check(const struct httplat_config *cfg)
 {
 	struct alerter *a = alerter__new(cfg, NULL, NULL);
 	char line[512];
@@ -139,7 +139,7 @@ static int alert__check(const struct httplat_config *cfg)
 int cmd_alert(int argc, char **argv)
 {
 	const struct argp_child children[] = {
-	    {&config_argp, 0, "Configuration:", 0},
+	    {&config_alerts_argp, 0, "Configuration:", 0},
 	    {},
 	};
 	const struct argp argp = {
@@ -149,10 +149,15 @@ int cmd_alert(int argc, char **argv)
 	    .children = children,
 	};
 	struct alert_env env = {0};
+	char err[512];
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, &env))
 		return 2;
+	if (config__finish(&env.cfg, err, sizeof(err))) {
+		fprintf(stderr, "httplat alert: %s\n", err);
+		return 1;
+	}
 	if (!strcmp(env.action, "test"))
-		return alert__test(&env.cfg);
-	return alert__check(&env.cfg);
+		return cmd_alert__test(&env.cfg);
+	return cmd_alert__check(&env.cfg);
 }

@@ -9,8 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "clock.h"
 #include "commands.h"
+#include "parse.h"
 #include "pgcli.h"
 #include "pgwriter.h"
 
@@ -44,11 +45,11 @@ static error_t bench_parse(int key, char *arg, struct argp_state *state)
 		env->verify = 0;
 		break;
 	case OPT_BAD_EVERY:
-		if (cli__parse_long(arg, 2, 1000000000, &env->bad_every))
+		if (parse__long(arg, 2, 1000000000, &env->bad_every))
 			argp_error(state, "invalid --bad-every '%s': want 2 or more", arg);
 		break;
 	case ARGP_KEY_ARG:
-		if (state->arg_num || cli__parse_long(arg, 1, 2000000000, &env->n))
+		if (state->arg_num || parse__long(arg, 1, 2000000000, &env->n))
 			argp_error(state, "invalid N '%s': want a row count 1-2000000000", arg);
 		break;
 	default:
@@ -72,14 +73,6 @@ static const struct argp bench_argp = {
 	   "The rows go into the given database under their own host name; use a scratch "
 	   "database.\n\nEXAMPLE:\n  httplat bench-ingest 2000000 --db 'host=/tmp dbname=bench'",
 };
-
-static double now_s(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static double cpu_s(void)
 {
@@ -115,20 +108,28 @@ static void make_templates(struct record *t, int n)
 		r->pid = 4242;
 		r->version = 11;
 		r->lport = 8000;
+		r->queue_ms = i % 4 ? -1 : 0.05 * i; /* the latency split: often unknown */
+		r->wait_ms = i % 3 ? 0.01 * i : -1;
+		r->tls = (uint8_t)(i % 2);
 	}
 }
 
-static long count_rows(const char *db, const char *host)
+/* Requests stored for host: rows of http_requests, or the rollup's count when rollup_only. */
+static long count_rows(const char *db, const char *schema, const char *host, int rollup_only)
 {
 	const char *kw[] = {"dbname", NULL}, *val[] = {db, NULL}, *params[] = {host};
 	PGconn *c = PQconnectdbParams(db ? kw : kw + 1, db ? val : val + 1, 1);
 	PGresult *res = NULL;
+	char sql[160];
 	long n = -1;
 
 	if (PQstatus(c) != CONNECTION_OK)
 		goto cleanup;
-	res = PQexecParams(c, "SELECT count(*) FROM http_requests WHERE host = $1", 1, NULL, params,
-			   NULL, NULL, 0);
+	snprintf(sql, sizeof(sql),
+		 rollup_only ? "SELECT coalesce(sum(count), 0) FROM %s.http_requests_1m WHERE host = $1"
+			     : "SELECT count(*) FROM %s.http_requests WHERE host = $1",
+		 schema);
+	res = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK)
 		n = atol(PQgetvalue(res, 0, 0));
 	else
@@ -150,7 +151,7 @@ int cmd_bench_ingest(int argc, char **argv)
 	long bad;
 	int64_t base_ns;
 	struct pgwriter_opts *pg = &env.pgc.pg;
-	char host[64];
+	char host[64], fatal[768];
 	long got;
 	int err;
 
@@ -159,7 +160,7 @@ int cmd_bench_ingest(int argc, char **argv)
 	if (err)
 		return 1;
 	snprintf(host, sizeof(host), "bench-%d", (int)getpid());
-	pgcli__finish(&env.pgc, host);
+	pgcli__finish(&env.pgc, host, NULL);
 	pg->spool_dir = NULL; /* measure the database path only */
 	make_templates(t, TEMPLATES);
 
@@ -172,9 +173,14 @@ int cmd_bench_ingest(int argc, char **argv)
 	/* connect and apply the schema before timing */
 	for (int i = 0; i < 100; i++) {
 		pgwriter__stats(w, &ws);
-		if (ws.connected)
+		if (ws.connected || pgwriter__fatal(w, fatal, sizeof(fatal)))
 			break;
 		usleep(50000);
+	}
+	if (pgwriter__fatal(w, fatal, sizeof(fatal))) {
+		fprintf(stderr, "httplat: bench-ingest: cannot write to PostgreSQL: %s\n", fatal);
+		pgwriter__free(w);
+		return 2;
 	}
 	if (!ws.connected) {
 		fprintf(stderr, "httplat: bench-ingest: no database connection: %s\n",
@@ -182,8 +188,8 @@ int cmd_bench_ingest(int argc, char **argv)
 		pgwriter__free(w);
 		return 1;
 	}
-	base_ns = (int64_t)(now_s(CLOCK_REALTIME) * 1e9);
-	t0 = now_s(CLOCK_MONOTONIC);
+	base_ns = clock__real_ns();
+	t0 = clock__mono_s();
 	c0 = cpu_s();
 	for (long i = 0; i < env.n; i++) {
 		struct record *r = &t[i % TEMPLATES];
@@ -203,7 +209,7 @@ int cmd_bench_ingest(int argc, char **argv)
 		}
 	}
 	err = pgwriter__flush(w, 600000);
-	t1 = now_s(CLOCK_MONOTONIC);
+	t1 = clock__mono_s();
 	c1 = cpu_s();
 	pgwriter__stats(w, &ws);
 	pgwriter__free(w);
@@ -223,8 +229,9 @@ int cmd_bench_ingest(int argc, char **argv)
 		return 1;
 	}
 	if (env.verify) {
-		got = count_rows(pg->conninfo, pg->host);
-		printf("verified: %ld rows with host '%s' in http_requests\n", got, pg->host);
+		got = count_rows(pg->conninfo, pg->schema, pg->host, pg->rollup_only);
+		printf("verified: %ld rows with host '%s' in %s.%s\n", got, pg->host, pg->schema,
+		       pg->rollup_only ? "http_requests_1m (sum of count)" : "http_requests");
 		if (got != env.n - bad)
 			return 1;
 	}

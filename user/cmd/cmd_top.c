@@ -14,20 +14,21 @@
 #include "commands.h"
 #include "config.h"
 #include "console.h"
+#include "parse.h"
+#include "runner.h"
 #include "topfmt.h"
-#include "tracer.h"
 
 #define TOP_ROWS (AGG_MAX_ROUTES + 2)
 #define TOP_PIDS 64
 #define KEY_POLL_MS 50 /* how long keys may wait while the tracer has nothing */
 
-enum { OPT_BATCH = 'b', OPT_DELAY = 'd', OPT_ONCE = 1000 };
+enum { OPT_BATCH = 'b', OPT_DELAY = 'd', OPT_ONCE = 1000, OPT_TLS };
 
 struct top_env {
-	struct selection sel;
 	struct httplat_config cfg; /* thresholds, window and [select] shared with the alerts */
 	double interval_s;
 	int batch, once;
+	int tls; /* enum console_tls: the requests counted at start (s switches) */
 };
 
 static const struct argp_option options[] = {
@@ -35,6 +36,9 @@ static const struct argp_option options[] = {
 	{"batch", OPT_BATCH, NULL, 0,
      "Plain-text snapshots every interval (also when stdout is not a terminal)", 0},
 	{"once", OPT_ONCE, NULL, 0, "Print one snapshot after one interval and exit", 0},
+	{"tls", OPT_TLS, "WHICH", 0,
+	 "Count all requests (default), only those over TLS (tls) or only plaintext ones (plain)",
+	 0},
 	{},
 };
 
@@ -43,27 +47,13 @@ static const char doc[] =
 	"Latency cells are yellow above --warn-ms and red above --crit-ms, per API as the alerts "
 	"(config file, then flags); REQS..ERR% cover the alerts' --window.\n\n"
 	"Keys: < > sort column, r reverse, / filter by api or path, t per-route view, "
-	"p pause, up/down select, Enter latency histogram and sparklines, q quit.\n\n"
+	"s all / TLS / plaintext requests, p pause, up/down select, Enter latency histogram and "
+	"sparklines, q quit.\n\n"
 	"EXAMPLES:\n"
 	"  httplat top                        # every uvicorn process, full screen\n"
 	"  httplat top -d 5 --api gen=/model  # refresh every 5 s, label /model as gen\n"
 	"  httplat top --batch --pid 1234     # text snapshots, like top -b\n"
 	"  httplat top --once --port 8000     # one snapshot after one interval";
-
-static int parse_seconds(const char *s, double min, double max, double *out)
-{
-	char *end;
-	double v;
-
-	if (!s || !*s)
-		return -EINVAL;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || *end || !isfinite(v) || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
 
 static error_t top_parse(int key, char *arg, struct argp_state *state)
 {
@@ -71,11 +61,10 @@ static error_t top_parse(int key, char *arg, struct argp_state *state)
 
 	switch (key) {
 	case ARGP_KEY_INIT:
-		state->child_inputs[0] = &env->sel;
-		state->child_inputs[1] = &env->cfg;
+		state->child_inputs[0] = &env->cfg;
 		break;
 	case OPT_DELAY:
-		if (parse_seconds(arg, 0.1, 3600, &env->interval_s))
+		if (parse__seconds(arg, 0.1, 3600, &env->interval_s))
 			argp_error(state, "invalid -d '%s': want seconds from 0.1 to 3600", arg);
 		break;
 	case OPT_BATCH:
@@ -84,8 +73,9 @@ static error_t top_parse(int key, char *arg, struct argp_state *state)
 	case OPT_ONCE:
 		env->once = 1;
 		break;
-	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument '%s'", arg);
+	case OPT_TLS:
+		if (console_tls__parse(arg, &env->tls))
+			argp_error(state, "invalid --tls '%s': want all, tls or plain", arg);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -93,13 +83,8 @@ static error_t top_parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp_child children[] = {
-	{&selection_argp, 0, "Process selection and labels:", 1},
-	{&config_argp, 0,
-	 "Thresholds and window, as the alerts (top uses --config, --warn-ms, --crit-ms, --window):",
-	 2},
-	{},
-};
+/* top uses --config, --warn-ms, --crit-ms and --window of the alert group */
+static const struct argp_child children[] = {{&runner_alerts_argp, 0, NULL, 0}, {}};
 
 static const struct argp top_argp = {
 	.options = options,
@@ -109,26 +94,23 @@ static const struct argp top_argp = {
 };
 
 struct top {
-	struct agg *agg;
-	struct tracer *tracer;
+	const struct top_env *env;
+	/*
+	 * [CONSOLE_TLS_ALL] counts every request; the TLS and plaintext ones exist from the
+	 * first TLS request (or the first time the view asks for them): the plaintext one
+	 * starts as a copy of everything before, which was all plaintext.
+	 */
+	struct agg *aggs[CONSOLE_TLS_N];
+	struct agg *agg; /* the one shown */
 	struct console *console;
 	struct agg_row *apis, *routes;
 	int pids[TOP_PIDS];
-	uint16_t ports[AGG_MAX_PORTS];
-	double start;
+	uint16_t ports[TOP_MAX_PORTS];
 	struct top_thresholds thr;
 	int slots;	  /* intervals in the window */
 	int saved_stderr; /* the terminal's stderr while the console holds the screen, or -1 */
 	FILE *held;	  /* what was written to stderr meanwhile */
 };
-
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /*
  * While the console draws, messages on the terminal's stderr (tracer warnings,
@@ -168,47 +150,32 @@ static void top__release_stderr(struct top *t)
 	t->held = NULL;
 }
 
-/* What was seen and what was lost, on stderr at exit. */
-static void top__summary(struct top *t)
+/* The TLS / plaintext aggregations, made on demand; 0, or -ENOMEM (then only ALL). */
+static int top__split(struct top *t)
 {
-	struct tracer_stats st;
-
-	tracer__stats(t->tracer, &st);
-	fprintf(stderr,
-		"httplat top: %llu requests, %llu events lost, %llu undecodable, "
-		"%llu counted in an overflow row\n",
-		(unsigned long long)st.requests, (unsigned long long)st.dropped,
-		(unsigned long long)st.decode_errors, (unsigned long long)agg__overflowed(t->agg));
+	if (t->aggs[CONSOLE_TLS_ONLY])
+		return 0;
+	t->aggs[CONSOLE_TLS_NONE] = agg__clone(t->aggs[CONSOLE_TLS_ALL]);
+	t->aggs[CONSOLE_TLS_ONLY] = agg__new(t->slots);
+	if (t->aggs[CONSOLE_TLS_NONE] && t->aggs[CONSOLE_TLS_ONLY])
+		return 0;
+	agg__free(t->aggs[CONSOLE_TLS_NONE]);
+	agg__free(t->aggs[CONSOLE_TLS_ONLY]);
+	t->aggs[CONSOLE_TLS_NONE] = t->aggs[CONSOLE_TLS_ONLY] = NULL;
+	return -ENOMEM;
 }
 
-static void on_record(void *ctx, const struct record *r)
+/* Points t->agg at what the view (or --tls in batch mode) asks for. */
+static void top__choose(struct top *t)
 {
-	struct top *t = ctx;
+	int tls = t->console ? console__view(t->console)->tls : t->env->tls;
 
-	agg__add(t->agg, r);
+	if (tls != CONSOLE_TLS_ALL && top__split(t))
+		tls = CONSOLE_TLS_ALL;
+	t->agg = t->aggs[tls];
 }
 
-/* Ports the tracer follows, then any other port seen in records. */
-static int top__ports(struct top *t)
-{
-	unsigned short traced[AGG_MAX_PORTS];
-	uint16_t seen[AGG_MAX_PORTS];
-	int n = 0, nt = tracer__ports(t->tracer, traced, AGG_MAX_PORTS);
-	int ns = agg__ports(t->agg, seen, AGG_MAX_PORTS);
-
-	for (int i = 0; i < nt + ns && n < AGG_MAX_PORTS; i++) {
-		uint16_t p = i < nt ? traced[i] : seen[i - nt];
-		int dup = 0;
-
-		for (int j = 0; j < n; j++)
-			dup |= t->ports[j] == p;
-		if (!dup)
-			t->ports[n++] = p;
-	}
-	return n;
-}
-
-static void top__header(struct top *t, const struct top_env *env, struct top_header *h)
+static void top__header(struct top *t, struct runner *r, struct top_header *h)
 {
 	struct tracer_stats st;
 	struct agg_row total;
@@ -216,29 +183,34 @@ static void top__header(struct top *t, const struct top_env *env, struct top_hea
 	memset(h, 0, sizeof(*h));
 	if (gethostname(h->host, sizeof(h->host) - 1))
 		snprintf(h->host, sizeof(h->host), "?");
-	tracer__stats(t->tracer, &st);
+	runner__stats(r, &st);
 	agg__total(t->agg, &total);
-	h->npids = tracer__pids(t->tracer, t->pids, TOP_PIDS);
+	h->npids = runner__pids(r, t->pids, TOP_PIDS);
 	h->pids = t->pids;
-	h->nports = top__ports(t);
+	h->nports = runner__ports(r, t->ports, TOP_MAX_PORTS);
 	h->ports = t->ports;
 	h->now = time(NULL);
-	h->uptime_s = mono_now() - t->start;
-	h->interval_s = env->interval_s;
+	h->uptime_s = runner__uptime_s(r);
+	h->interval_s = t->env->interval_s;
 	h->slots = agg__slots(t->agg);
 	h->filled = agg__filled(t->agg);
 	h->rps = total.p[AGG_LAST].rps;
 	h->requests = total.p[AGG_TOTAL].requests;
 	h->dropped = st.dropped + st.decode_errors;
 	h->overflowed = agg__overflowed(t->agg);
+	if (t->agg == t->aggs[CONSOLE_TLS_ONLY])
+		h->only = "TLS";
+	else if (t->agg == t->aggs[CONSOLE_TLS_NONE])
+		h->only = "plaintext";
 }
 
-static void top__print(struct top *t, const struct top_env *env)
+static void top__print(struct top *t, struct runner *r)
 {
 	struct top_header h;
 	int na, nr;
 
-	top__header(t, env, &h);
+	top__choose(t);
+	top__header(t, r, &h);
 	if (t->console) {
 		console__update(t->console, t->agg, &h);
 		return;
@@ -249,55 +221,19 @@ static void top__print(struct top *t, const struct top_env *env)
 			 nr < TOP_ROWS ? nr : TOP_ROWS, &t->thr);
 }
 
-/* Polls records and keys until an interval ends; returns 1 to go on, 0 to stop, -errno. */
-static int top__run(struct top *t, const struct top_env *env)
-{
-	double last = mono_now(), next = last + env->interval_s, now;
-	int err;
-
-	while (!httplat_exiting()) {
-		int wait_ms = (int)ceil((next - mono_now()) * 1000);
-
-		if (wait_ms < 0)
-			wait_ms = 0;
-		if (t->console && wait_ms > KEY_POLL_MS)
-			wait_ms = KEY_POLL_MS;
-		err = tracer__poll(t->tracer, wait_ms);
-		if (err < 0 && err != -EINTR)
-			return err;
-		if (t->console && console__input(t->console, t->agg))
-			return 0;
-		now = mono_now();
-		if (now < next)
-			continue;
-		agg__tick(t->agg, now - last);
-		last = now;
-		next += env->interval_s;
-		if (next <= now) /* fell behind (suspended?): restart the beat */
-			next = now + env->interval_s;
-		top__print(t, env);
-		if (env->once || ferror(stdout))
-			return 0;
-	}
-	return 0;
-}
-
 static void top_limits(const void *ctx, const char *api, double *warn_ms, double *crit_ms)
 {
 	alert_config__limits(ctx, api, warn_ms, crit_ms);
 }
 
-/* The config file's [select], the alerts' thresholds, and their window in intervals. */
-static int top__configure(struct top_env *env, struct top *t)
+/* The alerts' thresholds, and their window in intervals; the aggregation to fill. */
+static int top_config(void *ctx, const struct httplat_config *cfg)
 {
-	const struct alert_config *al = &env->cfg.alerts;
-	long slots = lround(al->window_s / env->interval_s);
-	char err[512];
+	struct top *t = ctx;
+	const struct alert_config *al = &cfg->alerts;
+	double interval_s = t->env->interval_s;
+	long slots = lround(al->window_s / interval_s);
 
-	if (config__apply_selection(&env->cfg, &env->sel, err, sizeof(err))) {
-		fprintf(stderr, "httplat top: %s\n", err);
-		return -EINVAL;
-	}
 	t->thr = (struct top_thresholds){al->warn_ms, al->crit_ms, top_limits, al};
 	if (slots < 1)
 		slots = 1;
@@ -305,67 +241,133 @@ static int top__configure(struct top_env *env, struct top *t)
 		fprintf(stderr,
 			"httplat top: the %ds window is %ld intervals of %gs; the window columns "
 			"cover the last %d (%gs)\n",
-			al->window_s, slots, env->interval_s, AGG_MAX_SLOTS,
-			AGG_MAX_SLOTS * env->interval_s);
+			al->window_s, slots, interval_s, AGG_MAX_SLOTS, AGG_MAX_SLOTS * interval_s);
 		slots = AGG_MAX_SLOTS;
 	}
 	t->slots = (int)slots;
+	t->agg = t->aggs[CONSOLE_TLS_ALL] = agg__new(t->slots);
+	t->apis = calloc(TOP_ROWS, sizeof(*t->apis));
+	t->routes = calloc(TOP_ROWS, sizeof(*t->routes));
+	if (!t->agg || !t->apis || !t->routes) {
+		fprintf(stderr, "httplat top: out of memory\n");
+		return -ENOMEM;
+	}
 	return 0;
+}
+
+static void top_record(void *ctx, const struct record *r)
+{
+	struct top *t = ctx;
+
+	if (r->tls)
+		top__split(t); /* the first TLS request: from now on they are told apart */
+	agg__add(t->aggs[CONSOLE_TLS_ALL], r);
+	if (t->aggs[CONSOLE_TLS_ONLY])
+		agg__add(t->aggs[r->tls ? CONSOLE_TLS_ONLY : CONSOLE_TLS_NONE], r);
+}
+
+static void top_describe(void *ctx, struct runner *r, char *buf, size_t size)
+{
+	struct top *t = ctx;
+
+	(void)r;
+	snprintf(buf, size, "; refresh every %gs, window %gs", t->env->interval_s,
+		 t->env->interval_s * t->slots);
+}
+
+static int top_start(void *ctx, struct runner *r)
+{
+	struct top *t = ctx;
+
+	if (t->env->batch) {
+		runner__set_max_wait(r, (int)ceil(t->env->interval_s * 1000));
+		return 0;
+	}
+	t->console = console__open(&t->thr);
+	if (!t->console) {
+		fprintf(stderr, "httplat top: no usable terminal (%s); use --batch\n",
+			strerror(errno));
+		return -1;
+	}
+	console__set_tls(t->console, t->env->tls);
+	top__hold_stderr(t);
+	runner__set_max_wait(r, KEY_POLL_MS); /* keys must not wait for the kernel */
+	top__print(t, r);		      /* the frame right away, numbers after one interval */
+	return 0;
+}
+
+static int top_poll(void *ctx, struct runner *r)
+{
+	struct top *t = ctx;
+
+	int quit, tls;
+
+	(void)r;
+	if (!t->console)
+		return 0;
+	tls = console__view(t->console)->tls;
+	quit = console__input(t->console, t->agg);
+	if (!quit && console__view(t->console)->tls != tls)
+		top__print(t, r); /* s: show the other requests at once */
+	return quit;
+}
+
+static int top_tick(void *ctx, struct runner *r, double elapsed_s)
+{
+	struct top *t = ctx;
+
+	for (int i = 0; i < CONSOLE_TLS_N; i++)
+		if (t->aggs[i])
+			agg__tick(t->aggs[i], elapsed_s);
+	top__print(t, r);
+	return t->env->once || ferror(stdout) ? 1 : 0;
+}
+
+static void top_stop(void *ctx, struct runner *r)
+{
+	struct top *t = ctx;
+
+	(void)r;
+	console__close(t->console);
+	t->console = NULL;
+	top__release_stderr(t);
+}
+
+static void top_summary(void *ctx, struct runner *r, char *buf, size_t size)
+{
+	struct top *t = ctx;
+
+	(void)r;
+	snprintf(buf, size, ", %llu counted in an overflow row",
+		 (unsigned long long)agg__overflowed(t->aggs[CONSOLE_TLS_ALL]));
 }
 
 int cmd_top(int argc, char **argv)
 {
 	struct top_env env = {.interval_s = 1};
-	struct top t = {0};
-	int err, ret = 1;
+	struct top t = {.env = &env, .saved_stderr = -1};
+	struct runner_ops ops = {
+		.name = "httplat top",
+		.on_config = top_config,
+		.on_record = top_record,
+		.describe = top_describe,
+		.on_start = top_start,
+		.on_poll = top_poll,
+		.on_tick = top_tick,
+		.on_stop = top_stop,
+		.summary = top_summary,
+	};
+	int ret;
 
-	if (argp_parse(&top_argp, argc, argv, 0, NULL, &env) || top__configure(&env, &t))
-		goto cleanup;
+	if (argp_parse(&top_argp, argc, argv, 0, NULL, &env))
+		return 1;
 	if (!isatty(STDOUT_FILENO) || env.once)
 		env.batch = 1;
-	t.agg = agg__new(t.slots);
-	t.apis = calloc(TOP_ROWS, sizeof(*t.apis));
-	t.routes = calloc(TOP_ROWS, sizeof(*t.routes));
-	if (!t.agg || !t.apis || !t.routes) {
-		fprintf(stderr, "httplat top: out of memory\n");
-		goto cleanup;
-	}
-	t.start = mono_now();
-	t.tracer = tracer__open(&env.sel, on_record, &t);
-	if (!t.tracer) {
-		fprintf(stderr, "httplat top: cannot start tracing: %s\n", strerror(errno));
-		goto cleanup;
-	}
-	fprintf(stderr, "httplat top: tracing %d process(es); refresh every %gs, window %gs\n",
-		tracer__pids(t.tracer, t.pids, TOP_PIDS), env.interval_s, env.interval_s * t.slots);
-	if (!env.batch) {
-		t.console = console__open(&t.thr);
-		if (t.console)
-			top__hold_stderr(&t);
-		if (!t.console) {
-			fprintf(stderr, "httplat top: no usable terminal (%s); use --batch\n",
-				strerror(errno));
-			goto cleanup;
-		}
-		top__print(&t, &env); /* the frame right away, numbers after one interval */
-	}
-	err = top__run(&t, &env);
-	console__close(t.console);
-	t.console = NULL;
-	top__release_stderr(&t);
-	top__summary(&t);
-	if (err < 0) {
-		fprintf(stderr, "httplat top: tracing failed: %s\n", strerror(-err));
-		goto cleanup;
-	}
-	ret = 0;
-cleanup:
-	console__close(t.console);
-	top__release_stderr(&t);
-	tracer__free(t.tracer);
-	agg__free(t.agg);
+	ops.tick_s = env.interval_s;
+	ret = runner__run(&env.cfg, &ops, &t);
+	for (int i = 0; i < CONSOLE_TLS_N; i++)
+		agg__free(t.aggs[i]);
 	free(t.apis);
 	free(t.routes);
-	selection__free(&env.sel);
 	return ret;
 }

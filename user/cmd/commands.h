@@ -1,4 +1,4 @@
-/* commands.h: the subcommands main() dispatches to, and the shared stop flag. */
+/* commands.h: the subcommands main() dispatches to. */
 #ifndef HTTPLAT_COMMANDS_H
 #define HTTPLAT_COMMANDS_H
 
@@ -8,10 +8,5 @@ int cmd_run(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_alert(int argc, char **argv);
 int cmd_bench_ingest(int argc, char **argv);
-
-/* True once SIGINT/SIGTERM arrived; main() installs the handlers. */
-int httplat_exiting(void);
-/* Asks the running command to stop, as a signal would. */
-void httplat_request_exit(void);
 
 #endif

@@ -36,9 +36,14 @@ void classifier__free(struct classifier *c)
 	free(c);
 }
 
+int classifier__check_route(const char *pattern)
+{
+	return !pattern || pattern[0] != '/' || strlen(pattern) > 255 ? -EINVAL : 0;
+}
+
 int classifier__add_route(struct classifier *c, const char *pattern)
 {
-	if (!pattern || pattern[0] != '/' || strlen(pattern) > 255)
+	if (classifier__check_route(pattern))
 		return -EINVAL;
 	if (c->nroutes >= CLASSIFY_MAX_RULES)
 		return -ENOSPC;
@@ -49,18 +54,28 @@ int classifier__add_route(struct classifier *c, const char *pattern)
 	return 0;
 }
 
+int classifier__check_api(const char *spec)
+{
+	const char *eq = spec ? strchr(spec, '=') : NULL;
+
+	if (!eq || eq == spec || eq[1] != '/')
+		return -EINVAL;
+	if ((size_t)(eq - spec) >= sizeof(((struct api_rule *)0)->name) ||
+	    strlen(eq + 1) >= sizeof(((struct api_rule *)0)->prefix))
+		return -EINVAL;
+	return 0;
+}
+
 int classifier__add_api(struct classifier *c, const char *spec)
 {
 	const char *eq = spec ? strchr(spec, '=') : NULL;
 	struct api_rule *r;
 	size_t nlen, plen;
 
-	if (!eq || eq == spec || eq[1] != '/')
+	if (classifier__check_api(spec))
 		return -EINVAL;
 	nlen = (size_t)(eq - spec);
 	plen = strlen(eq + 1);
-	if (nlen >= sizeof(r->name) || plen >= sizeof(r->prefix))
-		return -EINVAL;
 	if (c->napis >= CLASSIFY_MAX_RULES)
 		return -ENOSPC;
 	r = &c->apis[c->napis++];
@@ -92,9 +107,9 @@ static int is_uuid(const char *s, size_t len)
 	return 1;
 }
 
-int classify__is_id_segment(const char *seg, size_t len)
+int classifier__is_id_segment(const char *seg, size_t len)
 {
-	size_t digits = 0, hex = 0, alnum = 0;
+	size_t digits = 0, hex = 0, alnum = 0, letters = 0, turns = 0;
 
 	if (len == 0)
 		return 0;
@@ -105,6 +120,11 @@ int classify__is_id_segment(const char *seg, size_t len)
 
 		if (ch >= '0' && ch <= '9')
 			digits++;
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'))
+			letters++;
+		/* letter <-> digit changes: "q1a00007" has 3, "sha256" and "v2" 1 */
+		if (i && ((ch >= '0' && ch <= '9') != (seg[i - 1] >= '0' && seg[i - 1] <= '9')))
+			turns++;
 		if (is_hex(ch))
 			hex++;
 		if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
@@ -115,6 +135,9 @@ int classify__is_id_segment(const char *seg, size_t len)
 		return 1; /* 123 */
 	if (hex == len && len >= 16 && digits > 0)
 		return 1; /* sha1/md5-like hash */
+	/* short generated ids that interleave letters and digits: q1a00007, a8f3k2 */
+	if (digits + letters == len && len >= 6 && digits >= 2 && letters >= 2 && turns >= 3)
+		return 1;
 	/* long opaque tokens (base64url ids) that mix letters and digits */
 	return alnum == len && len >= 20 && digits > 0 && digits < len;
 }
@@ -198,7 +221,7 @@ void classifier__route(const struct classifier *c, const char *path, char *out, 
 		while (*p && *p != '/')
 			p++;
 		n = (size_t)(p - s);
-		if (classify__is_id_segment(s, n)) {
+		if (classifier__is_id_segment(s, n)) {
 			s = "{id}";
 			n = 4;
 		}

@@ -1,96 +1,306 @@
 /* config.c: the one httplat config file (libinih), the environment and flag overrides. */
 #include <errno.h>
 #include <ini.h>
+#include <linux/types.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "classify.h"
+#include "httplat.h"
 #include "config.h"
+#include "parse.h"
 
 void config__defaults(struct httplat_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	alert_config__defaults(&c->alerts);
 	slack_config__defaults(&c->slack);
-	c->database.retention_days = -1;
-	c->database.rollup_days = -1;
-	c->database.batch_rows = -1;
-	c->database.flush_ms = -1;
+	routes_config__defaults(&c->routes);
+	c->database.retention_days = 14;
 }
 
-int config__parse_duration_ms(const char *s, long long *ms)
-{
-	static const struct {
-		const char *unit;
-		double ms;
-	} units[] = {{"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
-	char *end;
-	double v;
+/* ---- keys ---- */
 
-	if (!s || !*s)
-		return -EINVAL;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || !isfinite(v) || v < 0)
-		return -EINVAL;
-	while (*end == ' ')
-		end++;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(end, units[i].unit))
-			continue;
-		if (v * units[i].ms > 1e15)
-			return -EINVAL;
-		*ms = (long long)llround(v * units[i].ms);
+enum key_kind {
+	K_INT,	   /* int in [min, max] */
+	K_DOUBLE,  /* double in [min, max] */
+	K_SECONDS, /* duration -> int seconds; min, max in seconds */
+	K_MS,	   /* duration -> int ms; min, max in ms */
+	K_SIZE,	   /* bytes -> uint64_t, at least min */
+	K_STR,	   /* string of at least min characters that fits */
+	K_FN,	   /* set() */
+};
+
+struct key {
+	const char *section;
+	const char *name;
+	enum key_kind kind;
+	size_t off; /* in struct httplat_config */
+	size_t size;
+	double min, max;
+	int (*set)(struct httplat_config *c, const char *v);
+	const char *want; /* K_FN: what a valid value looks like */
+};
+
+static int list__each(const char *s, int (*fn)(void *ctx, const char *item), void *ctx);
+
+static int rules__add(void *ctx, const char *item)
+{
+	struct alert_config *a = ctx;
+	enum alert_rule r;
+
+	if (!strcmp(item, "none"))
 		return 0;
-	}
+	if (alert_rule__parse(item, &r))
+		return -EINVAL;
+	a->rules |= 1u << r;
+	return 0;
+}
+
+static int rules__set(struct httplat_config *c, const char *v)
+{
+	c->alerts.rules = 0;
+	return list__each(v, rules__add, &c->alerts);
+}
+
+static int stat__set(struct httplat_config *c, const char *v)
+{
+	return alert_stat__parse(v, &c->alerts.stat);
+}
+
+static int pids__add(void *ctx, const char *item)
+{
+	struct config_select *s = ctx;
+	long v;
+
+	if (parse__long(item, 1, 4194304, &v) || s->npids >= CONFIG_SELECT_MAX)
+		return -EINVAL;
+	s->pids[s->npids++] = (int)v;
+	return 0;
+}
+
+static int pids__set(struct httplat_config *c, const char *v)
+{
+	return list__each(v, pids__add, &c->select);
+}
+
+static int ports__add(void *ctx, const char *item)
+{
+	struct config_select *s = ctx;
+	long v;
+
+	if (parse__long(item, 1, 65535, &v) || s->nports >= CONFIG_SELECT_MAX)
+		return -EINVAL;
+	s->ports[s->nports++] = (unsigned short)v;
+	return 0;
+}
+
+static int ports__set(struct httplat_config *c, const char *v)
+{
+	return list__each(v, ports__add, &c->select);
+}
+
+static int api__set(struct httplat_config *c, const char *v)
+{
+	struct config_select *s = &c->select;
+
+	if (s->napi >= CONFIG_LIST_MAX || classifier__check_api(v) ||
+	    snprintf(s->api[s->napi], sizeof(s->api[0]), "%s", v) >= (int)sizeof(s->api[0]))
+		return -EINVAL;
+	s->napi++;
+	return 0;
+}
+
+static int route__set(struct httplat_config *c, const char *v)
+{
+	struct config_select *s = &c->select;
+
+	if (s->nroute >= CONFIG_LIST_MAX || classifier__check_route(v) ||
+	    snprintf(s->route[s->nroute], sizeof(s->route[0]), "%s", v) >= (int)sizeof(s->route[0]))
+		return -EINVAL;
+	s->nroute++;
+	return 0;
+}
+
+/* yes/no; "" is a flag given without a value (--rollup-only): yes */
+static int rollup_only__set(struct httplat_config *c, const char *v)
+{
+	if (!*v || !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+		c->database.rollup_only = 1;
+	else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
+		c->database.rollup_only = 0;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int openapi__set(struct httplat_config *c, const char *v)
+{
+	char err[128];
+
+	return routes_config__add_openapi(&c->routes, v, err, sizeof(err)) ? -EINVAL : 0;
+}
+
+static int routes_file__set(struct httplat_config *c, const char *v)
+{
+	char err[128];
+
+	return routes_config__add_file(&c->routes, v, err, sizeof(err)) ? -EINVAL : 0;
+}
+
+static int hooks__set(struct httplat_config *c, const char *v)
+{
+	static const char *const names[] = {"auto", "socket", "syscall"};
+
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(v, names[i])) {
+			c->select.hooks = i;
+			return 0;
+		}
 	return -EINVAL;
 }
 
-static int parse__double(const char *s, double min, double max, double *out)
-{
-	char *end;
-	double v;
+/* offset and size of a field of struct httplat_config, for the table */
+#define AT(field)                                                                                  \
+	offsetof(struct httplat_config, field), sizeof(((struct httplat_config *)0)->field)
+#define DAY_S 86400.0
+#define WEEK_S (7 * DAY_S)
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
+static const struct key keys[] = {
+    {"select", "pids", K_FN, 0, 0, 0, 0, pids__set, "process ids, comma-separated"},
+    {"select", "ports", K_FN, 0, 0, 0, 0, ports__set, "ports 1-65535, comma-separated"},
+    {"select", "api", K_FN, 0, 0, 0, 0, api__set, "NAME=/prefix"},
+    {"select", "route", K_FN, 0, 0, 0, 0, route__set, "a path such as /model/{id}/mesh"},
+    {"select", "hooks", K_FN, 0, 0, 0, 0, hooks__set, "auto, socket or syscall"},
+    {"select", "pipeline_max", K_INT, AT(select.pipeline_max), 1, HTTPLAT_PIPE_PER_CONN, NULL,
+     NULL},
+    {"database", "db", K_STR, AT(database.db), 0, 0, NULL, NULL},
+    {"database", "host", K_STR, AT(database.host), 1, 0, NULL, NULL},
+    {"database", "schema", K_STR, AT(database.schema), 1, 0, NULL, NULL},
+    {"database", "rollup_only", K_FN, 0, 0, 0, 0, rollup_only__set, "yes or no"},
+    {"database", "spool_dir", K_STR, AT(database.spool_dir), 1, 0, NULL, NULL},
+    {"database", "spool_max", K_SIZE, AT(database.spool_max), 65536, 0, NULL, NULL},
+    {"database", "mem_max", K_SIZE, AT(database.mem_max), 65536, 0, NULL, NULL},
+    {"database", "retention_days", K_INT, AT(database.retention_days), 0, 36500, NULL, NULL},
+    {"database", "rollup_days", K_INT, AT(database.rollup_days), 1, 36500, NULL, NULL},
+    {"database", "batch_rows", K_INT, AT(database.batch_rows), 1, 1000000, NULL, NULL},
+    {"database", "flush_ms", K_INT, AT(database.flush_ms), 1, 60000, NULL, NULL},
+    {"database", "db_timeout", K_SECONDS, AT(database.db_timeout_s), 1, DAY_S, NULL, NULL},
+    {"alerts", "warn_ms", K_DOUBLE, AT(alerts.warn_ms), 0.001, 1e7, NULL, NULL},
+    {"alerts", "crit_ms", K_DOUBLE, AT(alerts.crit_ms), 0, 1e7, NULL, NULL},
+    {"alerts", "window", K_SECONDS, AT(alerts.window_s), 1, WEEK_S, NULL, NULL},
+    {"alerts", "stat", K_FN, 0, 0, 0, 0, stat__set, "p50, p95, p99, max or mean"},
+    {"alerts", "min_samples", K_INT, AT(alerts.min_samples), 1, 1000000, NULL, NULL},
+    {"alerts", "repeat", K_SECONDS, AT(alerts.repeat_s), 0, WEEK_S, NULL, NULL},
+    {"alerts", "hold", K_SECONDS, AT(alerts.hold_s), 0, WEEK_S, NULL, NULL},
+    {"alerts", "hysteresis", K_DOUBLE, AT(alerts.hysteresis), 0, 0.9, NULL, NULL},
+    {"alerts", "rules", K_FN, 0, 0, 0, 0, rules__set,
+     "latency, http_500, error_ratio, no_response, wait or none, comma-separated"},
+    {"alerts", "error_ratio_warn", K_DOUBLE, AT(alerts.ratio_warn), 0.0001, 1, NULL, NULL},
+    {"alerts", "error_ratio_crit", K_DOUBLE, AT(alerts.ratio_crit), 0, 1, NULL, NULL},
+    {"alerts", "no_response_warn", K_DOUBLE, AT(alerts.no_resp_warn), 1, 1e9, NULL, NULL},
+    {"alerts", "no_response_crit", K_DOUBLE, AT(alerts.no_resp_crit), 0, 1e9, NULL, NULL},
+    {"routes", "openapi_path", K_FN, 0, 0, 0, 0, openapi__set,
+     "[PORT=]/PATH (the app's OpenAPI document) or [PORT=]none"},
+    {"routes", "file", K_FN, 0, 0, 0, 0, routes_file__set, "[PORT=]FILE, an OpenAPI JSON file"},
+    {"routes", "max_values", K_INT, AT(routes.guard.max_values), 1, 100000, NULL, NULL},
+    {"routes", "max_routes", K_INT, AT(routes.guard.max_routes), 1, 100000, NULL, NULL},
+    {"grafana", "url", K_STR, AT(grafana.url), 0, 0, NULL, NULL},
+    {"grafana", "dashboard", K_STR, AT(grafana.dashboard), 0, 0, NULL, NULL},
+    {"slack", "webhook", K_STR, AT(slack.webhook), 0, 0, NULL, NULL},
+    {"slack", "channel", K_STR, AT(slack.channel), 0, 0, NULL, NULL},
+    {"slack", "timeout", K_MS, AT(slack.timeout_ms), 100, DAY_S * 1000, NULL, NULL},
+    {"slack", "connect_timeout", K_MS, AT(slack.connect_timeout_ms), 100, DAY_S * 1000, NULL,
+     NULL},
+    {"slack", "min_interval", K_MS, AT(slack.min_interval_ms), 0, DAY_S * 1000, NULL, NULL},
+    {"slack", "gather", K_MS, AT(slack.gather_ms), 0, DAY_S * 1000, NULL, NULL},
+    {"slack", "backoff_min", K_MS, AT(slack.backoff_min_ms), 1, DAY_S * 1000, NULL, NULL},
+    {"slack", "backoff_max", K_MS, AT(slack.backoff_max_ms), 1, DAY_S * 1000, NULL, NULL},
+    {"slack", "retry_after_max", K_SECONDS, AT(slack.retry_after_max_s), 1, WEEK_S, NULL, NULL},
+    {"slack", "queue_max", K_INT, AT(slack.queue_max), 1, 100000, NULL, NULL},
+};
+
+static const struct key *key__find(const char *section, const char *name)
+{
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strcmp(keys[i].section, section) && !strcmp(keys[i].name, name))
+			return &keys[i];
+	return NULL;
 }
 
-static int parse__seconds(const char *s, long long min_ms, int *out)
+/* What a valid value of k looks like, for messages. */
+static void key__want(const struct key *k, char *out, size_t outsz)
 {
-	long long ms;
-
-	if (config__parse_duration_ms(s, &ms) || ms < min_ms || ms > 86400000LL * 7)
-		return -EINVAL;
-	*out = (int)(ms / 1000);
-	return 0;
+	switch (k->kind) {
+	case K_INT:
+		snprintf(out, outsz, "want a whole number from %.0f to %.0f", k->min, k->max);
+		break;
+	case K_DOUBLE:
+		snprintf(out, outsz, "want a number from %g to %g", k->min, k->max);
+		break;
+	case K_SECONDS:
+	case K_MS:
+		snprintf(out, outsz, "want a duration such as 90s, 1500ms, 5m or 1h, at least %g%s",
+			 k->min, k->kind == K_MS ? "ms" : "s");
+		break;
+	case K_SIZE:
+		snprintf(out, outsz, "want bytes with an optional K, M or G suffix, at least %.0fK",
+			 k->min / 1024);
+		break;
+	case K_STR:
+		snprintf(out, outsz, "want %s%zu characters at most", k->min ? "1 to " : "",
+			 k->size - 1);
+		break;
+	case K_FN:
+		snprintf(out, outsz, "want %s", k->want);
+		break;
+	}
 }
 
-static int parse__ms(const char *s, long long min_ms, int *out)
+static int key__set(const struct key *k, struct httplat_config *c, const char *v)
 {
-	long long ms;
+	char *field = (char *)c + k->off;
+	uint64_t size;
+	double d;
+	long l;
 
-	if (config__parse_duration_ms(s, &ms) || ms < min_ms || ms > 86400000LL)
-		return -EINVAL;
-	*out = (int)ms;
-	return 0;
-}
-
-static int parse__int(const char *s, long min, long max, int *out)
-{
-	long v;
-
-	if (cli__parse_long(s, min, max, &v))
-		return -EINVAL;
-	*out = (int)v;
-	return 0;
+	switch (k->kind) {
+	case K_INT:
+		if (parse__long(v, (long)k->min, (long)k->max, &l))
+			return -EINVAL;
+		*(int *)field = (int)l;
+		return 0;
+	case K_DOUBLE:
+		return parse__double(v, k->min, k->max, (double *)field);
+	case K_SECONDS:
+		if (parse__seconds(v, k->min, k->max, &d))
+			return -EINVAL;
+		*(int *)field = (int)d;
+		return 0;
+	case K_MS:
+		if (parse__seconds(v, k->min / 1000, k->max / 1000, &d))
+			return -EINVAL;
+		*(int *)field = (int)llround(d * 1000);
+		return 0;
+	case K_SIZE:
+		if (parse__size(v, &size) || size < (uint64_t)k->min)
+			return -EINVAL;
+		*(uint64_t *)field = size;
+		return 0;
+	case K_STR:
+		if (strlen(v) < (size_t)k->min || strlen(v) >= k->size)
+			return -EINVAL;
+		memcpy(field, v, strlen(v) + 1);
+		return 0;
+	case K_FN:
+		return k->set(c, v);
+	}
+	return -EINVAL;
 }
 
 /* "a, b c" -> calls fn for each item; 0 or the first error. */
@@ -107,131 +317,14 @@ static int list__each(const char *s, int (*fn)(void *ctx, const char *item), voi
 	return 0;
 }
 
-static int rules__add(void *ctx, const char *item)
-{
-	struct alert_config *a = ctx;
-	enum alert_rule r;
-
-	if (!strcmp(item, "none"))
-		return 0;
-	if (alert_rule__parse(item, &r))
-		return -EINVAL;
-	a->rules |= 1u << r;
-	return 0;
-}
-
-static int pids__add(void *ctx, const char *item)
-{
-	struct config_select *s = ctx;
-	long v;
-
-	if (cli__parse_long(item, 1, 4194304, &v) || s->npids >= SELECTION_MAX)
-		return -EINVAL;
-	s->pids[s->npids++] = (int)v;
-	return 0;
-}
-
-static int ports__add(void *ctx, const char *item)
-{
-	struct config_select *s = ctx;
-	long v;
-
-	if (cli__parse_long(item, 1, 65535, &v) || s->nports >= SELECTION_MAX)
-		return -EINVAL;
-	s->ports[s->nports++] = (unsigned short)v;
-	return 0;
-}
-
-static int select__set(struct config_select *s, const char *key, const char *v)
-{
-	if (!strcmp(key, "pids"))
-		return list__each(v, pids__add, s);
-	if (!strcmp(key, "ports"))
-		return list__each(v, ports__add, s);
-	if (!strcmp(key, "api")) {
-		if (s->napi >= CONFIG_LIST_MAX || !strchr(v, '=') ||
-		    snprintf(s->api[s->napi], sizeof(s->api[0]), "%s", v) >= (int)sizeof(s->api[0]))
-			return -EINVAL;
-		s->napi++;
-		return 0;
-	}
-	if (!strcmp(key, "route")) {
-		if (s->nroute >= CONFIG_LIST_MAX || v[0] != '/' ||
-		    snprintf(s->route[s->nroute], sizeof(s->route[0]), "%s", v) >=
-			(int)sizeof(s->route[0]))
-			return -EINVAL;
-		s->nroute++;
-		return 0;
-	}
-	return -ENOENT;
-}
-
-static int str__set(char *dst, size_t sz, const char *v)
-{
-	return snprintf(dst, sz, "%s", v) >= (int)sz ? -EINVAL : 0;
-}
-
-static int database__set(struct config_database *d, const char *key, const char *v)
-{
-	if (!strcmp(key, "db"))
-		return str__set(d->db, sizeof(d->db), v);
-	if (!strcmp(key, "host"))
-		return *v ? str__set(d->host, sizeof(d->host), v) : -EINVAL;
-	if (!strcmp(key, "spool_dir"))
-		return *v ? str__set(d->spool_dir, sizeof(d->spool_dir), v) : -EINVAL;
-	if (!strcmp(key, "spool_max"))
-		return str__set(d->spool_max, sizeof(d->spool_max), v);
-	if (!strcmp(key, "mem_max"))
-		return str__set(d->mem_max, sizeof(d->mem_max), v);
-	if (!strcmp(key, "retention_days"))
-		return parse__int(v, 0, 36500, &d->retention_days);
-	if (!strcmp(key, "rollup_days"))
-		return parse__int(v, 1, 36500, &d->rollup_days);
-	if (!strcmp(key, "batch_rows"))
-		return parse__int(v, 1, 1000000, &d->batch_rows);
-	if (!strcmp(key, "flush_ms"))
-		return parse__int(v, 1, 60000, &d->flush_ms);
-	return -ENOENT;
-}
-
-static int alerts__set(struct alert_config *a, const char *key, const char *v)
-{
-	if (!strcmp(key, "warn_ms"))
-		return parse__double(v, 0.001, 1e7, &a->warn_ms);
-	if (!strcmp(key, "crit_ms"))
-		return parse__double(v, 0, 1e7, &a->crit_ms);
-	if (!strcmp(key, "window"))
-		return parse__seconds(v, 1000, &a->window_s);
-	if (!strcmp(key, "stat"))
-		return alert_stat__parse(v, &a->stat);
-	if (!strcmp(key, "min_samples"))
-		return parse__int(v, 1, 1000000, &a->min_samples);
-	if (!strcmp(key, "repeat"))
-		return parse__seconds(v, 0, &a->repeat_s);
-	if (!strcmp(key, "hold"))
-		return parse__seconds(v, 0, &a->hold_s);
-	if (!strcmp(key, "hysteresis"))
-		return parse__double(v, 0, 0.9, &a->hysteresis);
-	if (!strcmp(key, "rules")) {
-		a->rules = 0;
-		return list__each(v, rules__add, a);
-	}
-	if (!strcmp(key, "error_ratio_warn"))
-		return parse__double(v, 0.0001, 1, &a->ratio_warn);
-	if (!strcmp(key, "error_ratio_crit"))
-		return parse__double(v, 0, 1, &a->ratio_crit);
-	if (!strcmp(key, "no_response_warn"))
-		return parse__double(v, 1, 1e9, &a->no_resp_warn);
-	if (!strcmp(key, "no_response_crit"))
-		return parse__double(v, 0, 1e9, &a->no_resp_crit);
-	return -ENOENT;
-}
-
 /* [alerts.NAME]: latency thresholds for one API; unset ones follow [alerts]. */
 static int alerts_api__set(struct alert_config *a, const char *api, const char *key, const char *v)
 {
 	struct alert_api_limits *l = NULL;
+	double *field;
 
+	if (strcmp(key, "warn_ms") && strcmp(key, "crit_ms"))
+		return -ENOENT;
 	if (!*api || strlen(api) >= RECORD_API_MAX)
 		return -EINVAL;
 	for (int i = 0; i < a->napi; i++)
@@ -244,65 +337,60 @@ static int alerts_api__set(struct alert_config *a, const char *api, const char *
 		snprintf(l->api, sizeof(l->api), "%s", api);
 		l->warn_ms = l->crit_ms = -1;
 	}
-	if (!strcmp(key, "warn_ms"))
-		return parse__double(v, 0.001, 1e7, &l->warn_ms);
-	if (!strcmp(key, "crit_ms"))
-		return parse__double(v, 0, 1e7, &l->crit_ms);
-	return -ENOENT;
+	field = strcmp(key, "warn_ms") ? &l->crit_ms : &l->warn_ms;
+	return parse__double(v, field == &l->warn_ms ? 0.001 : 0, 1e7, field);
 }
 
-static int slack__set(struct slack_config *s, const char *key, const char *v)
+static int section__known(const char *section)
 {
-	if (!strcmp(key, "webhook"))
-		return str__set(s->webhook, sizeof(s->webhook), v);
-	if (!strcmp(key, "channel"))
-		return str__set(s->channel, sizeof(s->channel), v);
-	if (!strcmp(key, "timeout"))
-		return parse__ms(v, 100, &s->timeout_ms);
-	if (!strcmp(key, "connect_timeout"))
-		return parse__ms(v, 100, &s->connect_timeout_ms);
-	if (!strcmp(key, "min_interval"))
-		return parse__ms(v, 0, &s->min_interval_ms);
-	if (!strcmp(key, "gather"))
-		return parse__ms(v, 0, &s->gather_ms);
-	if (!strcmp(key, "backoff_min"))
-		return parse__ms(v, 1, &s->backoff_min_ms);
-	if (!strcmp(key, "backoff_max"))
-		return parse__ms(v, 1, &s->backoff_max_ms);
-	if (!strcmp(key, "retry_after_max"))
-		return parse__seconds(v, 1000, &s->retry_after_max_s);
-	if (!strcmp(key, "queue_max"))
-		return parse__int(v, 1, 100000, &s->queue_max);
-	return -ENOENT;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strcmp(keys[i].section, section))
+			return 1;
+	return !strncmp(section, "alerts.", 7);
+}
+
+/* Sets one key; on error, what is wrong (without the value) in want. */
+static int config__set_key(struct httplat_config *c, const char *section, const char *name,
+			   const char *value, char *want, size_t wantsz)
+{
+	const struct key *k;
+	int ret;
+
+	*want = 0;
+	if (!strncmp(section, "alerts.", 7)) {
+		ret = alerts_api__set(&c->alerts, section + 7, name, value);
+		if (ret == -EINVAL)
+			snprintf(want, wantsz, "want milliseconds");
+		return ret;
+	}
+	k = key__find(section, name);
+	if (!k)
+		return -ENOENT;
+	ret = key__set(k, c, value);
+	if (ret)
+		key__want(k, want, wantsz);
+	else if (!strcmp(section, "slack") && !strcmp(name, "webhook"))
+		snprintf(c->webhook_source, sizeof(c->webhook_source), "the config file");
+	return ret ? -EINVAL : 0;
 }
 
 int config__set(struct httplat_config *c, const char *section, const char *key, const char *value,
 		char *err, size_t errsz)
 {
+	char want[128];
 	int ret;
 
-	if (!strcmp(section, "select"))
-		ret = select__set(&c->select, key, value);
-	else if (!strcmp(section, "database"))
-		ret = database__set(&c->database, key, value);
-	else if (!strcmp(section, "alerts"))
-		ret = alerts__set(&c->alerts, key, value);
-	else if (!strncmp(section, "alerts.", 7))
-		ret = alerts_api__set(&c->alerts, section + 7, key, value);
-	else if (!strcmp(section, "slack"))
-		ret = slack__set(&c->slack, key, value);
-	else {
+	if (!section__known(section)) {
 		snprintf(err, errsz, "unknown section [%s]", section);
 		return -EINVAL;
 	}
+	ret = config__set_key(c, section, key, value, want, sizeof(want));
 	if (ret == -ENOENT)
 		snprintf(err, errsz, "unknown key '%s' in [%s]", key, section);
 	else if (ret)
 		/* a webhook is a secret: never echo it */
-		snprintf(err, errsz, "invalid value for '%s' in [%s]: '%s'", key, section,
-			 strcmp(key, "webhook") ? value : "(hidden)");
-	if (!ret && !strcmp(section, "slack") && !strcmp(key, "webhook"))
-		snprintf(c->webhook_source, sizeof(c->webhook_source), "the config file");
+		snprintf(err, errsz, "invalid value for '%s' in [%s]: '%s' (%s)", key, section,
+			 strcmp(key, "webhook") ? value : "(hidden)", want);
 	return ret ? -EINVAL : 0;
 }
 
@@ -402,8 +490,14 @@ cleanup:
 
 int config__env(struct httplat_config *c, char *err, size_t errsz)
 {
-	const char *hook = getenv("HTTPLAT_SLACK_WEBHOOK");
+	const char *hook = getenv("HTTPLAT_SLACK_WEBHOOK"), *db = getenv("HTTPLAT_DB");
 
+	if (db && *db &&
+	    snprintf(c->database.db, sizeof(c->database.db), "%s", db) >=
+		(int)sizeof(c->database.db)) {
+		snprintf(err, errsz, "HTTPLAT_DB is too long");
+		return -EINVAL;
+	}
 	if (!hook || !*hook)
 		return 0;
 	if (snprintf(c->slack.webhook, sizeof(c->slack.webhook), "%s", hook) >=
@@ -424,75 +518,65 @@ int config__check(const struct httplat_config *c, char *err, size_t errsz)
 	return slack_config__check(&c->slack, err, errsz);
 }
 
-int config__apply_selection(const struct httplat_config *c, struct selection *sel, char *err,
-			    size_t errsz)
-{
-	int ret = selection__init(sel);
+/* ---- flags ---- */
 
-	if (ret) {
-		snprintf(err, errsz, "out of memory");
-		return ret;
-	}
-	if (!sel->npids) {
-		memcpy(sel->pids, c->select.pids, sizeof(sel->pids));
-		sel->npids = c->select.npids;
-	}
-	if (!sel->nports) {
-		memcpy(sel->ports, c->select.ports, sizeof(sel->ports));
-		sel->nports = c->select.nports;
-	}
-	for (int i = 0; i < c->select.napi; i++)
-		if (classifier__add_api(sel->classifier, c->select.api[i])) {
-			snprintf(err, errsz, "[select] api '%s': want NAME=/prefix",
-				 c->select.api[i]);
-			return -EINVAL;
-		}
-	for (int i = 0; i < c->select.nroute; i++)
-		if (classifier__add_route(sel->classifier, c->select.route[i])) {
-			snprintf(err, errsz, "[select] route '%s': want a path such as /model/{id}",
-				 c->select.route[i]);
-			return -EINVAL;
-		}
+int config__override(struct httplat_config *c, const char *section, const char *key,
+		     const char *value, const char *flag)
+{
+	struct config_override *o;
+
+	if (c->nover >= CONFIG_OVERRIDES_MAX || strlen(key) >= sizeof(o->key))
+		return -E2BIG;
+	o = &c->over[c->nover++];
+	o->section = section;
+	snprintf(o->key, sizeof(o->key), "%s", key);
+	o->value = value;
+	o->flag = flag;
 	return 0;
 }
 
-enum {
-	OPT_CONFIG = 2000,
-	OPT_WARN,
-	OPT_CRIT,
-	OPT_WINDOW,
-	OPT_STAT,
-	OPT_MIN_SAMPLES,
-	OPT_REPEAT,
-	OPT_HOLD,
-	OPT_RULES,
-};
-
-static const struct argp_option config_options[] = {
-    {"config", OPT_CONFIG, "FILE", 0,
-     "Config file (default " CONFIG_DEFAULT_PATH " when it exists); flags override it", 2},
-    {"warn-ms", OPT_WARN, "MS", 0, "Latency warning threshold (default 500)", 2},
-    {"crit-ms", OPT_CRIT, "MS", 0, "Latency critical threshold (default 1000; 0 = none)", 2},
-    {"window", OPT_WINDOW, "DURATION", 0, "Sliding window of the rules (default 60s)", 2},
-    {"stat", OPT_STAT, "STAT", 0, "Latency statistic: p50, p95 (default), p99, max, mean", 2},
-    {"min-samples", OPT_MIN_SAMPLES, "N", 0, "Requests needed in the window (default 5)", 2},
-    {"repeat", OPT_REPEAT, "DURATION", 0, "Reminder interval while firing (default 1h; 0 = none)",
-     2},
-    {"hold", OPT_HOLD, "DURATION", 0, "Clear this long before resolved (default 2m)", 2},
-    {"rules", OPT_RULES, "LIST", 0,
-     "Enabled rules: latency, http_500, error_ratio, no_response (default latency,http_500)", 2},
-    {},
-};
-
-/* The [alerts] key each flag sets, by option key - OPT_WARN. */
-static const char *const option_keys[] = {
-    "warn_ms", "crit_ms", "window", "stat", "min_samples", "repeat", "hold", "rules",
-};
-
-/* Defaults, then the file, then the environment, then the flags in the order given. */
-static int config__finish(struct httplat_config *c, char *err, size_t errsz)
+/* Moves the last n - from rules of list (the flags') before the first from (the file's). */
+static void rules__flags_first(char *list, size_t width, int from, int n)
 {
-	char e[256];
+	char tmp[sizeof(((struct config_select *)0)->route[0])];
+
+	for (int done = 0; done < from && n > from; done++) {
+		/* rotate left by one: the file's first rule goes to the end */
+		memcpy(tmp, list, width);
+		memmove(list, list + width, (size_t)(n - 1) * width);
+		memcpy(list + (size_t)(n - 1) * width, tmp, width);
+	}
+}
+
+static int config__apply_overrides(struct httplat_config *c, char *err, size_t errsz)
+{
+	struct config_select *s = &c->select;
+	int file_api = s->napi, file_route = s->nroute, pids_given = 0, ports_given = 0;
+	char want[128];
+
+	for (int i = 0; i < c->nover; i++) {
+		const struct config_override *o = &c->over[i];
+
+		/* a --pid / --port list replaces the file's selection */
+		if (!strcmp(o->section, "select") && !strcmp(o->key, "pids") && !pids_given++)
+			s->npids = 0;
+		if (!strcmp(o->section, "select") && !strcmp(o->key, "ports") && !ports_given++)
+			s->nports = 0;
+		if (config__set_key(c, o->section, o->key, o->value, want, sizeof(want))) {
+			snprintf(err, errsz, "invalid --%s '%s'%s%s", o->flag,
+				 strcmp(o->key, "webhook") ? o->value : "(hidden)",
+				 *want ? ": " : "", want);
+			return -EINVAL;
+		}
+	}
+	/* first match wins: the flags' rules go first */
+	rules__flags_first(&s->api[0][0], sizeof(s->api[0]), file_api, s->napi);
+	rules__flags_first(&s->route[0][0], sizeof(s->route[0]), file_route, s->nroute);
+	return 0;
+}
+
+int config__finish(struct httplat_config *c, char *err, size_t errsz)
+{
 	int ret;
 
 	ret = config__load(c, c->path_given ? c->path : CONFIG_DEFAULT_PATH, c->path_given, err,
@@ -501,21 +585,43 @@ static int config__finish(struct httplat_config *c, char *err, size_t errsz)
 		return ret;
 	if ((ret = config__env(c, err, errsz)))
 		return ret;
-	for (int i = 0; i < c->nover; i++) {
-		const struct config_override *o = &c->over[i];
-
-		if (config__set(c, o->section, o->key, o->value, e, sizeof(e))) {
-			snprintf(err, errsz, "invalid --%s '%s'", o->flag, o->value);
-			return -EINVAL;
-		}
-	}
+	if ((ret = config__apply_overrides(c, err, errsz)))
+		return ret;
 	return config__check(c, err, errsz);
 }
+
+error_t config__argp_override(struct argp_state *state, struct httplat_config *c,
+			      const char *section, const struct argp_option *opts, int key,
+			      const char *arg)
+{
+	char name[32];
+
+	for (; opts && (opts->name || opts->key || opts->doc); opts++) {
+		if (opts->key != key || !opts->name)
+			continue;
+		/* "mem-max" -> "mem_max" */
+		snprintf(name, sizeof(name), "%s", opts->name);
+		for (char *p = name; *p; p++)
+			if (*p == '-')
+				*p = '_';
+		if (config__override(c, section, name, arg ? arg : "", opts->name))
+			argp_error(state, "too many options (at most %d)", CONFIG_OVERRIDES_MAX);
+		return 0;
+	}
+	return ARGP_ERR_UNKNOWN;
+}
+
+enum { OPT_CONFIG = 2000 };
+
+static const struct argp_option config_options[] = {
+    {"config", OPT_CONFIG, "FILE", 0,
+     "Config file (default " CONFIG_DEFAULT_PATH " when it exists); flags override it", 0},
+    {},
+};
 
 static error_t config_parse(int key, char *arg, struct argp_state *state)
 {
 	struct httplat_config *c = state->input;
-	char err[512];
 
 	switch (key) {
 	case ARGP_KEY_INIT:
@@ -526,17 +632,6 @@ static error_t config_parse(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--config path too long");
 		c->path_given = 1;
 		break;
-	case OPT_WARN ... OPT_RULES:
-		if (c->nover >= CONFIG_OVERRIDES_MAX)
-			argp_error(state, "too many alert options");
-		c->over[c->nover++] =
-		    (struct config_override){"alerts", option_keys[key - OPT_WARN], arg,
-					     config_options[key - OPT_CONFIG].name};
-		break;
-	case ARGP_KEY_END:
-		if (config__finish(c, err, sizeof(err)))
-			argp_failure(state, 1, 0, "%s", err);
-		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
@@ -546,4 +641,37 @@ static error_t config_parse(int key, char *arg, struct argp_state *state)
 const struct argp config_argp = {
     .options = config_options,
     .parser = config_parse,
+};
+
+/* Each flag is the [alerts] key of the same name ("--min-samples" is min_samples). */
+static const struct argp_option alerts_options[] = {
+    {"warn-ms", 2001, "MS", 0, "Latency warning threshold (default 500)", 0},
+    {"crit-ms", 2002, "MS", 0, "Latency critical threshold (default 1000; 0 = none)", 0},
+    {"window", 2003, "DURATION", 0, "Sliding window of the rules (default 60s)", 0},
+    {"stat", 2004, "STAT", 0, "Latency statistic: p50, p95 (default), p99, max, mean", 0},
+    {"min-samples", 2005, "N", 0, "Requests needed in the window (default 5)", 0},
+    {"repeat", 2006, "DURATION", 0, "Reminder interval while firing (default 1h; 0 = none)", 0},
+    {"hold", 2007, "DURATION", 0, "Clear this long before resolved (default 2m)", 0},
+    {"rules", 2008, "LIST", 0,
+     "Enabled rules: latency, http_500, error_ratio, no_response, wait (default "
+     "latency,http_500)",
+     0},
+    {},
+};
+
+static error_t alerts_parse(int key, char *arg, struct argp_state *state)
+{
+	if (key == ARGP_KEY_INIT) {
+		state->child_inputs[0] = state->input; /* config_argp */
+		return 0;
+	}
+	return config__argp_override(state, state->input, "alerts", alerts_options, key, arg);
+}
+
+static const struct argp_child alerts_children[] = {{&config_argp, 0, NULL, 0}, {}};
+
+const struct argp config_alerts_argp = {
+    .options = alerts_options,
+    .parser = alerts_parse,
+    .children = alerts_children,
 };

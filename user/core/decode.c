@@ -57,8 +57,9 @@ int decode__request(const struct httplat_request_event *e, size_t size, int64_t 
 	r->duration_ms = e->end_ns > e->start_ns ? (double)(e->end_ns - e->start_ns) / 1e6 : 0;
 	r->ttfb_ms = e->ttfb_ns >= e->start_ns && e->ttfb_ns ? (double)(e->ttfb_ns - e->start_ns) / 1e6
 							     : -1;
-	r->queue_ms = -1;
-	r->wait_ms = -1;
+	r->queue_ms = e->queue_ns == HTTPLAT_NS_UNKNOWN ? -1 : (double)e->queue_ns / 1e6;
+	r->wait_ms = e->wait_ns == HTTPLAT_NS_UNKNOWN ? -1 : (double)e->wait_ns / 1e6;
+	r->seq = e->seq;
 	r->bytes_in = e->bytes_in;
 	r->bytes_out = e->bytes_out;
 	r->conn_id = e->conn_id;

@@ -3,12 +3,30 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/types.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "discover.h"
+#include "httplat.h"
+
+/*
+ * Command names (comm) a uvicorn server runs under, in user space: a traced process that
+ * execs into something else is let go. bpf/'s candidate_comm() holds the same list.
+ */
+#define COMM_NAME(n) #n,
+static const char *const server_comms[] = {HTTPLAT_SERVER_COMMS(COMM_NAME)};
+#undef COMM_NAME
+
+int discover__server_comm(const char *comm)
+{
+	for (size_t i = 0; i < sizeof(server_comms) / sizeof(server_comms[0]); i++)
+		if (!strncmp(comm, server_comms[i], strlen(server_comms[i])))
+			return 1;
+	return 0;
+}
 
 static const char *base_name(const char *s)
 {

@@ -14,6 +14,9 @@
  */
 int discover__cmdline_matches(const char *argv, size_t len);
 
+/* True when a command name (comm, "python3.11") is one a uvicorn server runs under. */
+int discover__server_comm(const char *comm);
+
 /* Reads /proc/PID/cmdline under root ("/proc") and matches it. 1, 0, or -errno. */
 int discover__pid_matches(const char *root, pid_t pid);
 

@@ -24,8 +24,9 @@ struct record {
 	double ttfb_ms;	    /* first request byte read -> status line written; <0 none */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
-	uint64_t conn_id;
-	uint32_t pid; /* tgid */
+	uint64_t conn_id; /* the connection (kernel socket address): pairs requests of one connection */
+	uint32_t seq;	  /* the request's number on its connection, 0 = the first */
+	uint32_t pid;	  /* tgid */
 	uint32_t flags;
 	uint16_t status; /* 0 = no response */
 	uint16_t lport;
@@ -53,10 +54,26 @@ struct record {
 	char api[RECORD_API_MAX];	  /* "data", "model", "user", "other", ... */
 };
 
+/* Wall-clock time the request ended (its last response byte, or when it was abandoned). */
+static inline int64_t record__end_ns(const struct record *r)
+{
+	double d = r->duration_ms > 0 ? r->duration_ms : 0;
+
+	return r->ts_ns + (int64_t)(d * 1e6);
+}
+
 /* True when the request got no response (status 0): excluded from latency stats. */
 static inline int record__answered(const struct record *r)
 {
 	return r->status != 0;
+}
+
+/* queue_ms + wait_ms, the parts known (an unknown one counts 0); < 0 when neither is. */
+static inline double record__wait_ms(const struct record *r)
+{
+	if (r->queue_ms < 0 && r->wait_ms < 0)
+		return -1;
+	return (r->queue_ms > 0 ? r->queue_ms : 0) + (r->wait_ms > 0 ? r->wait_ms : 0);
 }
 
 #endif /* HTTPLAT_RECORD_H */

@@ -11,17 +11,20 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "clock.h"
+#include "counters.h"
 #include "decode.h"
 #include "discover.h"
 #include "httplat.h"
 #include "httplat.skel.h"
 #include "tracer.h"
+#include "uprobes.h"
 
 #define RESCAN_MS 5000 /* safety net for missed exec events and dead pids */
 #define MAX_TRACKED HTTPLAT_MAX_TARGETS
-#define MAX_PORTS 256
 
 _Static_assert(HTTPLAT_C__COUNT <= 16, "tracer_stats.kernel[] too small");
 
@@ -31,42 +34,26 @@ struct tracer {
 	const struct selection *sel;
 	tracer_record_fn fn;
 	void *ctx;
+	tracer_proc_fn proc_fn;
+	void *proc_ctx;
 	int64_t mono_to_real;
 	int ncpus;
-	int ports_fd;
 	__u64 *target_bits; /* the targets map, mmapped: one bit per tgid */
+	__u64 *port_bits;   /* the ports map, mmapped: one bit per server port */
+	enum tracer_hooks hooks; /* the data path in use */
+	int data_ready;	    /* arrival times known (sock:sk_data_ready) */
+	struct uprobes *uprobes;
+	const unsigned long *ring_cons, *ring_prod; /* the ring's positions, mapped read-only */
+	uint64_t ring_peak;
+	struct uprobe_spec specs[4];
 	int pids[MAX_TRACKED];
 	int npids;
-	unsigned short ports[MAX_PORTS];
+	unsigned short ports[TRACER_MAX_PORTS];
 	int nports;
 	int64_t next_scan_ms;
 	uint64_t events, requests, decode_errors;
 };
 
-#define COUNTER_NAME(name, column, kind, doc) [HTTPLAT_C_##name] = #column,
-static const char *const counter_names[HTTPLAT_C__COUNT] = {HTTPLAT_COUNTERS(COUNTER_NAME)};
-#undef COUNTER_NAME
-#define COUNTER_KIND(name, column, kind, doc) [HTTPLAT_C_##name] = kind,
-static const unsigned char counter_kinds[HTTPLAT_C__COUNT] = {HTTPLAT_COUNTERS(COUNTER_KIND)};
-#undef COUNTER_KIND
-
-const char *tracer__counter_name(int idx)
-{
-	return idx >= 0 && idx < HTTPLAT_C__COUNT ? counter_names[idx] : "?";
-}
-
-int tracer__counter_is_loss(int idx)
-{
-	return idx >= 0 && idx < HTTPLAT_C__COUNT && counter_kinds[idx] == HTTPLAT_CK_LOSS;
-}
-
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
@@ -83,6 +70,15 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 
 /* ---- targets ---- */
 
+static void proc_note(struct tracer *t, enum tracer_proc_kind kind, int pid, int ppid,
+		      unsigned short port)
+{
+	struct tracer_proc e = {kind, pid, ppid, port};
+
+	if (t->proc_fn)
+		t->proc_fn(t->proc_ctx, &e);
+}
+
 static int tracked_index(const struct tracer *t, int pid)
 {
 	for (int i = 0; i < t->npids; i++)
@@ -91,10 +87,19 @@ static int tracked_index(const struct tracer *t, int pid)
 	return -1;
 }
 
-static void port_add(struct tracer *t, unsigned short port)
+/* Sets or clears one bit of an mmapped bitmap map, as the kernel does with atomics. */
+static void bitmap_set(__u64 *bits, unsigned n, int on)
 {
-	__u8 one = 1;
+	__u64 bit = 1ULL << (n & 63);
 
+	if (on)
+		__atomic_fetch_or(&bits[n >> 6], bit, __ATOMIC_SEQ_CST);
+	else
+		__atomic_fetch_and(&bits[n >> 6], ~bit, __ATOMIC_SEQ_CST);
+}
+
+static void port_add(struct tracer *t, unsigned short port, int pid)
+{
 	for (int i = 0; i < t->nports; i++)
 		if (t->ports[i] == port)
 			return;
@@ -107,9 +112,10 @@ static void port_add(struct tracer *t, unsigned short port)
 		if (!wanted)
 			return;
 	}
-	if (t->nports < MAX_PORTS)
+	if (t->nports < TRACER_MAX_PORTS)
 		t->ports[t->nports++] = port;
-	bpf_map_update_elem(t->ports_fd, &port, &one, BPF_ANY);
+	bitmap_set(t->port_bits, port, 1);
+	proc_note(t, TRACER_PORT_NEW, pid, 0, port);
 }
 
 static void target_ports(struct tracer *t, int pid)
@@ -118,24 +124,17 @@ static void target_ports(struct tracer *t, int pid)
 	int n = discover__listen_ports("/proc", pid, ports, DISCOVER_MAX_PORTS);
 
 	for (int i = 0; i < n; i++)
-		port_add(t, ports[i]);
+		port_add(t, ports[i], pid);
 }
 
 /* Flips pid's bit; the kernel's fork and exit programs do the same with atomics. */
 static void target_bit(struct tracer *t, int pid, int on)
 {
-	__u64 bit = 1ULL << (pid & 63), *word;
-
-	if (pid <= 0 || pid >= HTTPLAT_PID_LIMIT)
-		return;
-	word = &t->target_bits[pid >> 6];
-	if (on)
-		__atomic_fetch_or(word, bit, __ATOMIC_SEQ_CST);
-	else
-		__atomic_fetch_and(word, ~bit, __ATOMIC_SEQ_CST);
+	if (pid > 0 && pid < HTTPLAT_PID_LIMIT)
+		bitmap_set(t->target_bits, (unsigned)pid, on);
 }
 
-static void target_add(struct tracer *t, int pid, int inherited)
+static void target_add(struct tracer *t, int pid, int parent)
 {
 	if (tracked_index(t, pid) < 0) {
 		if (t->npids >= MAX_TRACKED) {
@@ -146,11 +145,14 @@ static void target_add(struct tracer *t, int pid, int inherited)
 		t->pids[t->npids++] = pid;
 		if (t->sel->verbose)
 			fprintf(stderr, "httplat: tracing pid %d%s\n", pid,
-				inherited ? " (child)" : "");
+				parent ? " (child)" : "");
+		proc_note(t, TRACER_PROC_NEW, pid, parent, 0);
 	}
 	/* ports first, so the first read on an existing connection is recognised */
 	target_ports(t, pid);
 	target_bit(t, pid, 1);
+	if (t->uprobes)
+		uprobes__attach(t->uprobes, pid);
 }
 
 static void target_del(struct tracer *t, int pid)
@@ -158,11 +160,14 @@ static void target_del(struct tracer *t, int pid)
 	int i = tracked_index(t, pid);
 
 	target_bit(t, pid, 0);
+	if (t->uprobes)
+		uprobes__detach(t->uprobes, pid);
 	if (i < 0)
 		return;
 	t->pids[i] = t->pids[--t->npids];
 	if (t->sel->verbose)
 		fprintf(stderr, "httplat: pid %d gone\n", pid);
+	proc_note(t, TRACER_PROC_GONE, pid, 0, 0);
 }
 
 static int selected_pid(const struct tracer *t, int pid)
@@ -240,7 +245,7 @@ static int scan_children(void *vctx, pid_t pid)
 		return 0;
 	parent = traced_ancestor(x->t, pid);
 	if (parent) {
-		target_add(x->t, pid, 1);
+		target_add(x->t, pid, parent);
 		x->found++;
 	}
 	return 0;
@@ -266,12 +271,6 @@ static void tracer_scan(struct tracer *t)
 
 /* ---- events ---- */
 
-static int is_interpreter_comm(const char *comm)
-{
-	return !strncmp(comm, "python", 6) || !strncmp(comm, "uvicorn", 7) ||
-	       !strncmp(comm, "gunicorn", 8);
-}
-
 static void on_proc_event(struct tracer *t, const struct httplat_proc_event *e)
 {
 	int pid = (int)e->hdr.tgid;
@@ -279,8 +278,12 @@ static void on_proc_event(struct tracer *t, const struct httplat_proc_event *e)
 	switch (e->hdr.type) {
 	case HTTPLAT_EV_PROC_FORK:
 		/* the kernel already traces it; keep our list in step */
-		if (tracked_index(t, pid) < 0 && t->npids < MAX_TRACKED)
+		if (tracked_index(t, pid) < 0 && t->npids < MAX_TRACKED) {
 			t->pids[t->npids++] = pid;
+			proc_note(t, TRACER_PROC_NEW, pid, (int)e->ppid, 0);
+		}
+		if (t->uprobes) /* a forked child keeps none of its parent's per-process probes */
+			uprobes__attach(t->uprobes, pid);
 		if (t->sel->verbose)
 			fprintf(stderr, "httplat: pid %d forked from %u\n", pid, e->ppid);
 		break;
@@ -290,9 +293,11 @@ static void on_proc_event(struct tracer *t, const struct httplat_proc_event *e)
 			char comm[HTTPLAT_COMM_LEN + 1] = {0};
 
 			memcpy(comm, e->comm, HTTPLAT_COMM_LEN);
-			if (!is_interpreter_comm(comm) && !selected_pid(t, pid) &&
+			if (!discover__server_comm(comm) && !selected_pid(t, pid) &&
 			    discover__pid_matches("/proc", pid) != 1)
 				target_del(t, pid);
+			else
+				proc_note(t, TRACER_PROC_EXEC, pid, 0, 0);
 		} else if (wanted(t, pid)) {
 			target_add(t, pid, 0);
 		}
@@ -301,7 +306,7 @@ static void on_proc_event(struct tracer *t, const struct httplat_proc_event *e)
 		target_del(t, pid);
 		break;
 	case HTTPLAT_EV_PORT:
-		port_add(t, e->port);
+		port_add(t, e->port, pid);
 		break;
 	}
 }
@@ -329,11 +334,96 @@ static int on_event(void *vctx, void *data, size_t size)
 		return 0;
 	}
 	t->requests++;
+	if (r.lport) /* the kernel may learn a port on accept without telling */
+		port_add(t, r.lport, (int)r.pid);
 	t->fn(t->ctx, &r);
 	return 0;
 }
 
 /* ---- lifetime ---- */
+
+/* Maps a bitmap map (BPF_F_MMAPABLE) into our memory. NULL and errno on failure. */
+static __u64 *map_bits(struct bpf_map *map, size_t words, const char *what)
+{
+	void *p = mmap(NULL, words * sizeof(__u64), PROT_READ | PROT_WRITE, MAP_SHARED,
+		       bpf_map__fd(map), 0);
+
+	if (p == MAP_FAILED) {
+		fprintf(stderr, "httplat: cannot map the %s: %s\n", what, strerror(errno));
+		return NULL;
+	}
+	return p;
+}
+
+/* The ring's consumer and producer positions (a page each at the map's start), read-only. */
+static void ring_map_positions(struct tracer *t)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	int fd = bpf_map__fd(t->skel->maps.events);
+	void *c = mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, fd, 0);
+	void *p = mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, fd, page);
+
+	if (c == MAP_FAILED || p == MAP_FAILED) {
+		if (c != MAP_FAILED)
+			munmap(c, (size_t)page);
+		if (p != MAP_FAILED)
+			munmap(p, (size_t)page);
+		return;
+	}
+	t->ring_cons = c;
+	t->ring_prod = p;
+}
+
+/* Does the running kernel have this raw tracepoint? (its btf_trace_* typedef in vmlinux BTF) */
+static int kernel_has_tracepoint(const struct btf *vmlinux, const char *name)
+{
+	char tname[128];
+
+	snprintf(tname, sizeof(tname), "btf_trace_%s", name);
+	return vmlinux && btf__find_by_name_kind(vmlinux, tname, BTF_KIND_TYPEDEF) > 0;
+}
+
+/*
+ * The data path, chosen before load: the socket tracepoints where the
+ * kernel has them (Linux 6.3+), else raw_syscalls:sys_exit alone; --hooks
+ * forces one. Programs of the other path are not loaded.
+ */
+static int tracer_choose_hooks(struct tracer *t)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	struct httplat_bpf *sk = t->skel;
+	int have_sock = kernel_has_tracepoint(vmlinux, "sock_recv_length") &&
+			kernel_has_tracepoint(vmlinux, "sock_send_length");
+
+	t->data_ready = kernel_has_tracepoint(vmlinux, "sk_data_ready");
+	btf__free(vmlinux);
+	t->hooks = t->sel->hooks ? (enum tracer_hooks)t->sel->hooks
+				 : have_sock ? TRACER_HOOKS_SOCKET : TRACER_HOOKS_SYSCALL;
+	if (t->hooks == TRACER_HOOKS_SOCKET && !have_sock) {
+		fprintf(stderr, "httplat: --hooks socket: this kernel has no sock:sock_recv_length / "
+				"sock_send_length tracepoints (Linux 6.3+); use --hooks syscall\n");
+		return -ENOTSUP;
+	}
+	bpf_program__set_autoload(sk->progs.httplat_sock_recv, t->hooks == TRACER_HOOKS_SOCKET);
+	bpf_program__set_autoload(sk->progs.httplat_sock_send, t->hooks == TRACER_HOOKS_SOCKET);
+	bpf_program__set_autoload(sk->progs.httplat_accept_ret, t->hooks == TRACER_HOOKS_SOCKET);
+	bpf_program__set_autoload(sk->progs.httplat_listen, t->hooks == TRACER_HOOKS_SOCKET);
+	bpf_program__set_autoload(sk->progs.httplat_sys_exit, t->hooks == TRACER_HOOKS_SYSCALL);
+	bpf_program__set_autoload(sk->progs.httplat_data_ready, t->data_ready);
+	return 0;
+}
+
+const char *tracer__hooks_name(const struct tracer *t)
+{
+	if (t->hooks == TRACER_HOOKS_SOCKET)
+		return t->data_ready ? "socket tracepoints (sock_recv_length, sock_send_length, "
+				       "sk_data_ready) + libc accept/listen uprobes"
+				     : "socket tracepoints (sock_recv_length, sock_send_length) + "
+				       "libc accept/listen uprobes";
+	return t->data_ready ? "syscall exit (fallback: raw_syscalls:sys_exit), sk_data_ready"
+			     : "syscall exit (fallback: raw_syscalls:sys_exit); no arrival times "
+			       "(wait_ms unknown)";
+}
 
 struct tracer *tracer__open(const struct selection *sel, tracer_record_fn fn, void *ctx)
 {
@@ -354,8 +444,14 @@ struct tracer *tracer__open(const struct selection *sel, tracer_record_fn fn, vo
 		fprintf(stderr, "httplat: cannot open the BPF object: %s\n", strerror(errno));
 		goto cleanup;
 	}
+	err = tracer_choose_hooks(t);
+	if (err)
+		goto cleanup;
 	t->skel->rodata->filter_ports = sel->nports > 0;
 	t->skel->rodata->filter_discover = sel->npids == 0;
+	t->skel->rodata->has_data_ready = t->data_ready;
+	if (sel->pipeline_max)
+		t->skel->rodata->targ_pipe_max = (__u32)sel->pipeline_max;
 	err = httplat_bpf__load(t->skel);
 	if (err) {
 		fprintf(stderr,
@@ -365,17 +461,14 @@ struct tracer *tracer__open(const struct selection *sel, tracer_record_fn fn, vo
 			strerror(-err));
 		goto cleanup;
 	}
-	t->target_bits = mmap(NULL, (size_t)HTTPLAT_PID_WORDS * sizeof(__u64),
-			      PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(t->skel->maps.targets), 0);
-	if (t->target_bits == MAP_FAILED) {
+	t->target_bits = map_bits(t->skel->maps.targets, HTTPLAT_PID_WORDS, "target set");
+	t->port_bits = map_bits(t->skel->maps.ports, HTTPLAT_PORT_WORDS, "port set");
+	if (!t->target_bits || !t->port_bits) {
 		err = -errno;
-		t->target_bits = NULL;
-		fprintf(stderr, "httplat: cannot map the target set: %s\n", strerror(errno));
 		goto cleanup;
 	}
-	t->ports_fd = bpf_map__fd(t->skel->maps.ports);
 	for (int i = 0; i < sel->nports; i++)
-		port_add(t, sel->ports[i]);
+		port_add(t, sel->ports[i], 0);
 
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_event, t, NULL);
 	if (!t->rb) {
@@ -383,13 +476,27 @@ struct tracer *tracer__open(const struct selection *sel, tracer_record_fn fn, vo
 		fprintf(stderr, "httplat: cannot create the ring buffer: %s\n", strerror(errno));
 		goto cleanup;
 	}
+	ring_map_positions(t); /* for the ring's fill level in reports; optional */
 	/* attach before scanning, so a server started meanwhile is seen by exec or scan */
 	err = httplat_bpf__attach(t->skel);
 	if (err) {
 		fprintf(stderr, "httplat: cannot attach to the tracepoints: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	t->mono_to_real = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+	if (t->hooks == TRACER_HOOKS_SOCKET) {
+		/* per traced process: accept ends the accept-queue wait, listen names a new port */
+		t->specs[0] = (struct uprobe_spec){"libc.so", "accept4", t->skel->progs.httplat_accept_ret, 1};
+		t->specs[1] = (struct uprobe_spec){"libc.so", "accept", t->skel->progs.httplat_accept_ret, 1};
+		t->specs[2] = (struct uprobe_spec){"libc.so", "listen", t->skel->progs.httplat_listen, 0};
+		t->uprobes = uprobes__new(t->specs, 3, sel->verbose);
+		if (!t->uprobes) {
+			err = -errno;
+			goto cleanup;
+		}
+	}
+	if (sel->verbose)
+		fprintf(stderr, "httplat: hooks: %s\n", tracer__hooks_name(t));
+	t->mono_to_real = clock__ns(CLOCK_REALTIME) - clock__ns(CLOCK_MONOTONIC);
 	for (int i = 0; i < sel->npids; i++) {
 		if (kill(sel->pids[i], 0) && errno == ESRCH) {
 			fprintf(stderr, "httplat: no process %d\n", sel->pids[i]);
@@ -399,12 +506,48 @@ struct tracer *tracer__open(const struct selection *sel, tracer_record_fn fn, vo
 		target_add(t, sel->pids[i], 0);
 	}
 	tracer_scan(t);
-	t->next_scan_ms = clock_ns(CLOCK_MONOTONIC) / 1000000 + RESCAN_MS;
+	t->next_scan_ms = clock__ns(CLOCK_MONOTONIC) / 1000000 + RESCAN_MS;
 	return t;
 cleanup:
 	tracer__free(t);
 	errno = -err;
 	return NULL;
+}
+
+/* Bytes the kernel has written to the ring and we have not read yet. */
+static uint64_t ring_used(const struct tracer *t)
+{
+	return __atomic_load_n(t->ring_prod, __ATOMIC_ACQUIRE) -
+	       __atomic_load_n(t->ring_cons, __ATOMIC_ACQUIRE);
+}
+
+/* Entries in a hash map (walks its keys). */
+static uint64_t map_entries(const struct bpf_map *map)
+{
+	size_t ksz = bpf_map__key_size(map);
+	char key[64], next[64];
+	uint64_t n = 0;
+	int fd = bpf_map__fd(map);
+	void *prev = NULL;
+
+	if (ksz > sizeof(key))
+		return 0;
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, ksz);
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
+void tracer__occupancy(struct tracer *t, struct tracer_occupancy *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->conns = map_entries(t->skel->maps.conns);
+	out->conns_max = bpf_map__max_entries(t->skel->maps.conns);
+	out->queued = map_entries(t->skel->maps.pipeq);
+	out->queued_max = bpf_map__max_entries(t->skel->maps.pipeq);
+	out->ring_size = bpf_map__max_entries(t->skel->maps.events);
 }
 
 int tracer__poll(struct tracer *t, int timeout_ms)
@@ -417,11 +560,17 @@ int tracer__poll(struct tracer *t, int timeout_ms)
 	err = ring_buffer__poll(t->rb, timeout_ms);
 	if (err < 0 && err != -EINTR)
 		return err;
-	t->mono_to_real = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+	t->mono_to_real = clock__ns(CLOCK_REALTIME) - clock__ns(CLOCK_MONOTONIC);
+	if (t->ring_prod) {
+		uint64_t used = ring_used(t);
+
+		if (used > t->ring_peak)
+			t->ring_peak = used;
+	}
 	err = ring_buffer__consume(t->rb);
 	if (err < 0 && err != -EINTR)
 		return err;
-	now_ms = clock_ns(CLOCK_MONOTONIC) / 1000000;
+	now_ms = clock__ns(CLOCK_MONOTONIC) / 1000000;
 	if (now_ms >= t->next_scan_ms) {
 		tracer_scan(t);
 		t->next_scan_ms = now_ms + RESCAN_MS;
@@ -438,12 +587,14 @@ void tracer__stats(struct tracer *t, struct tracer_stats *out)
 	out->requests = t->requests;
 	out->decode_errors = t->decode_errors;
 	out->ntargets = t->npids;
+	out->ring_bytes = t->ring_prod ? ring_used(t) : 0;
+	out->ring_peak = t->ring_peak;
 	for (__u32 i = 0; vals && i < HTTPLAT_C__COUNT; i++) {
 		if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.counters), &i, vals))
 			continue;
 		for (int c = 0; c < t->ncpus; c++)
 			out->kernel[i] += vals[c];
-		if (tracer__counter_is_loss((int)i))
+		if (counter__is_loss((int)i))
 			out->dropped += out->kernel[i];
 	}
 	free(vals);
@@ -465,13 +616,26 @@ int tracer__ports(struct tracer *t, unsigned short *ports, int max)
 	return n;
 }
 
+void tracer__set_proc_fn(struct tracer *t, tracer_proc_fn fn, void *ctx)
+{
+	t->proc_fn = fn;
+	t->proc_ctx = ctx;
+}
+
 void tracer__free(struct tracer *t)
 {
 	if (!t)
 		return;
 	ring_buffer__free(t->rb);
+	uprobes__free(t->uprobes);
 	if (t->target_bits)
 		munmap(t->target_bits, (size_t)HTTPLAT_PID_WORDS * sizeof(__u64));
+	if (t->port_bits)
+		munmap(t->port_bits, (size_t)HTTPLAT_PORT_WORDS * sizeof(__u64));
+	if (t->ring_cons)
+		munmap((void *)t->ring_cons, (size_t)sysconf(_SC_PAGESIZE));
+	if (t->ring_prod)
+		munmap((void *)t->ring_prod, (size_t)sysconf(_SC_PAGESIZE));
 	httplat_bpf__destroy(t->skel);
 	free(t);
 }

@@ -25,6 +25,8 @@ struct agg_key {
 	int is_route;
 	struct agg_slot *ring; /* agg.ring entries; agg.cur is the open one */
 	struct agg_slot total; /* closed intervals since the start */
+	struct hist *wait;     /* queue_ms + wait_ms per interval, as ring; NULL until seen */
+	struct hist wait_total;
 };
 
 struct agg {
@@ -39,8 +41,6 @@ struct agg {
 	int nkeys, napis, nroutes;
 	short table[AGG_TABLE]; /* keys index + 1, 0 = free */
 	uint64_t overflowed;
-	uint16_t ports[AGG_MAX_PORTS];
-	int nports;
 };
 
 int agg__status_index(uint16_t status)
@@ -72,7 +72,8 @@ static void slot__merge(struct agg_slot *dst, const struct agg_slot *src)
 		dst->status[i] += src->status[i];
 }
 
-static void period__fill(struct agg_period *p, const struct agg_slot *s, double secs)
+static void period__fill(struct agg_period *p, const struct agg_slot *s, const struct hist *wait,
+			 double secs)
 {
 	memset(p, 0, sizeof(*p));
 	p->seconds = secs;
@@ -87,6 +88,10 @@ static void period__fill(struct agg_period *p, const struct agg_slot *s, double 
 	p->max = s->h.max_ms;
 	p->mean = hist__mean(&s->h);
 	p->err_pct = s->requests ? 100.0 * (double)s->errors / (double)s->requests : 0;
+	if (wait) {
+		p->waited = wait->count;
+		p->wait_p95 = hist__quantile(wait, 0.95);
+	}
 }
 
 static int key__init(struct agg_key *k, const struct agg *a)
@@ -118,15 +123,68 @@ fail:
 	return NULL;
 }
 
+/* Deep copy of one row's rings into dst (already a copy of the struct). */
+static int key__copy(struct agg_key *dst, const struct agg_key *src, int ring)
+{
+	dst->ring = malloc((size_t)ring * sizeof(*dst->ring));
+	dst->wait = src->wait ? malloc((size_t)ring * sizeof(*dst->wait)) : NULL;
+	if (!dst->ring || (src->wait && !dst->wait)) {
+		free(dst->ring);
+		free(dst->wait);
+		dst->ring = NULL;
+		dst->wait = NULL;
+		return -ENOMEM;
+	}
+	memcpy(dst->ring, src->ring, (size_t)ring * sizeof(*dst->ring));
+	if (src->wait)
+		memcpy(dst->wait, src->wait, (size_t)ring * sizeof(*dst->wait));
+	return 0;
+}
+
+struct agg *agg__clone(const struct agg *a)
+{
+	struct agg *c = malloc(sizeof(*c));
+
+	if (!c)
+		return NULL;
+	*c = *a;
+	c->nkeys = 0;
+	c->all.ring = NULL; /* nothing of a's may be freed with c */
+	c->all.wait = NULL;
+	c->secs = malloc((size_t)a->ring * sizeof(*c->secs));
+	if (!c->secs || key__copy(&c->all, &a->all, a->ring))
+		goto fail;
+	memcpy(c->secs, a->secs, (size_t)a->ring * sizeof(*c->secs));
+	for (int i = 0; i < a->nkeys; i++) {
+		struct agg_key *k = malloc(sizeof(*k));
+
+		if (!k)
+			goto fail;
+		*k = *a->keys[i];
+		if (key__copy(k, a->keys[i], a->ring)) {
+			free(k);
+			goto fail;
+		}
+		c->keys[c->nkeys++] = k;
+	}
+	return c;
+fail:
+	agg__free(c);
+	errno = ENOMEM;
+	return NULL;
+}
+
 void agg__free(struct agg *a)
 {
 	if (!a)
 		return;
 	for (int i = 0; i < a->nkeys; i++) {
 		free(a->keys[i]->ring);
+		free(a->keys[i]->wait);
 		free(a->keys[i]);
 	}
 	free(a->all.ring);
+	free(a->all.wait);
 	free(a->secs);
 	free(a);
 }
@@ -187,15 +245,12 @@ static struct agg_key *agg__row_for(struct agg *a, const char *api, const char *
 	return agg__key(a, AGG_OVERFLOW_API, is_route ? AGG_OVERFLOW_ROUTE : "", is_route, 1);
 }
 
-static void agg__note_port(struct agg *a, uint16_t port)
+/* Counts r's queue_ms + wait_ms in k's open interval (the ring made at the first one). */
+static void key__wait(struct agg_key *k, const struct agg *a, double ms)
 {
-	if (!port)
-		return;
-	for (int i = 0; i < a->nports; i++)
-		if (a->ports[i] == port)
-			return;
-	if (a->nports < AGG_MAX_PORTS)
-		a->ports[a->nports++] = port;
+	if (!k->wait && !(k->wait = calloc((size_t)a->ring, sizeof(*k->wait))))
+		return; /* out of memory: the WAIT column stays "-" for this row */
+	hist__add(&k->wait[a->cur], ms);
 }
 
 void agg__add(struct agg *a, const struct record *r)
@@ -205,20 +260,33 @@ void agg__add(struct agg *a, const struct record *r)
 	int st = agg__status_index(r->status);
 	struct agg_key *k;
 
-	agg__note_port(a, r->lport);
+	double wait = record__wait_ms(r);
+
 	slot__add(&a->all.ring[a->cur], r, st);
+	if (wait >= 0)
+		key__wait(&a->all, a, wait);
 	k = agg__row_for(a, api, "", 0);
-	if (k)
+	if (k) {
 		slot__add(&k->ring[a->cur], r, st);
+		if (wait >= 0)
+			key__wait(k, a, wait);
+	}
 	k = agg__row_for(a, api, route, 1);
-	if (k)
+	if (k) {
 		slot__add(&k->ring[a->cur], r, st);
+		if (wait >= 0)
+			key__wait(k, a, wait);
+	}
 }
 
 static void key__close(struct agg_key *k, int cur, int next)
 {
 	slot__merge(&k->total, &k->ring[cur]);
 	memset(&k->ring[next], 0, sizeof(k->ring[next]));
+	if (k->wait) {
+		hist__merge(&k->wait_total, &k->wait[cur]);
+		hist__reset(&k->wait[next]);
+	}
 }
 
 void agg__tick(struct agg *a, double seconds)
@@ -244,14 +312,17 @@ static int agg__closed(const struct agg *a, int i)
 }
 
 static void agg__window(const struct agg *a, const struct agg_key *k, struct agg_slot *sum,
-			double *secs)
+			struct hist *wait, double *secs)
 {
 	memset(sum, 0, sizeof(*sum));
+	hist__reset(wait);
 	*secs = 0;
 	for (int i = 0; i < a->filled; i++) {
 		int s = agg__closed(a, i);
 
 		slot__merge(sum, &k->ring[s]);
+		if (k->wait)
+			hist__merge(wait, &k->wait[s]);
 		*secs += a->secs[s];
 	}
 }
@@ -259,6 +330,7 @@ static void agg__window(const struct agg *a, const struct agg_key *k, struct agg
 static void agg__fill_row(const struct agg *a, const struct agg_key *k, int id, struct agg_row *out)
 {
 	struct agg_slot win;
+	struct hist wait;
 	double secs;
 
 	out->id = id;
@@ -267,13 +339,14 @@ static void agg__fill_row(const struct agg *a, const struct agg_key *k, int id, 
 	if (a->filled) {
 		int last = agg__closed(a, a->filled - 1);
 
-		period__fill(&out->p[AGG_LAST], &k->ring[last], a->secs[last]);
+		period__fill(&out->p[AGG_LAST], &k->ring[last], k->wait ? &k->wait[last] : NULL,
+			     a->secs[last]);
 	} else {
 		memset(&out->p[AGG_LAST], 0, sizeof(out->p[AGG_LAST])); /* nothing closed yet */
 	}
-	agg__window(a, k, &win, &secs);
-	period__fill(&out->p[AGG_WINDOW], &win, secs);
-	period__fill(&out->p[AGG_TOTAL], &k->total, a->total_secs);
+	agg__window(a, k, &win, &wait, &secs);
+	period__fill(&out->p[AGG_WINDOW], &win, &wait, secs);
+	period__fill(&out->p[AGG_TOTAL], &k->total, &k->wait_total, a->total_secs);
 }
 
 int agg__rows(const struct agg *a, int routes, struct agg_row *out, int max)
@@ -306,11 +379,12 @@ int agg__hist(const struct agg *a, int id, struct hist *out)
 {
 	const struct agg_key *k = agg__by_id(a, id);
 	struct agg_slot win;
+	struct hist wait;
 	double secs;
 
 	if (!k)
 		return -ENOENT;
-	agg__window(a, k, &win, &secs);
+	agg__window(a, k, &win, &wait, &secs);
 	*out = win.h;
 	return 0;
 }
@@ -349,10 +423,3 @@ uint64_t agg__overflowed(const struct agg *a)
 	return a->overflowed;
 }
 
-int agg__ports(const struct agg *a, uint16_t *ports, int max)
-{
-	int n = a->nports < max ? a->nports : max;
-
-	memcpy(ports, a->ports, (size_t)n * sizeof(*ports));
-	return n;
-}

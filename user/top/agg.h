@@ -13,13 +13,14 @@
  * the window (a ring of `slots` intervals), so memory per row is fixed
  * (about slots x 0.9 KiB) whatever the request rate, and percentiles have the
  * histogram's bounded relative error (within 4.4 %, see hist.h). Records with
- * status 0 (no response) are counted, but are not latency samples.
+ * status 0 (no response) are counted, but are not latency samples. A row gets
+ * a second ring for queue_ms + wait_ms once a record carries them (the same
+ * size again).
  */
 
 #define AGG_MAX_SLOTS 300 /* intervals in the window: at most ~280 KiB a row */
 #define AGG_MAX_APIS 80
 #define AGG_MAX_ROUTES 256 /* distinct (api, route) rows; more go to one overflow row */
-#define AGG_MAX_PORTS 16
 #define AGG_OVERFLOW_API "*"
 #define AGG_OVERFLOW_ROUTE "(other routes)"
 
@@ -39,7 +40,9 @@ struct agg_period {
 	uint64_t status[AGG_NST];
 	double rps; /* requests / seconds */
 	double p50, p95, p99, max, mean;
-	double err_pct; /* 100 * errors / requests */
+	double err_pct;	 /* 100 * errors / requests */
+	uint64_t waited; /* requests whose queue_ms + wait_ms the kernel knew */
+	double wait_p95; /* p95 of queue_ms + wait_ms over those */
 };
 
 enum agg_period_kind { AGG_LAST, AGG_WINDOW, AGG_TOTAL, AGG_NPERIODS };
@@ -64,6 +67,8 @@ struct agg *agg__new(int slots);
 void agg__free(struct agg *a);
 /* Counts r in the open interval of its API row, its route row and the total. */
 void agg__add(struct agg *a, const struct record *r);
+/* A copy of a with everything counted so far (NULL and errno on failure). */
+struct agg *agg__clone(const struct agg *a);
 /* Closes the open interval, which lasted `seconds` (> 0), and opens the next. */
 void agg__tick(struct agg *a, double seconds);
 
@@ -84,8 +89,6 @@ int agg__slots(const struct agg *a);
 int agg__filled(const struct agg *a);
 /* Records that found no free route row and went to the overflow row. */
 uint64_t agg__overflowed(const struct agg *a);
-/* Server ports seen in records; returns the count written. */
-int agg__ports(const struct agg *a, uint16_t *ports, int max);
 /* The status[] index for an HTTP status (0 = no response). */
 int agg__status_index(uint16_t status);
 

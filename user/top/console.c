@@ -28,7 +28,7 @@ struct console {
 	char sel_api[RECORD_API_MAX], sel_route[RECORD_PATH_MAX + 1];
 	struct top_header h;
 	int pids[PIDS_MAX];
-	uint16_t ports[AGG_MAX_PORTS];
+	uint16_t ports[TOP_MAX_PORTS];
 	const struct agg *a;
 	int colour;
 	int ascii; /* the locale is not UTF-8: ASCII lines, bars and sparklines */
@@ -89,6 +89,23 @@ static int key_edit(struct console_view *v, int key)
 	}
 }
 
+static const char *const tls_names[CONSOLE_TLS_N] = {"all", "tls", "plain"};
+
+const char *console_tls__name(int tls)
+{
+	return tls >= 0 && tls < CONSOLE_TLS_N ? tls_names[tls] : "?";
+}
+
+int console_tls__parse(const char *s, int *tls)
+{
+	for (int i = 0; s && i < CONSOLE_TLS_N; i++)
+		if (!strcmp(s, tls_names[i])) {
+			*tls = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 int console__key(struct console_view *v, int key, int nrows)
 {
 	if (v->editing)
@@ -116,6 +133,10 @@ int console__key(struct console_view *v, int key, int nrows)
 	case 'p':
 	case ' ':
 		v->paused = !v->paused;
+		break;
+	case 's': /* all -> TLS only -> plaintext only */
+		v->tls = (v->tls + 1) % CONSOLE_TLS_N;
+		v->selected = 0;
 		break;
 	case 't':
 	case '\t':
@@ -171,8 +192,18 @@ const char *console__help(const struct console_view *v)
 {
 	if (v->editing)
 		return "filter by api or path substring; Enter applies, Esc cancels, empty clears";
-	return "q quit  < > sort  r reverse  / filter  t routes  p pause  "
+	return "q quit  < > sort  r reverse  / filter  t routes  s tls  p pause  "
 	       "up/down select  Enter histogram  left/right scroll";
+}
+
+const struct console_view *console__view(const struct console *c)
+{
+	return &c->v;
+}
+
+void console__set_tls(struct console *c, int tls)
+{
+	c->v.tls = tls >= 0 && tls < CONSOLE_TLS_N ? tls : CONSOLE_TLS_ALL;
 }
 
 struct console *console__open(const struct top_thresholds *t)
@@ -455,11 +486,12 @@ static void console__draw(struct console *c)
 	erase();
 	topfmt__header(&c->h, line, sizeof(line));
 	y += draw_wrapped(y, line, 1);
-	snprintf(line, sizeof(line), "view: %s (t)  sort: %s%s  filter: %s%s%s  rows: %d%s",
+	snprintf(line, sizeof(line),
+		 "view: %s (t)  sort: %s%s  filter: %s%s%s  tls: %s (s)  rows: %d%s",
 		 c->v.routes ? "per route" : "per API", topfmt__title(c->v.sort_col),
 		 c->v.reverse ? " reversed" : "", c->v.filter[0] ? "\"" : "",
-		 c->v.filter[0] ? c->v.filter : "none", c->v.filter[0] ? "\"" : "", c->nshown,
-		 c->v.paused ? "  PAUSED (p resumes)" : "");
+		 c->v.filter[0] ? c->v.filter : "none", c->v.filter[0] ? "\"" : "",
+		 console_tls__name(c->v.tls), c->nshown, c->v.paused ? "  PAUSED (p resumes)" : "");
 	y += draw_wrapped(y, line, 1);
 	n = layout(c, route_w, colv, xv);
 	draw_titles(c, y, colv, xv, n, route_w);
@@ -504,7 +536,7 @@ void console__update(struct console *c, const struct agg *a, const struct top_he
 	if (!c->v.paused) {
 		c->h = *h;
 		c->h.npids = h->npids < PIDS_MAX ? h->npids : PIDS_MAX;
-		c->h.nports = h->nports < AGG_MAX_PORTS ? h->nports : AGG_MAX_PORTS;
+		c->h.nports = h->nports < TOP_MAX_PORTS ? h->nports : TOP_MAX_PORTS;
 		memcpy(c->pids, h->pids, (size_t)c->h.npids * sizeof(*c->pids));
 		memcpy(c->ports, h->ports, (size_t)c->h.nports * sizeof(*c->ports));
 		c->h.pids = c->pids;

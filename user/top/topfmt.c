@@ -10,7 +10,7 @@
 #define ROUTE_MAX_W 48
 #define BINS_MAX 32
 
-enum col_kind { K_TEXT, K_RPS, K_MS, K_COUNT, K_PCT };
+enum col_kind { K_TEXT, K_RPS, K_MS, K_WAIT, K_COUNT, K_PCT };
 
 static const struct {
 	const char *title;
@@ -24,6 +24,7 @@ static const struct {
 	[TOP_COL_P95] = {"P95", 6, K_MS},
 	[TOP_COL_P99] = {"P99", 6, K_MS},
 	[TOP_COL_MAX] = {"MAX", 6, K_MS},
+	[TOP_COL_WAIT] = {"WAIT", 6, K_WAIT},
 	[TOP_COL_REQS] = {"REQS", 7, K_COUNT},
 	[TOP_COL_WP50] = {"W.P50", 6, K_MS},
 	[TOP_COL_WP95] = {"W.P95", 6, K_MS},
@@ -99,6 +100,8 @@ double topfmt__value(const struct agg_row *r, int col)
 	case TOP_COL_MAX:
 	case TOP_COL_WMAX:
 		return p->max;
+	case TOP_COL_WAIT:
+		return p->wait_p95;
 	case TOP_COL_REQS:
 		return (double)p->requests;
 	case TOP_COL_ERR:
@@ -170,6 +173,9 @@ enum top_level topfmt__cell(const struct agg_row *r, int col, const struct top_t
 	case K_MS:
 		topfmt__ms(v, p->answered > 0, buf, n);
 		return p->answered ? topfmt__level(t, r->api, v) : TOP_NORMAL;
+	case K_WAIT: /* "-" until the kernel reports waits; coloured as the alerts' wait rule */
+		topfmt__ms(v, p->waited > 0, buf, n);
+		return p->waited ? topfmt__level(t, r->api, v) : TOP_NORMAL;
 	case K_PCT:
 		snprintf(buf, n, p->requests ? "%.1f" : "-", v);
 		return TOP_NORMAL;
@@ -293,10 +299,10 @@ static void fmt_list(char *buf, size_t n, const int *v, int count)
 void topfmt__header(const struct top_header *h, char *buf, size_t n)
 {
 	char pids[96], ports[96], clock[16];
-	int pv[AGG_MAX_PORTS];
+	int pv[TOP_MAX_PORTS];
 	long up = (long)h->uptime_s;
 	struct tm tm;
-	int np = h->nports < AGG_MAX_PORTS ? h->nports : AGG_MAX_PORTS;
+	int np = h->nports < TOP_MAX_PORTS ? h->nports : TOP_MAX_PORTS;
 
 	for (int i = 0; i < np; i++)
 		pv[i] = h->ports[i];
@@ -315,8 +321,10 @@ void topfmt__header(const struct top_header *h, char *buf, size_t n)
 
 void topfmt__periods(const struct top_header *h, char *buf, size_t n)
 {
-	snprintf(buf, n, "latency ms; REQ/S..MAX: last %gs; REQS..ERR%%: last %gs (%gs so far)",
-		 h->interval_s, h->interval_s * h->slots, h->interval_s * h->filled);
+	snprintf(buf, n,
+		 "latency ms; REQ/S..WAIT: last %gs; REQS..ERR%%: last %gs (%gs so far)%s%s%s",
+		 h->interval_s, h->interval_s * h->slots, h->interval_s * h->filled,
+		 h->only ? "; " : "", h->only ? h->only : "", h->only ? " requests only" : "");
 }
 
 static void snapshot_table(FILE *f, struct agg_row *rows, int n, int routes,

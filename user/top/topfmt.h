@@ -9,7 +9,7 @@
 #include "agg.h"
 
 /*
- * Columns, left to right. REQ/S..MAX describe the last interval; REQS..ERR%
+ * Columns, left to right. REQ/S..WAIT describe the last interval; REQS..ERR%
  * the window (the status counts too). Latencies are in milliseconds.
  */
 enum top_col {
@@ -20,6 +20,7 @@ enum top_col {
 	TOP_COL_P95,
 	TOP_COL_P99,
 	TOP_COL_MAX,
+	TOP_COL_WAIT, /* p95 of queue_ms + wait_ms: waiting before the app read the request */
 	TOP_COL_REQS,
 	TOP_COL_WP50,
 	TOP_COL_WP95,
@@ -74,6 +75,8 @@ int topfmt__filter(struct agg_row *rows, int n, const char *filter);
 void topfmt__line(const struct agg_row *r, int routes, int route_w, const struct top_thresholds *t,
 		  char *buf, size_t n);
 
+#define TOP_MAX_PORTS 16 /* server ports the header names */
+
 /* What the header shows. */
 struct top_header {
 	char host[64];
@@ -89,6 +92,7 @@ struct top_header {
 	uint64_t requests; /* all requests since the start */
 	uint64_t dropped;  /* events the kernel side lost */
 	uint64_t overflowed;
+	const char *only; /* the tables count only "TLS" or "plaintext" requests; NULL = all */
 };
 
 /* First header line: "httplat top - 14:50:01  host h  up 0:01:02  pids ... dropped 0". */

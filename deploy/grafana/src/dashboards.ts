@@ -92,8 +92,8 @@ export function model(): dashboard.Dashboard {
     .build();
 }
 
-const KERNEL_DROPS = ['drop_ringbuf_full', 'drop_conn_full', 'drop_inflight_full',
-  'drop_pipe_full'];
+const KERNEL_DROPS = ['kernel_ringbuf_full', 'kernel_conn_table_full', 'kernel_inflight_full',
+  'kernel_pipeline_full'];
 
 export function health(): dashboard.Dashboard {
   return new Board({

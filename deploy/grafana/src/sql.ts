@@ -12,7 +12,7 @@ export const STATUSES = [200, 201, 301, 400, 401, 403, 404, 500, 502, 503] as co
 
 /** The schema httplat's tables and functions live in, as a prefix ('' = the search_path).
  * Grafana's reader role has no search_path of its own, so every name is qualified with it. */
-export const SCHEMA = '';
+export const SCHEMA = 'httplat.';
 
 /** httplat's tables (schema/*.sql), named once. */
 export const T = {
