@@ -173,6 +173,25 @@ export function queryVariable(name: string, label: string, sql: string):
     .options([]).regex('');
 }
 
+/** A variable with fixed choices (`text : value, ...`, Grafana's custom-variable syntax),
+ * one at a time or All (every value), default All. */
+export function choiceVariable(name: string, label: string,
+  choices: ReadonlyArray<readonly [text: string, value: string]>):
+  dashboard.CustomVariableBuilder {
+  const query = choices.map(([text, value]) => {
+    if (/[,:\\$]/.test(text + value)) throw new Error(`variable ${name}: choice ${text} ${value}`);
+    return `${text} : ${value}`;
+  }).join(', ');
+  // no typed-in values: anything but the choices would make the SQL fail
+  return new dashboard.CustomVariableBuilder(name).label(label).values(query).multi(false)
+    .allowCustomValue(false).includeAll(true).current({ selected: true, text: ['All'], value: ['$__all'] })
+    .hide(dashboard.VariableHide.DontHide)
+    .options(choices.map(([text, value]) => ({ selected: false, text, value })));
+}
+
+/** What every variable builder on these dashboards is. */
+export type Variable = dashboard.QueryVariableBuilder | dashboard.CustomVariableBuilder;
+
 // ------------------------------------------------------------------ the dashboard
 
 /** What every panel builder has: an id and a place on the grid. */
@@ -186,7 +205,7 @@ export interface BoardSpec {
   uid: string;
   title: string;
   description: string;
-  variables: dashboard.QueryVariableBuilder[];
+  variables: Variable[];
   annotations?: dashboard.AnnotationQueryBuilder[];
 }
 

@@ -22,9 +22,11 @@ export const T = {
   alerts: `${SCHEMA}alerts`,
 } as const;
 
-/** httplat's read functions (schema/*.sql): a histogram's quantile, the histogram aggregate. */
+/** httplat's read functions (schema/functions.sql): a histogram's quantile, the histogram
+ * aggregate, a raw row's wait (queue_ms + wait_ms as the rollup's wait_hist counts it). */
 const QUANTILE = `${SCHEMA}httplat_quantile`;
 const HIST_SUM = `${SCHEMA}httplat_hist_sum`;
+const WAIT_MS = `${SCHEMA}httplat_wait_ms`;
 
 // Errors = server errors (5xx) and requests that got no response at all.
 export const FAILED = '(status >= 500 OR status = 0)';
@@ -43,9 +45,14 @@ export function splitSource(rawSelect: string, rollupSelect: string, rawWhere: s
     'ORDER BY 1';
 }
 
-/** A quantile of the rollup's histograms (hist.h buckets, within 4.4 %). */
+/** A quantile of the rollup's response-time histograms (hist.h buckets, within 4.4 %). */
 export function rollupQuantile(q: number): string {
   return `${QUANTILE}(${HIST_SUM}(hist), ${q}, max(max_ms))`;
+}
+
+/** The same for the wait before the app read the request (wait_hist: queue_ms + wait_ms). */
+export function rollupWaitQuantile(q: number): string {
+  return `${QUANTILE}(${HIST_SUM}(wait_hist), ${q}, max(wait_max_ms))`;
 }
 
 export function latencySql(where: string, quantiles: Quantiles = P50_95_99): string {
@@ -55,6 +62,20 @@ export function latencySql(where: string, quantiles: Quantiles = P50_95_99): str
   return splitSource(`$__timeGroupAlias(ts, $__interval), ${raw}`,
     `$__timeGroupAlias(minute, $__interval), ${roll}`,
     `${where} AND status <> 0`, `${where} AND status <> 0`);
+}
+
+/** Quantiles of how long requests waited before the app read them: the accept queue (first
+ * request of a connection) plus the socket. Requests whose wait the kernel did not see (both
+ * parts NULL) are not samples; status 0 ones are (they waited too), as in the rollup. */
+export function waitSql(where: string, quantiles: Quantiles = P50_95_99): string {
+  const w = `${WAIT_MS}(queue_ms, wait_ms)`;
+  const raw = quantiles.map(([n, q]) =>
+    `percentile_cont(${q}) WITHIN GROUP (ORDER BY ${w}) AS ${n}`).join(', ');
+  const roll = quantiles.map(([n, q]) => `${rollupWaitQuantile(q)} AS ${n}`).join(', ');
+  return splitSource(`$__timeGroupAlias(ts, $__interval), ${raw}`,
+    `$__timeGroupAlias(minute, $__interval), ${roll}`,
+    `${where} AND (queue_ms IS NOT NULL OR wait_ms IS NOT NULL)`,
+    `${where} AND wait_hist IS NOT NULL`);
 }
 
 export function rateSql(where: string): string {
@@ -124,6 +145,7 @@ export function routesSql(where: string, order: string): string {
     `  ${rollupQuantile(0.95)} AS p95,\n` +
     `  ${rollupQuantile(0.99)} AS p99,\n` +
     '  max(max_ms) AS max,\n' +
+    `  ${rollupWaitQuantile(0.95)} AS "wait p95",\n` +
     `  ${countIf('status BETWEEN 400 AND 499')} AS "4xx",\n` +
     `  ${countIf('status = 500')} AS "500",\n` +
     `  ${countIf(FAILED)} AS failed,\n` +
@@ -168,17 +190,36 @@ export function distinctSql(col: string, table: string, timeCol: string, where =
 
 // ---------------------------------------------------------------- health (httplat_health)
 
+/** A kernel counter's column: one per HTTPLAT_COUNTERS entry, named kernel_<column>. */
+export const kernelColumn = (column: string): string => `kernel_${column}`;
+const isKernel = (c: string): boolean => c.startsWith('kernel_') && c !== 'kernel_dropped';
+
+/** FROM the health rows of the range, with the columns `cols`. A kernel_<counter> column
+ * exists once a daemon built with that counter has connected (it adds its columns with
+ * httplat_health_columns()), so a dashboard generated from a newer bpf/httplat.h can meet a
+ * database without some (a fresh deployment before the daemon's first connect, hosts not yet
+ * upgraded): those are read from the row's JSON, NULL when absent, and the panel shows no
+ * value for them instead of failing as a whole. Counters are NULL too in rows older than
+ * their column. */
+function healthFrom(cols: readonly string[], where: string, indent = ''): string {
+  if (!cols.some(isKernel)) return `FROM ${T.health}\n${indent}WHERE ${where}`;
+  const sel = cols.map((c) => (isKernel(c) ? `(to_jsonb(h) ->> '${c}')::bigint AS ${c}` : c));
+  return `FROM (SELECT ts, host, started, ${sel.join(', ')}\n${indent}  FROM ${T.health} AS h\n` +
+    `${indent}  WHERE ${where}) AS h`;
+}
+
 /** Per-row increase of cumulative counters; a daemon restart (new `started`) restarts at 0.
- * Reads one extra minute before the range so the first row has a predecessor. */
+ * Reads one extra minute before the range so the first row has a predecessor. A counter the
+ * row does not have (NULL) has no increase (NULL, not 0: "not reported" stays visible). */
 function increase(cols: readonly string[]): string {
   const inc = cols.map((c) =>
-    `CASE WHEN lag(started) OVER w = started THEN greatest(${c} - lag(${c}) OVER w, 0) ` +
+    `CASE WHEN lag(started) OVER w = started THEN ${c} - least(lag(${c}) OVER w, ${c}) ` +
     `ELSE ${c} END AS ${c}`).join(',\n    ');
   return '(SELECT ts, host, extract(epoch from ts - lag(ts) OVER w) AS secs,\n' +
-    `    ${inc}\n  FROM ${T.health}\n` +
-    "  WHERE ts BETWEEN $__timeFrom()::timestamptz - interval '1 minute' " +
-    'AND $__timeTo()::timestamptz AND host IN ($host)\n' +
-    '  WINDOW w AS (PARTITION BY host ORDER BY ts)) AS d';
+    `    ${inc}\n  ` +
+    healthFrom(cols, "ts BETWEEN $__timeFrom()::timestamptz - interval '1 minute' " +
+      'AND $__timeTo()::timestamptz AND host IN ($host)', '  ') +
+    '\n  WINDOW w AS (PARTITION BY host ORDER BY ts)) AS d';
 }
 
 export function healthSeries(cols: readonly string[], perSecond: boolean): string {
@@ -191,12 +232,41 @@ export function healthSeries(cols: readonly string[], perSecond: boolean): strin
 export function healthGauge(cols: readonly string[]): string {
   const vals = cols.map((c) => `max(${c}) AS ${c}`).join(', ');
   return `SELECT $__timeGroupAlias(ts, $__interval), host AS metric, ${vals}\n` +
-    `FROM ${T.health}\nWHERE $__timeFilter(ts) AND host IN ($host)\n` +
+    `${healthFrom(cols, '$__timeFilter(ts) AND host IN ($host)')}\n` +
     'GROUP BY 1, 2\nORDER BY 1';
 }
 
+/** The counters' total increase over the range (0 when none, or none reported). */
 export function healthTotal(cols: readonly string[], name: string): string {
-  const total = cols.map((c) => `sum(${c})`).join(' + ');
-  return `SELECT coalesce(${total}, 0) AS "${name}"\nFROM ${increase(cols)}\n` +
+  const total = cols.map((c) => `coalesce(sum(${c}), 0)`).join(' + ');
+  return `SELECT ${total} AS "${name}"\nFROM ${increase(cols)}\n` +
     'WHERE $__timeFilter(ts)';
+}
+
+/** A string constant in a panel's SQL. Grafana expands `$name` anywhere in the text, and
+ * its macro engine strips comments, so text that would be read as either is refused. */
+export function sqlString(text: string): string {
+  if (/\$|--|\/\*|\[\[/.test(text)) {
+    throw new Error(`text for a SQL literal holds $, --, /* or [[: ${JSON.stringify(text)}`);
+  }
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+export interface CounterRow {
+  column: string; // kernel_<column>
+  kind: string;
+  meaning: string;
+}
+
+/** One row per host and counter, in the table's order: kind, increase over the range (empty
+ * when the daemon did not report it), meaning. */
+export function counterTableSql(counters: readonly CounterRow[]): string {
+  const vals = counters.map((c, i) => `    (${i + 1}, ${sqlString(c.column)}, ` +
+    `${sqlString(c.kind)}, d.${c.column}, ${sqlString(c.meaning)})`).join(',\n');
+  return 'SELECT d.host, c.counter, c.kind, sum(c.n) AS "in range", c.meaning\n' +
+    `FROM ${increase(counters.map((c) => c.column))}\n` +
+    `  CROSS JOIN LATERAL (VALUES\n${vals}) AS c(ord, counter, kind, n, meaning)\n` +
+    'WHERE $__timeFilter(d.ts)\n' +
+    'GROUP BY d.host, c.ord, c.counter, c.kind, c.meaning\n' +
+    'ORDER BY d.host, c.ord';
 }
