@@ -179,12 +179,15 @@ export function choiceVariable(name: string, label: string,
   choices: ReadonlyArray<readonly [text: string, value: string]>):
   dashboard.CustomVariableBuilder {
   const query = choices.map(([text, value]) => {
-    if (/[,:\\$]/.test(text + value)) throw new Error(`variable ${name}: choice ${text} ${value}`);
+    if (/[,:\\$]/.test(text + value)) {
+      throw new Error(`variable ${name}: choice ${text} : ${value} holds , : \\ or $`);
+    }
     return `${text} : ${value}`;
   }).join(', ');
   // no typed-in values: anything but the choices would make the SQL fail
   return new dashboard.CustomVariableBuilder(name).label(label).values(query).multi(false)
-    .allowCustomValue(false).includeAll(true).current({ selected: true, text: ['All'], value: ['$__all'] })
+    .allowCustomValue(false).includeAll(true)
+    .current({ selected: true, text: 'All', value: '$__all' }) // one value: strings, not lists
     .hide(dashboard.VariableHide.DontHide)
     .options(choices.map(([text, value]) => ({ selected: false, text, value })));
 }
