@@ -48,7 +48,8 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
 .DELETE_ON_ERROR:
-.PHONY: all clean install test unit deps demo bench bench-tools grafana grafana-build grafana-check
+.PHONY: all clean install test unit deps demo bench bench-tools test-kernels vm-shell grafana \
+	grafana-build grafana-check
 
 all: httplat
 
@@ -91,6 +92,16 @@ unit: $(UNIT_BINS)
 # The README's test command: unit tests, then end-to-end tests (root, real servers).
 test: deps httplat unit
 	$(Q)$(PYTHON) tests/run.py $(UNIT_BINS)
+
+# The tracing e2e subset in VMs booted on Debian's kernels (tests/vm/): `make test` runs the
+# stock 6.1 one; this runs every kernel in KERNELS. vm-shell: a root shell in KERNEL's VM.
+KERNELS    ?= stock backports
+KERNEL     ?= stock
+test-kernels: deps httplat
+	$(Q)HTTPLAT_VM_KERNELS="$(KERNELS)" TESTS=test_kernels TEST_TIMEOUT=1500 $(PYTHON) tests/run.py
+
+vm-shell: deps httplat
+	$(Q)$(PYTHON) tests/vm/vm.py shell -k $(KERNEL)
 
 deps:
 	$(Q)scripts/install-deps.sh

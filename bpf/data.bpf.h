@@ -46,7 +46,10 @@ static __always_inline int io__from_args(struct io_ctx *io, __u8 kind, __u64 a2,
 	io->iovcnt = n > 1024 ? 1024 : (__u32)n;
 	if (io->iovcnt > CONN_IOV)
 		count(HTTPLAT_C_PARSE_GIVEUP); /* bytes past CONN_IOV entries cannot be looked at */
-	n = io->iovcnt > CONN_IOV ? CONN_IOV : io->iovcnt;
+	n = io->iovcnt;
+	barrier_var(n); /* else clang re-reads io->iovcnt past the clamp, which 6.1 rejects */
+	if (n > CONN_IOV)
+		n = CONN_IOV;
 	if (bpf_probe_read_user(s->iov, n * sizeof(struct sm_iovec), (void *)io->ptr))
 		return -1;
 	io->niov = (__u32)n;

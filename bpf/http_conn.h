@@ -19,6 +19,10 @@
 #include "httplat.h"
 #include "http_parse.h"
 
+#ifndef barrier_var /* bpf_helpers.h has it; the host build gets the same */
+#define barrier_var(var) asm volatile("" : "=r"(var) : "0"(var))
+#endif
+
 #ifndef SM_FUNC
 #define SM_FUNC __noinline /* global in BPF: each step function is verified once */
 #endif
@@ -244,7 +248,7 @@ static __always_inline int io__at(struct io_ctx *io, __u64 off)
 /* ---- DFA windows ---- */
 
 #define SCAN_DONE 0x80000000u
-#define STEPS_PER_CALL 4
+#define STEPS_PER_CALL 2 /* 3+ exceed Linux 6.1's 1M-instruction verifier limit */
 
 struct dfa_loop {
 	struct http_head *h; /* NULL: the chunk DFA */
@@ -262,7 +266,7 @@ static long dfa_cb(__u32 i, void *vctx)
 
 	(void)i;
 	if (!x->h) {
-		if (x->pos >= x->len)
+		if (!x->k || x->pos >= x->len) /* 6.1's verifier explores the NULL case too */
 			return 1;
 		x->done = http_chunk__step(x->k, x->s->win, &x->pos, x->len);
 		return x->done ? 1 : 0;
@@ -569,8 +573,10 @@ static __always_inline void req__line_append(struct hreq *r, struct io_ctx *io, 
 			n = HTTPLAT_RAW_MAX - at;
 		if (n > io->win_len - done)
 			n = io->win_len - done;
+		barrier_var(n); /* keep the clamp: clang proves it redundant, 6.1's verifier cannot */
 		if (n > 64)
 			n = 64;
+		barrier_var(done);
 		/* a constant 64-byte copy: the bytes past n land in raw's slack */
 		__builtin_memcpy(&r->raw[at], &s->win[done & (HP_WIN - 1)], 64);
 		r->raw_len = at + n;

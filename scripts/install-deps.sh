@@ -15,6 +15,8 @@ PKGS="$PKGS python3-psycopg2"
 if ! command -v npm >/dev/null 2>&1; then
 	PKGS="$PKGS nodejs npm"
 fi
+# qemu-system-x86, busybox-static: the test VM on Debian's kernels (make test-kernels, tests/vm/)
+PKGS="$PKGS qemu-system-x86 busybox-static"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -28,7 +30,7 @@ if [ -n "$missing" ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	# shellcheck disable=SC2086
-	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 $missing >/dev/null
 fi
 # libbpf attaches tracepoints through tracefs
 if [ ! -d /sys/kernel/tracing/events ] && [ "$(id -u)" = 0 ]; then

@@ -20,6 +20,9 @@ HTTPLAT = os.path.join(ROOT, "httplat")
 PY = "/usr/bin/python3"
 APPS = os.path.join(ROOT, "tests", "apps")
 PG_BIN = "/usr/lib/postgresql/15/bin"
+# Wall-clock bounds, waits and scheduling allowances are multiplied by this on a slow host,
+# e.g. in the emulated test VM (tests/vm/kernel_tests.py sets it).
+SLOWDOWN = float(os.environ.get("HTTPLAT_TEST_SLOWDOWN", "1"))
 # HTTPLAT_TEST_HOOKS=syscall runs a suite on the fallback data path (tests/e2e/test_*_fallback.py)
 HOOKS = os.environ.get("HTTPLAT_TEST_HOOKS", "")
 
@@ -97,7 +100,7 @@ def free_port():
 
 
 def wait_port(port, timeout=20.0, proc=None):
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * SLOWDOWN
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process exited with {proc.returncode} before listening")
@@ -280,7 +283,7 @@ class Httplat:
             return f.read()
 
     def wait_stderr(self, text, timeout=30):
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * SLOWDOWN
         while time.monotonic() < deadline:
             if text in self.stderr():
                 return

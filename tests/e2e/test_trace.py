@@ -14,11 +14,15 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Httplat, Uvicorn, build_request, check, http, read_response,  # noqa: E402
-                     recv_all, run_tests, test)
+from harness import (SLOWDOWN, Httplat, Uvicorn, build_request, check, http,  # noqa: E402
+                     read_response, recv_all, run_tests, test)
 
-MARGIN_MS = 2.0     # kernel duration may not exceed the client's by more than this
-CLIENT_GAP_MS = 10  # ...or, if the app ran late, within this of the client's time
+# kernel duration may not exceed the client's by more than this: the end is stamped after the
+# send returned, and the client may finish first if the server is descheduled in between (ms
+# under emulation, hence the slowdown factor)
+MARGIN_MS = 2.0 * SLOWDOWN
+CLIENT_GAP_MS = 10 * SLOWDOWN  # ...or, if the app ran late, within this of the client's time
+# (the client's own overhead: more on a slow host)
 SLEEP_SLACK_MS = 25  # slow endpoints: within this above the known sleep (2 ms below: uvloop timers
 # have 1 ms resolution and may fire early)
 
@@ -285,7 +289,8 @@ def gunicorn_uvicorn_worker():
 @test
 def preexisting_keepalive_connection():
     """A connection accepted (and used) before httplat started is traced from then on."""
-    srv = Uvicorn(loop="asyncio", http="h11")
+    # the connection idles while httplat loads: more than uvicorn's 5 s keep-alive on a slow host
+    srv = Uvicorn(loop="asyncio", http="h11", extra=("--timeout-keep-alive", "60"))
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
     s.sendall(build_request("GET", "/data/items/1"))
     read_response(s)
