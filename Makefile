@@ -56,7 +56,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
 .DELETE_ON_ERROR:
 .PHONY: all clean install test unit asan fuzz fuzz-bins fuzz-targets deps demo bench bench-tools \
-        test-kernels vm-shell
+	test-kernels vm-shell grafana grafana-build grafana-check
 
 all: httplat
 
@@ -178,7 +178,32 @@ install: httplat
 	$(Q)install -D -m 0755 httplat $(DESTDIR)$(PREFIX)/sbin/httplat
 
 clean:
-	$(Q)rm -rf $(OUT) httplat
+	$(Q)rm -rf $(OUT) httplat $(GRAFANA)/build
 
 # the schema is embedded in the binary (pgschema.c, .incbin), wherever that file lives
 $(patsubst user/%.c,$(OUT)/user/%.o,$(filter %/pgschema.c,$(USER_SRCS))): $(wildcard schema/*.sql)
+
+# Grafana dashboards and alert rules: written by deploy/grafana/src/*.ts (TypeScript on Grafana's
+# Foundation SDK, pinned in deploy/grafana/package-lock.json); the output is committed, so
+# deploying needs no Node. `make grafana` regenerates; `make grafana-check` (run by
+# tests/e2e/test_deploy.py) type-checks the generator and fails when the committed files differ.
+GRAFANA    := deploy/grafana
+GRAFANA_NM := $(GRAFANA)/node_modules/.package-lock.json
+TSC        := node_modules/.bin/tsc -p .
+
+$(GRAFANA_NM): $(GRAFANA)/package.json $(GRAFANA)/package-lock.json
+	$(call msg,NPM,$(GRAFANA))
+	$(Q)cd $(GRAFANA) && npm ci --prefer-offline --no-audit --no-fund --loglevel=error
+	$(Q)touch $@
+
+# tsc: strict (tsconfig.json), no output on a type error
+grafana-build: $(GRAFANA_NM)
+	$(call msg,TSC,$(GRAFANA) --strict)
+	$(Q)cd $(GRAFANA) && $(TSC)
+
+grafana: grafana-build
+	$(Q)cd $(GRAFANA) && node build/main.js
+
+grafana-check: grafana-build
+	$(call msg,CHECK,$(GRAFANA))
+	$(Q)cd $(GRAFANA) && node build/main.js --check

@@ -11,6 +11,12 @@ PKGS="$PKGS docker-compose"
 PKGS="$PKGS python3-psycopg2"
 # libclang-rt-14-dev: libFuzzer and clang's ASan/UBSan runtimes (make fuzz, make test's fuzz runs)
 PKGS="$PKGS libclang-rt-14-dev"
+# node + npm: deploy/grafana's dashboard generator (`make grafana`, checked by `make test`).
+# A Node.js that is already there (e.g. NodeSource's nodejs, which bundles npm and conflicts
+# with Debian's npm) is kept; otherwise Debian 12's nodejs 18 and npm 9.
+if ! command -v npm >/dev/null 2>&1; then
+	PKGS="$PKGS nodejs npm"
+fi
 # qemu-system-x86, busybox-static: the test VM on Debian's kernels (make test-kernels, tests/vm/)
 PKGS="$PKGS qemu-system-x86 busybox-static"
 missing=""

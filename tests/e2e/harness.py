@@ -5,6 +5,7 @@ socket only) and httplat itself; prints one "PASS name"/"FAIL name" line per tes
 """
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -76,6 +77,20 @@ def run_tests():
             except Exception:
                 traceback.print_exc(file=sys.stdout)
     return 1 if failed else 0
+
+
+def kernel_counters(header=None):
+    """[(NAME, column, kind, meaning)] of HTTPLAT_COUNTERS in bpf/httplat.h, in table order;
+    kind without its HTTPLAT_CK_ prefix, lowercase ('loss', 'giveup', 'oddity', 'info')."""
+    with open(header or os.path.join(ROOT, "bpf", "httplat.h")) as f:
+        text = f.read()
+    block = text[text.index("#define HTTPLAT_COUNTERS(X)"):]
+    block = block[:block.index("\n\n")]
+    out = [(n, c, k.lower(), m) for n, c, k, m in re.findall(
+        r'X\(\s*(\w+)\s*,\s*(\w+)\s*,\s*HTTPLAT_CK_(\w+)\s*,\s*"((?:[^"\\]|\\.)*)"\s*\)',
+        block)]
+    check(out and len(out) == block.count("X("), f"parsed {out} from HTTPLAT_COUNTERS")
+    return out
 
 
 def free_port():

@@ -4,8 +4,9 @@
 Grafana and Docker do not run here. What is checked instead:
   - structure: JSON/YAML parse, unique uids and ids, every data source reference is the
     provisioned one, alert conditions and expressions name existing refIds, every $VAR the
-    provisioning files need is set by docker-compose.yml, the dashboards are what
-    build_dashboards.py writes;
+    provisioning files need is set by docker-compose.yml; the generator (deploy/grafana/src,
+    TypeScript on Grafana's Foundation SDK) type-checks under tsc --strict and the committed
+    dashboards and alert rules are exactly what it writes;
   - every SQL query of every panel, template variable, annotation and alert rule, expanded as
     Grafana expands it (tests/e2e/grafana_sql.py), run as Grafana's read-only role against the
     real schema in a real PostgreSQL holding known rows: it must succeed, return the columns
@@ -34,15 +35,13 @@ import harness as h  # noqa: E402
 DEPLOY = os.path.join(h.ROOT, "deploy")
 GRAFANA = os.path.join(DEPLOY, "grafana")
 PROV = os.path.join(GRAFANA, "provisioning")
-sys.path.insert(0, GRAFANA)
-import build_dashboards  # noqa: E402
-
 try:
     import yaml
 except ImportError:  # python3-yaml comes with scripts/install-deps.sh
     yaml = None
 
 HOST = "test-host"
+WAIT_TITLE = "Time waiting before the app read the request (event loop blocked, workers busy)"
 READER = "httplat_reader"
 APIS = ("data", "model", "user")
 
@@ -85,10 +84,22 @@ def queries(dash):
         for t in p.get("targets", []):
             yield f"panel {p['title']!r} {t['refId']}", t["rawSql"], t["format"], p, repeat
     for v in dash["templating"]["list"]:
-        yield f"variable {v['name']}", v["query"], "table", None, None
+        if v["type"] == "query":
+            yield f"variable {v['name']}", v["query"], "table", None, None
     for a in dash["annotations"]["list"]:
         if a.get("target"):
             yield f"annotation {a['name']!r}", a["target"]["rawSql"], "table", None, None
+
+
+def custom_options(query):
+    """(text, value) of a custom variable's `text : value, ...` as Grafana's CustomVariable
+    reads it (commas split unless escaped as \\,; ' : ' separates text from value)."""
+    out = []
+    for part in re.findall(r"(?:\\,|[^,])+", query):
+        part = part.replace("\\,", ",")
+        m = re.match(r"^\s*(.+)\s:\s(.+)$", part)
+        out.append((m.group(1).strip(), m.group(2).strip()) if m else (part.strip(), part.strip()))
+    return out
 
 
 def alert_file():
@@ -149,15 +160,40 @@ def test_macro_expansion_matches_grafana():
 
 
 @h.test
-def test_dashboards_match_generator():
-    want = build_dashboards.render()
-    d = os.path.join(GRAFANA, "dashboards")
-    have = sorted(n for n in os.listdir(d) if n.endswith(".json"))
-    h.check(have == sorted(want), f"dashboard files {have} != generated {sorted(want)}")
-    for name, text in want.items():
-        with open(os.path.join(d, name)) as f:
-            h.check(f.read() == text, f"{name} differs from build_dashboards.py output: "
-                    "run /usr/bin/python3 deploy/grafana/build_dashboards.py")
+def test_generated_files_match_generator():
+    """`make grafana-check`: tsc --strict type-checks the generator against the Foundation
+    SDK's types, then the generator compares its output with the committed files."""
+    r = subprocess.run(["make", "-s", "--no-print-directory", "-C", h.ROOT, "grafana-check"],
+                       capture_output=True, text=True, timeout=600)
+    h.check(r.returncode == 0, f"make grafana-check failed:\n{r.stdout}{r.stderr}")
+
+
+@h.test
+def test_grafana_diff_names_ui_changes():
+    """scripts/grafana-diff.py (bringing a dashboard edited in Grafana back): nothing for the
+    same file or Grafana's save noise, one line per real change, panels matched by title."""
+    src = os.path.join(GRAFANA, "dashboards", "overview.json")
+    tool = os.path.join(h.ROOT, "scripts", "grafana-diff.py")
+    with open(src) as f:
+        dash = json.load(f)
+    dash.update(id=17, version=9, iteration=1700000000000)
+    for p in dash["panels"]:
+        p["pluginVersion"] = "12.2.0"
+    moved = next(p for p in dash["panels"] if p["title"] == "Request rate")
+    moved["fieldConfig"]["defaults"]["custom"]["lineWidth"] = 2
+    dash["panels"].remove(moved)
+    dash["panels"].append(moved)
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(dash, f)
+        f.flush()
+        r = subprocess.run([h.PY, tool, src, src], capture_output=True, text=True)
+        h.check(r.returncode == 0 and "(no differences)" in r.stdout, r.stdout + r.stderr)
+        r = subprocess.run([h.PY, tool, f.name, src], capture_output=True, text=True)
+        lines = r.stdout.splitlines()[2:]
+        h.check(r.returncode == 1, f"exit status {r.returncode}: {r.stderr}")
+        want = '~ panels["Request rate"].fieldConfig.defaults.custom.lineWidth: 2 -> 1'
+        h.check(want in lines, f"{want!r} not in {lines}")
+        h.check(len(lines) == 2 and lines[1].startswith("~ panels: order"), f"{lines}")
 
 
 @h.test
@@ -184,8 +220,16 @@ def test_uids_and_datasource_references():
                 refs.append((f"target of {p['title']}", t.get("datasource")))
                 h.check(t["format"] in ("time_series", "table"), f"{p['title']}: format")
                 h.check(t.get("rawQuery") and t.get("editorMode") == "code", "raw SQL mode")
-        refs += [(f"variable {v['name']}", v.get("datasource"))
-                 for v in dash["templating"]["list"]]
+        for v in dash["templating"]["list"]:
+            h.check(v["type"] in ("query", "custom"), f"{name}: variable type {v['type']}")
+            if v["type"] == "query":
+                refs.append((f"variable {v['name']}", v.get("datasource")))
+            else:
+                opts = custom_options(v["query"])
+                h.check([(o["text"], o["value"]) for o in v["options"]] == opts,
+                        f"{name}: variable {v['name']} options {v['options']} vs {opts}")
+                h.check(v.get("allowCustomValue") is False,
+                        f"{name}: variable {v['name']} accepts typed-in values")
         refs += [(f"annotation {a['name']}", a.get("datasource"))
                  for a in dash["annotations"]["list"] if not a.get("builtIn")]
         for where, ref in refs:
@@ -199,9 +243,26 @@ def test_uids_and_datasource_references():
                     h.check(var.startswith("__") or var in names,
                             f"{name}: {p['title']} uses undefined ${var}")
     h.check({"httplat-overview", "httplat-model", "httplat-health"} <= uids, f"uids {uids}")
+    for name, dash in dashboards().items():
+        h.check(dash["templating"]["list"][0]["name"] == "host", f"{name}: no host variable")
     over = dashboards()["overview.json"]
-    h.check({"api", "route"} <= {v["name"] for v in over["templating"]["list"]},
-            "overview needs api and route variables")
+    h.check({"api", "route", "tls"} <= {v["name"] for v in over["templating"]["list"]},
+            "overview needs api, route and tls variables")
+
+
+@h.test
+def test_slack_link_opens_the_overview():
+    """The daemon's alert messages link /d/<SLACKMSG_GRAFANA_DASHBOARD>/?var-...: that uid
+    and every variable the link sets must exist (user/alert/slackmsg.[ch])."""
+    with open(os.path.join(h.ROOT, "user", "alert", "slackmsg.h")) as f:
+        uid = re.search(r'#define SLACKMSG_GRAFANA_DASHBOARD "([^"]+)"', f.read()).group(1)
+    with open(os.path.join(h.ROOT, "user", "alert", "slackmsg.c")) as f:
+        linked = set(re.findall(r"var-(\w+)=", f.read()))
+    h.check(linked >= {"api", "route", "host"}, f"link variables {linked}")
+    dash = next((d for d in dashboards().values() if d["uid"] == uid), None)
+    h.check(dash, f"no dashboard with uid {uid}")
+    have = {v["name"] for v in dash["templating"]["list"]}
+    h.check(linked <= have, f"{uid} lacks variables {linked - have} the Slack link sets")
 
 
 @h.test
@@ -224,8 +285,19 @@ def test_overview_has_the_panels_the_team_asked_for():
     types = {p["type"] for p, _ in panels(dash)}
     h.check({"timeseries", "stat", "table", "heatmap"} <= types, f"panel types {types}")
     for t in ("Request rate", "Error ratio", "Slowest routes (p95)", "Most failing routes",
-              "Latency heatmap"):
+              "Latency heatmap", WAIT_TITLE):
         h.check(t in by_title, f"panel {t!r} missing")
+    wait = by_title[WAIT_TITLE]
+    h.check(wait["fieldConfig"]["defaults"]["unit"] == "ms", "wait unit ms")
+    sql = wait["targets"][0]["rawSql"]
+    for part in ("httplat.httplat_wait_ms(queue_ms, wait_ms)",
+                 "httplat.httplat_quantile(httplat.httplat_hist_sum(wait_hist), 0.95, "
+                 "max(wait_max_ms))"):
+        h.check(part in sql, f"wait panel SQL lacks {part}")
+    for name in ("overview.json", "model.json"):
+        for p, _ in panels(dashboards()[name]):
+            for t in p["targets"]:
+                h.check("tls IN ($tls)" in t["rawSql"], f"{name}: {p['title']}: no TLS filter")
 
 
 @h.test
@@ -272,6 +344,112 @@ def test_alert_rules_structure():
         h.check(pol["receiver"] in names, f"policy receiver {pol['receiver']}")
         for r in pol.get("routes", []):
             h.check(r["receiver"] in names, f"route receiver {r['receiver']}")
+
+
+def kernel_columns_in(sql):
+    return set(re.findall(r"\bkernel_\w+", sql)) - {"kernel_dropped"}
+
+
+def health_panels():
+    return {p["title"]: p for p, _ in panels(dashboards()["health.json"])}
+
+
+@h.test
+def test_health_lists_every_kernel_counter():
+    """The health dashboard shows exactly the counters of HTTPLAT_COUNTERS (bpf/httplat.h),
+    each where its kind belongs: losses in the lost stat and the losses panel, give-ups and
+    oddities in theirs, info counters with the rates; all in the counters table, in order."""
+    counters = h.kernel_counters()
+    col = {c: "kernel_" + c for _, c, _, _ in counters}
+    of = lambda *kinds: {col[c] for _, c, k, _ in counters if k in kinds}  # noqa: E731
+    ps = health_panels()
+    every = set()
+    for p in ps.values():
+        every |= kernel_columns_in(p["targets"][0]["rawSql"])
+    h.check(every == set(col.values()), f"health dashboard reads {sorted(every)}, the table has "
+            f"{sorted(col.values())}")
+    where = {"Requests lost in the kernel": of("loss"), "Kernel losses": of("loss"),
+             "Give-ups, oddities and decode errors": of("giveup", "oddity"),
+             "Events and requests per second": of("info"), "Kernel counters": set(col.values())}
+    for title, want in where.items():
+        h.check(title in ps, f"health panel {title!r} missing")
+        got = kernel_columns_in(ps[title]["targets"][0]["rawSql"])
+        h.check(got == want, f"{title}: {sorted(got)}, expected {sorted(want)}")
+    h.check(ps["Requests lost in the kernel"]["fieldConfig"]["defaults"]["thresholds"]["steps"]
+            [1] == {"color": "red", "value": 1}, "losses red from 1")
+    sql = ps["Kernel counters"]["targets"][0]["rawSql"]
+    kinds = {"loss": "loss", "giveup": "give-up", "oddity": "oddity", "info": "info"}
+    entries = re.findall(r"\((\d+), '(kernel_\w+)', '([\w-]+)', d\.(\w+), '((?:[^']|'')*)'\)", sql)
+    h.check([(int(i), c, k, n, m.replace("''", "'")) for i, c, k, n, m in entries] ==
+            [(i + 1, col[c], kinds[k], col[c], m) for i, (_, c, k, m) in enumerate(counters)],
+            f"counters table rows {entries}")
+    text = " ".join(p.get("description", "") for p in ps.values())
+    for _, c, _, meaning in counters:
+        h.check(f"{col[c]}: {meaning}" in text, f"no panel describes {col[c]} ({meaning})")
+
+
+def header_with(edit):
+    """bpf/httplat.h with its HTTPLAT_COUNTERS block passed through edit(list of X lines)."""
+    with open(os.path.join(h.ROOT, "bpf", "httplat.h")) as f:
+        text = f.read()
+    start = text.index("#define HTTPLAT_COUNTERS(X)")
+    end = text.index("\n\n", start)
+    lines = [ln.rstrip(" \t\\").strip() for ln in text[start:end].split("\n")[1:]]
+    lines = edit(lines)
+    block = "#define HTTPLAT_COUNTERS(X) \\\n" + " \\\n".join("\t" + ln for ln in lines)
+    return text[:start] + block + text[end:]
+
+
+@h.test
+def test_generator_follows_the_counter_table():
+    """A counter added to (or removed from) HTTPLAT_COUNTERS changes the health dashboard at
+    the next `make grafana` with no other edit, and `make grafana-check` (make test) fails
+    until the regenerated files are committed; a malformed entry stops the generator."""
+    r = subprocess.run(["make", "-s", "--no-print-directory", "-C", h.ROOT, "grafana-build"],
+                       capture_output=True, text=True, timeout=600)
+    h.check(r.returncode == 0, f"make grafana-build: {r.stdout}{r.stderr}")
+    new = 'X(TLS_FAIL, tls_handshake_failed, HTTPLAT_CK_LOSS, "TLS handshakes that failed")'
+    gen = ["node", os.path.join(GRAFANA, "build", "main.js")]
+    with tempfile.TemporaryDirectory(prefix="httplat-grafana-") as tmp:
+        hdr = os.path.join(tmp, "httplat.h")
+        with open(hdr, "w") as f:
+            f.write(header_with(lambda xs: [x for x in xs if "ORPHAN_RESPONSE" not in x] + [new]))
+        counters = h.kernel_counters(hdr)
+        h.check(("TLS_FAIL", "tls_handshake_failed", "loss", "TLS handshakes that failed")
+                in counters and not any(n == "ORPHAN_RESPONSE" for n, _, _, _ in counters),
+                f"edited header: {counters}")
+        r = subprocess.run(gen + ["--check", "--counters", hdr], capture_output=True, text=True)
+        h.check(r.returncode == 1 and "dashboards/health.json" in r.stderr and
+                "overview.json" not in r.stderr, f"--check with a new counter: {r.returncode} "
+                f"{r.stderr}")
+        out = os.path.join(tmp, "out")
+        r = subprocess.run(gen + ["--counters", hdr, "--out", out], capture_output=True,
+                           text=True)
+        h.check(r.returncode == 0, f"generator: {r.stderr}")
+        with open(os.path.join(out, "dashboards", "health.json")) as f:
+            dash = json.load(f)
+        ps = {p["title"]: p for p in dash["panels"]}
+        every = set()
+        for p in ps.values():
+            every |= kernel_columns_in(p["targets"][0]["rawSql"])
+        h.check(every == {"kernel_" + c for _, c, _, _ in counters}, f"read {sorted(every)}")
+        for title in ("Requests lost in the kernel", "Kernel losses", "Kernel counters"):
+            h.check("kernel_tls_handshake_failed" in ps[title]["targets"][0]["rawSql"],
+                    f"{title} lacks the new loss counter")
+        for name in ("overview.json", "model.json"):
+            with open(os.path.join(out, "dashboards", name)) as a, \
+                    open(os.path.join(GRAFANA, "dashboards", name)) as b:
+                h.check(a.read() == b.read(), f"{name} changed with the counters")
+        for bad, why in (
+                ('X(BOGUS, bogus, HTTPLAT_CK_MAYBE, "no such kind")', "BOGUS"),
+                ('X(TWICE, requests, HTTPLAT_CK_INFO, "same column")', "duplicate"),
+                ('X(BROKEN, broken, HTTPLAT_CK_LOSS)', "entries")):
+            with open(hdr, "w") as f:
+                f.write(header_with(lambda xs, b=bad: xs + [b]))
+            r = subprocess.run(gen + ["--counters", hdr, "--out", out], capture_output=True,
+                               text=True)
+            h.check(r.returncode == 2 and why in r.stderr, f"{bad}: exit {r.returncode}, "
+                    f"{r.stderr.strip()}")
 
 
 def walk_strings(node, path=()):
@@ -476,10 +654,17 @@ class Db:
         if r.returncode != 0:
             raise RuntimeError(f"10-httplat-roles.sh failed: {r.stderr}")
 
-    def query(self, sql, user=READER):
-        """(columns, rows) of one statement, as `user`; rows are lists of strings (NULL '')."""
+    def query(self, sql, user=READER, before=()):
+        """(columns, rows) of one statement, as `user`; rows are lists of strings (NULL '').
+        before: statements run first as postgres in one transaction, rolled back after (the
+        query then runs as `user` inside it)."""
+        args = ["-c", sql]
+        if before:
+            args = ["-c", "BEGIN", *(a for b in before for a in ("-c", b)),
+                    "-c", f"SET LOCAL ROLE {user}", "-c", sql, "-c", "ROLLBACK"]
+            user = "postgres"
         conn = f"host={self.pg.dir} port={self.pg.port} user={user} dbname=postgres"
-        r = subprocess.run(["psql", "-X", "-q", "--csv", "-v", "ON_ERROR_STOP=1", "-c", sql,
+        r = subprocess.run(["psql", "-X", "-q", "--csv", "-v", "ON_ERROR_STOP=1", *args,
                             conn], capture_output=True, text=True)
         if r.returncode != 0:
             raise h.CheckFailed(f"query failed as {user}: {r.stderr.strip()}\n{sql}")
@@ -509,21 +694,25 @@ def end_of_data():
 
 SEED_SQL = """
 SELECT httplat.httplat_ensure_partitions((TIMESTAMPTZ '{t0}' AT TIME ZONE 'UTC')::date - 1, 3);
--- data: 40/min, 3 of them ~600 ms (7.5 %: p95 ~600 -> warning), one 404
+-- data: 40/min, 3 of them ~600 ms (7.5 %: p95 ~600 -> warning), one 404; read at once
+-- (wait < 0.2 ms, a new connection's queue 2 ms every 10th), the 404's wait unknown
 INSERT INTO httplat.http_requests (ts, host, api, method, route, path, status, duration_ms, ttfb_ms,
-                           bytes_in, bytes_out, pid)
+                           bytes_in, bytes_out, pid, queue_ms, wait_ms)
 SELECT m + i * interval '1.5 s', '{host}', 'data', 'GET',
        CASE WHEN i <= 3 THEN '/data/sleep' ELSE '/data/items/{{id}}' END,
        CASE WHEN i <= 3 THEN '/data/sleep' ELSE '/data/items/' || i END,
        CASE WHEN i = 39 THEN 404 ELSE 200 END,
        CASE WHEN i <= 3 THEN 600 + i ELSE 10 + (i * 7) % 70 END,
-       CASE WHEN i <= 3 THEN 599 ELSE 9 END, 120, 300, 101
+       CASE WHEN i <= 3 THEN 599 ELSE 9 END, 120, 300, 101,
+       CASE WHEN i % 10 = 0 THEN 2 END,
+       CASE WHEN i <> 39 THEN 0.05 + (i % 5) * 0.02 END
 FROM generate_series(TIMESTAMPTZ '{t0}', TIMESTAMPTZ '{t1}' - interval '1 minute',
                      interval '1 minute') AS m,
      generate_series(0, 39) AS i;
--- model: 10/min: 6 generations ~1250 ms (p95 -> critical), 2 meshes, one 500, one 503
+-- model: 10/min: 6 generations ~1250 ms (p95 -> critical), 2 meshes, one 500, one 503;
+-- the first two generations wait ~300 ms to be read (event loop blocked: wait p95 ~300 ms)
 INSERT INTO httplat.http_requests (ts, host, api, method, route, path, status, duration_ms, ttfb_ms,
-                           bytes_in, bytes_out, pid)
+                           bytes_in, bytes_out, pid, queue_ms, wait_ms)
 SELECT m + i * interval '6 s', '{host}', 'model',
        CASE WHEN i < 6 THEN 'POST' ELSE 'GET' END,
        (ARRAY['/model/generate','/model/generate','/model/generate','/model/generate',
@@ -534,38 +723,29 @@ SELECT m + i * interval '6 s', '{host}', 'model',
               '/model/crash','/model/unavailable'])[i + 1],
        (ARRAY[201,201,201,201,201,201,200,200,500,503])[i + 1],
        (ARRAY[1210,1220,1230,1240,1250,1260,40,41,5,3])[i + 1],
-       1, 2048, 4096, 102
+       1, 2048, 4096, 102, CASE WHEN i = 6 THEN 5 END, CASE WHEN i < 2 THEN 300 + i ELSE 0.1 END
 FROM generate_series(TIMESTAMPTZ '{t0}', TIMESTAMPTZ '{t1}' - interval '1 minute',
                      interval '1 minute') AS m,
      generate_series(0, 9) AS i;
 -- model: a generation abandoned every 10 minutes (status 0: no latency)
 INSERT INTO httplat.http_requests (ts, host, api, method, route, path, status, duration_ms, ttfb_ms,
-                           bytes_in, bytes_out, pid)
+                           bytes_in, bytes_out, pid, queue_ms, wait_ms)
 SELECT m + interval '59 s', '{host}', 'model', 'POST', '/model/generate', '/model/generate',
-       0, NULL, NULL, 2048, 0, 102
+       0, NULL, NULL, 2048, 0, 102, NULL, 0.2
 FROM generate_series(TIMESTAMPTZ '{t0}', TIMESTAMPTZ '{t1}' - interval '1 minute',
                      interval '10 minutes') AS m;
--- user: 20/min, fast, with 201 301 400 401 403 404
+-- user: 20/min, fast, with 201 301 400 401 403 404; HTTPS (tls), waits 1-2 ms
 INSERT INTO httplat.http_requests (ts, host, api, method, route, path, status, duration_ms, ttfb_ms,
-                           bytes_in, bytes_out, pid)
+                           bytes_in, bytes_out, pid, tls, wait_ms)
 SELECT m + i * interval '3 s', '{host}', 'user', 'GET', '/user/x' || (i % 10),
        '/user/x' || (i % 10),
-       (ARRAY[200,200,200,201,301,400,401,403,404,200])[i % 10 + 1], 2 + i, 1 + i, 80, 90, 103
+       (ARRAY[200,200,200,201,301,400,401,403,404,200])[i % 10 + 1], 2 + i, 1 + i, 80, 90, 103,
+       true, 1 + (i % 3) * 0.5
 FROM generate_series(TIMESTAMPTZ '{t0}', TIMESTAMPTZ '{t1}' - interval '1 minute',
                      interval '1 minute') AS m,
      generate_series(0, 19) AS i;
 SELECT httplat.httplat_reroll('{host}', TIMESTAMPTZ '{t0}', TIMESTAMPTZ '{t1}');
--- health every 10 s; the daemon restarts halfway (counters start again from 0)
-INSERT INTO httplat.httplat_health
-SELECT ts, '{host}', s, 4242, 1, n * 70, n * 70, 0,
-       n / 50, 0, 0, 0, 0, 0, 0, n / 50, n * 70, 5, (n % 7) * 10, 0, 0, 0, 0, n / 30, 0, ''
-FROM (SELECT ts,
-             CASE WHEN ts < TIMESTAMPTZ '{mid}' THEN TIMESTAMPTZ '{t0}'
-                  ELSE TIMESTAMPTZ '{mid}' END AS s,
-             (extract(epoch from ts - CASE WHEN ts < TIMESTAMPTZ '{mid}' THEN TIMESTAMPTZ '{t0}'
-                                        ELSE TIMESTAMPTZ '{mid}' END) / 10)::bigint AS n
-      FROM generate_series(TIMESTAMPTZ '{t0}', TIMESTAMPTZ '{t1}' - interval '10 s',
-                           interval '10 s') AS ts) AS g;
+{health}
 INSERT INTO httplat.alerts (ts, host, rule, api, route, severity, state, value, threshold, delivered,
                     message)
 VALUES (TIMESTAMPTZ '{mid}', '{host}', 'latency', 'model', '', 'critical', 'firing', 1250, 1000,
@@ -575,14 +755,68 @@ VALUES (TIMESTAMPTZ '{mid}', '{host}', 'latency', 'model', '', 'critical', 'firi
 """
 
 SPAN_MIN = 90  # minutes of data before the end of the range
+HEALTH_STEP_S = 10
+
+
+def kernel_seed(k, n):
+    """Seeded value of the k-th kernel counter (table order) in the n-th health row since
+    the daemon started: every counter grows, each at its own rate."""
+    return n * (k + 1) // 40
+
+
+def health_sql():
+    """Health rows every 10 s, the daemon restarting halfway (counters start again from 0),
+    one kernel_<column> per HTTPLAT_COUNTERS entry: the columns made as the daemon makes them
+    at connect (httplat_health_columns), the INSERT with a column list (kernel_* columns are
+    appended to the table and grow with the counters; a counter that left the table, such as
+    inflight_full, keeps its column, NULL here as in a new daemon's rows)."""
+    counters = h.kernel_counters()
+    cols = ["kernel_" + c for _, c, _, _ in counters]
+    kernel = [f"n * {k + 1} / 40" for k in range(len(cols))]
+    lost = " + ".join(v for v, (_, _, kind, _) in zip(kernel, counters) if kind == "loss")
+    return f"""SELECT httplat.httplat_health_columns(ARRAY[{', '.join(f"'{c}'" for c in cols)}]);
+INSERT INTO httplat.httplat_health (ts, host, started, daemon_pid, targets, events, requests,
+    decode_errors, kernel_dropped, rows_written, rows_queued, rows_spooled, rows_dropped,
+    rows_rejected, spool_bytes, db_errors, alerts_sent, alerts_failed, last_error,
+    {', '.join(cols)})
+SELECT ts, '{{host}}', s, 4242, 1, n * 70, n * 70, 0, {lost}, n * 70, 5, (n % 7) * 10, 0, 0, 0,
+       0, n / 30, 0, '', {', '.join(kernel)}
+FROM (SELECT ts,
+             CASE WHEN ts < TIMESTAMPTZ '{{mid}}' THEN TIMESTAMPTZ '{{t0}}'
+                  ELSE TIMESTAMPTZ '{{mid}}' END AS s,
+             (extract(epoch from ts - CASE WHEN ts < TIMESTAMPTZ '{{mid}}' THEN TIMESTAMPTZ '{{t0}}'
+                                        ELSE TIMESTAMPTZ '{{mid}}' END) / {HEALTH_STEP_S})::bigint AS n
+      FROM generate_series(TIMESTAMPTZ '{{t0}}', TIMESTAMPTZ '{{t1}}' - interval '10 s',
+                           interval '{HEALTH_STEP_S} s') AS ts) AS g;"""
+
+
+def seed_times():
+    t1 = end_of_data()
+    t0 = t1 - dt.timedelta(minutes=SPAN_MIN)
+    return t0, t0 + dt.timedelta(minutes=SPAN_MIN // 2), t1
 
 
 def seed():
-    t1 = end_of_data()
-    t0 = t1 - dt.timedelta(minutes=SPAN_MIN)
-    mid = t0 + dt.timedelta(minutes=SPAN_MIN // 2)
+    t0, mid, t1 = seed_times()
     fmt = gs._ts
-    db().query(SEED_SQL.format(t0=fmt(t0), t1=fmt(t1), mid=fmt(mid), host=HOST), user="postgres")
+    sql = SEED_SQL.replace("{health}", health_sql())
+    db().query(sql.format(t0=fmt(t0), t1=fmt(t1), mid=fmt(mid), host=HOST), user="postgres")
+
+
+def kernel_increase(k, frm, to):
+    """What the health dashboard must show for the k-th counter over [frm, to]: per row in
+    the range, the increase since the row before (the row itself after a restart)."""
+    t0, mid, t1 = seed_times()
+    total, prev, ts = 0, None, t0
+    while ts < t1:
+        start = t0 if ts < mid else mid
+        n = int((ts - start).total_seconds()) // HEALTH_STEP_S
+        v = kernel_seed(k, n)
+        if frm <= ts <= to:
+            total += max(v - prev[1], 0) if prev and prev[0] == start else v
+        prev = (start, v)
+        ts += dt.timedelta(seconds=HEALTH_STEP_S)
+    return total
 
 
 def numeric(s):
@@ -595,15 +829,25 @@ def numeric(s):
 class Grafana:
     """Runs a dashboard's SQL the way Grafana would for a given time range and interval."""
 
-    def __init__(self, dash, frm, to):
+    def __init__(self, dash, frm, to, chosen=None):
+        """chosen: {variable: [values]} picked instead of All (the variables after it follow)."""
         self.dash, self.frm, self.to = dash, frm, to
         self.multi = {v["name"] for v in dash["templating"]["list"]
                       if v.get("multi") or v.get("includeAll")}
         self.values = {}
+        chosen = chosen or {}
         # variables in order, each may use the ones before it; "All" selects every option
+        # (a query's __value column when it has one, else its first)
         for v in dash["templating"]["list"]:
+            if v["name"] in chosen:
+                self.values[v["name"]] = chosen[v["name"]]
+                continue
+            if v["type"] == "custom":
+                self.values[v["name"]] = [value for _, value in custom_options(v["query"])]
+                continue
             cols, rows = self.run(v["query"], 60)
-            self.values[v["name"]] = [r[0] for r in rows]
+            i = cols.index("__value") if "__value" in cols else 0
+            self.values[v["name"]] = [r[i] for r in rows]
 
     def run(self, sql, interval_s, overrides=None):
         vals = dict(self.values, **(overrides or {}))
@@ -642,6 +886,15 @@ def check_plausible(title, cols, rows, api, interval_s):
             h.check(all(1150 < p < 1320 for p in p95), f"model p95 {p95[:5]} not ~1250 ms")
         if api == "user":
             h.check(all(float(r[col["p99"]]) < 25 for r in rows), "user p99 not < 25 ms")
+    if title == WAIT_TITLE:
+        for r in rows:
+            q = [float(r[col[c]]) for c in ("p50", "p95", "p99")]
+            h.check(q == sorted(q) and 0 <= q[0] and q[2] < 320, f"{title}: implausible {q}")
+        if api == "model" and whole:
+            p95 = [float(r[col["p95"]]) for r in rows]
+            h.check(all(280 < p < 320 for p in p95), f"model wait p95 {p95[:5]} not ~300 ms")
+        if api in ("data", "user"):
+            h.check(all(float(r[col["p99"]]) < 3 for r in rows), f"{api} wait p99 not < 3 ms")
     if title == "Error ratio":
         vals = [float(r[1]) for r in rows]
         h.check(all(0 <= v <= 1 for v in vals), f"error ratio {vals[:5]}")
@@ -698,6 +951,62 @@ def test_every_dashboard_query_on_seeded_rows():
 
 
 @h.test
+def test_health_counters_on_seeded_rows():
+    """Each kernel counter's increase over the range (one daemon restart in it) is what the
+    seeded rows imply, in the counters table and the losses panel; the lost stat is the sum
+    of the loss counters."""
+    t1 = end_of_data()
+    frm, to = t1 - dt.timedelta(hours=1), t1
+    counters = h.kernel_counters()
+    want = {"kernel_" + c: kernel_increase(k, frm, to) for k, (_, c, _, _) in enumerate(counters)}
+    lost = sum(want["kernel_" + c] for _, c, kind, _ in counters if kind == "loss")
+    h.check(all(want.values()) and lost, f"seeded increases {want}")
+    dash = dashboards()["health.json"]
+    ps = health_panels()
+    g = Grafana(dash, frm, to)
+    cols, rows = g.run(ps["Kernel counters"]["targets"][0]["rawSql"], 60)
+    h.check(cols == ["host", "counter", "kind", "in range", "meaning"], f"columns {cols}")
+    got = [(r[0], r[1], int(r[3])) for r in rows]
+    h.check(got == [(HOST, c, v) for c, v in want.items()], f"counters table {got}, want {want}")
+    _, rows = g.run(ps["Requests lost in the kernel"]["targets"][0]["rawSql"], 60)
+    h.check(int(rows[0][0]) == lost, f"lost stat {rows[0][0]}, want {lost}")
+    for iv in (10, 300):
+        cols, rows = g.run(ps["Kernel losses"]["targets"][0]["rawSql"], iv)
+        for i, c in enumerate(cols[2:], 2):
+            total = sum(int(r[i]) for r in rows if r[i])
+            h.check(total == want[c], f"Kernel losses {c} at {iv} s: {total}, want {want[c]}")
+
+
+@h.test
+def test_health_panels_without_kernel_columns():
+    """A database whose httplat_health lacks kernel_<counter> columns (no daemon built with
+    those counters has connected yet: a fresh deployment, hosts not upgraded): every health
+    query still runs as the reader; the lost stat says 0 and the counters are empty."""
+    before = [f"ALTER TABLE httplat.httplat_health DROP COLUMN kernel_{c}"
+              for _, c, _, _ in h.kernel_counters()]
+    t1 = end_of_data()
+    frm, to = t1 - dt.timedelta(hours=1), t1
+    dash = dashboards()["health.json"]
+    g = Grafana(dash, frm, to)
+    n = 0
+    for where, sql, fmt, panel, _ in queries(dash):
+        for iv in (10, 300):
+            text = gs.expand(sql, frm, to, iv, g.values, g.multi)
+            cols, rows = db().query(text, before=before)
+            n += 1
+            h.check(rows, f"{where} at {iv} s without kernel columns: no rows")
+            if panel and panel["title"] == "Requests lost in the kernel":
+                h.check(rows[0][0] == "0", f"lost stat {rows[0][0]} without kernel columns")
+            if panel and panel["title"] == "Kernel counters":
+                h.check(all(r[3] == "" for r in rows), f"counters without columns: {rows[:3]}")
+    # and the columns are back (the transaction was rolled back)
+    cols, _ = db().query("SELECT * FROM httplat.httplat_health LIMIT 0")
+    dropped = {b.split()[-1] for b in before}
+    h.check(dropped <= set(cols), f"columns after rollback: {cols}")
+    print(f"   {n} health queries without kernel_* columns", flush=True)
+
+
+@h.test
 def test_raw_and_rollup_branches_agree():
     """Time series switch from raw rows to the rollup at one minute: totals must agree."""
     t1 = end_of_data()
@@ -706,6 +1015,7 @@ def test_raw_and_rollup_branches_agree():
     g = Grafana(dash, frm, to)
     rate = next(p for p, _ in panels(dash) if p["title"] == "Request rate")["targets"][0]
     lat = next(p for p, _ in panels(dash) if p["title"].startswith("Response"))["targets"][0]
+    wait = next(p for p, _ in panels(dash) if p["title"] == WAIT_TITLE)["targets"][0]
     for api in APIS:
         want = int(db().query(f"SELECT count(*) FROM httplat.http_requests WHERE api = '{api}' AND ts "
                               f"BETWEEN '{gs._ts(frm)}' AND '{gs._ts(to)}'")[1][0][0])
@@ -715,16 +1025,54 @@ def test_raw_and_rollup_branches_agree():
             got[iv] = round(sum(float(r[1]) * iv for r in rows))
         h.check(set(got.values()) == {want}, f"{api}: request counts {got} != {want}")
         # rollup quantiles (hist.h buckets) against exact ones over the same hour buckets
-        _, rows = g.run(lat["rawSql"], 3600, {"api": [api]})
-        exact = dict(db().query(
-            "SELECT floor(extract(epoch from ts)/3600)*3600, percentile_cont(0.95) WITHIN "
-            f"GROUP (ORDER BY duration_ms) FROM httplat.http_requests WHERE api = '{api}' AND "
-            f"status <> 0 AND ts BETWEEN '{gs._ts(frm)}' AND '{gs._ts(to)}' GROUP BY 1")[1])
-        h.check(len(rows) == len(exact), f"{api}: {len(rows)} rollup buckets, {len(exact)} raw")
-        for r in rows:
-            want_p95 = float(exact[str(int(float(r[0])))])
-            h.check(abs(float(r[2]) - want_p95) <= 0.06 * want_p95 + 1.0,
-                    f"{api}: rollup p95 {r[2]} vs exact {want_p95}")
+        check_rollup_p95(g, lat, api, "duration_ms", "status <> 0", frm, to, 1.0)
+        # the same for the wait (wait_hist against queue_ms + wait_ms of the raw rows)
+        check_rollup_p95(g, wait, api, "httplat.httplat_wait_ms(queue_ms, wait_ms)",
+                         "(queue_ms IS NOT NULL OR wait_ms IS NOT NULL)", frm, to, 0.1)
+
+
+def check_rollup_p95(g, target, api, value, cond, frm, to, slack_ms):
+    """The panel's p95 per hour (rollup branch) within 6 % (+ slack) of the exact one."""
+    _, rows = g.run(target["rawSql"], 3600, {"api": [api]})
+    exact = dict(db().query(
+        "SELECT floor(extract(epoch from ts)/3600)*3600, percentile_cont(0.95) WITHIN "
+        f"GROUP (ORDER BY {value}) FROM httplat.http_requests WHERE api = '{api}' AND "
+        f"{cond} AND ts BETWEEN '{gs._ts(frm)}' AND '{gs._ts(to)}' GROUP BY 1")[1])
+    h.check(len(rows) == len(exact), f"{api} {value}: {len(rows)} rollup buckets, "
+            f"{len(exact)} raw")
+    for r in rows:
+        want = float(exact[str(int(float(r[0])))])
+        h.check(abs(float(r[2]) - want) <= 0.06 * want + slack_ms,
+                f"{api}: rollup p95 of {value} {r[2]} vs exact {want}")
+
+
+@h.test
+def test_tls_filter():
+    """The TLS variable narrows raw rows and the rollup alike (tls is in the rollup's key):
+    seeded, the user API is HTTPS and the others plaintext."""
+    t1 = end_of_data()
+    frm, to = t1 - dt.timedelta(hours=1), t1
+    for name in ("overview.json", "model.json"):
+        dash = dashboards()[name]
+        tls = next(v for v in dash["templating"]["list"] if v["name"] == "tls")
+        h.check(custom_options(tls["query"]) == [("plaintext", "false"), ("TLS", "true")],
+                f"{name}: tls choices {tls['query']}")
+        h.check(tls["includeAll"] and tls["current"]["value"] == "$__all" and not tls["multi"],
+                f"{name}: tls defaults to All")
+    dash = dashboards()["overview.json"]
+    rate = next(p for p, _ in panels(dash) if p["title"] == "Request rate")["targets"][0]
+    want = dict(db().query(
+        "SELECT tls, count(*) FROM httplat.http_requests WHERE ts BETWEEN "
+        f"'{gs._ts(frm)}' AND '{gs._ts(to)}' GROUP BY 1")[1])
+    h.check(set(want) == {"t", "f"}, f"seeded tls values {want}")
+    for value, apis in (("true", ["user"]), ("false", ["data", "model"])):
+        g = Grafana(dash, frm, to, {"tls": [value]})
+        h.check(sorted(g.values["api"]) == apis, f"tls {value}: api options {g.values['api']}")
+        for iv in (10, 300):
+            _, rows = g.run(rate["rawSql"], iv, {"api": list(APIS)})
+            got = round(sum(float(r[1]) * iv for r in rows))
+            h.check(got == int(want[value[0]]), f"tls {value}, {iv} s: {got} requests, "
+                    f"{want[value[0]]} stored")
 
 
 @h.test

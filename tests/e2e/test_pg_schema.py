@@ -15,7 +15,6 @@
 - --schema puts everything in another schema.
 """
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -393,11 +392,7 @@ def test_three_hosts_one_database():
 
 def counter_columns():
     """kernel_<column> for every X(NAME, column, kind, meaning) of HTTPLAT_COUNTERS."""
-    with open(os.path.join(h.ROOT, "bpf", "httplat.h")) as f:
-        text = f.read()
-    block = text[text.index("#define HTTPLAT_COUNTERS(X)"):]
-    block = block[:block.index("\n\n")]
-    cols = re.findall(r"X\(\s*\w+\s*,\s*(\w+)\s*,\s*HTTPLAT_CK_\w+", block)
+    cols = [c for _, c, _, _ in h.kernel_counters()]
     h.check(len(cols) >= 9, f"parsed {cols} from HTTPLAT_COUNTERS")
     return ["kernel_" + c for c in cols]
 
