@@ -4,7 +4,6 @@
 
 #include "conn.bpf.h"
 #include "syscalls.bpf.h"
-#include "tls.bpf.h"
 
 #define HL_MSG_PEEK 2
 

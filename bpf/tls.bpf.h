@@ -2,7 +2,7 @@
 #ifndef HTTPLAT_TLS_BPF_H
 #define HTTPLAT_TLS_BPF_H
 
-#include "conn.bpf.h"
+#include "maps.bpf.h"
 
 /*
  * Python's ssl module (asyncio and uvloop alike) drives OpenSSL through
@@ -49,6 +49,14 @@ struct tls_args {
 	__u64 buf;
 	__u64 nread; /* size_t *readbytes */
 };
+
+/* Traced processes whose libssl read probes are attached (user space keeps it). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HTTPLAT_MAX_TARGETS);
+	__type(key, __u32);
+	__type(value, __u8);
+} tls_procs SEC(".maps");
 
 /* Per thread (pid_tgid): the last ciphertext read. */
 struct {
@@ -241,6 +249,19 @@ static __always_inline void tls__write(__u64 ssl, __u64 buf, __u64 num)
 	io.now = bpf_ktime_get_ns();
 	c->tls = TLS_PLAIN;
 	conn__on_write(c, &io);
+}
+
+/*
+ * A TLS connection ends without any plaintext seen: a failed or abandoned handshake if its
+ * process has the libssl probes, else a connection httplat could not see into (a loss).
+ */
+static __always_inline void tls__ended(struct hconn *c)
+{
+	if (c->kind != HTTPLAT_CONN_TLS || c->tls != TLS_NONE)
+		return;
+	c->tls = TLS_COUNTED;
+	count(bpf_map_lookup_elem(&tls_procs, &c->tgid) ? HTTPLAT_C_TLS_NO_PLAINTEXT
+							 : HTTPLAT_C_TLS_UNPROBED);
 }
 
 #endif /* HTTPLAT_TLS_BPF_H */

@@ -32,6 +32,8 @@ struct uprobes {
 	unsigned long failed;
 	long long now_ms; /* of the current attach round, for retries */
 	int logged[UPROBES_MAX_SPECS]; /* -v: the site said once */
+	void (*change_fn)(void *ctx, int pid, int spec, int on);
+	void *change_ctx;
 	int denied; /* the kernel refused a uprobe for want of privilege: not tried again */
 };
 
@@ -245,8 +247,11 @@ static int uprobes__attach_one(struct uprobes *u, struct uprobe_proc *p, int i, 
 		if (uprobes__site(u, i, path, files[f], &off, &opts.func_name))
 			continue; /* not in this file */
 		p->links[i] = uprobes__attach_quietly(u, s->prog, p->pid, path, off, &opts);
-		if (p->links[i])
+		if (p->links[i]) {
+			if (u->change_fn)
+				u->change_fn(u->change_ctx, p->pid, i, 1);
 			break;
+		}
 		u->failed++;
 		if (errno == EACCES || errno == EPERM) {
 			uprobes__denied(u, errno);
@@ -322,9 +327,19 @@ void uprobes__detach(struct uprobes *u, int pid)
 
 	if (!p)
 		return;
-	for (int i = 0; i < u->nspecs; i++)
+	for (int i = 0; i < u->nspecs; i++) {
+		if (p->links[i] && u->change_fn)
+			u->change_fn(u->change_ctx, pid, i, 0);
 		bpf_link__destroy(p->links[i]);
+	}
 	*p = u->procs[--u->nprocs];
+}
+
+void uprobes__on_change(struct uprobes *u, void (*fn)(void *ctx, int pid, int spec, int on),
+			void *ctx)
+{
+	u->change_fn = fn;
+	u->change_ctx = ctx;
 }
 
 void uprobes__stats(const struct uprobes *u, struct uprobes_stats *out)
