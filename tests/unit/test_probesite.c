@@ -149,6 +149,14 @@ static void test_return(void)
 	SITE(0, 0);
 	RETURN(0x48, 0x83, 0xec, 0x08, 0x55); /* sub $8 then no call */
 	SITE(0, 0);
+	RETURN(0x48, 0x89, 0x04, 0x24,
+	       0x55); /* mov %rax,(%rsp): a store, maybe the return address */
+	SITE(0, 0);
+	ENTRY(0x48, 0x89, 0x04, 0x24, 0x55); /* the same is fine for an entry probe */
+	SITE(4, 1);
+	RETURN(0x85, 0xff, 0x48, 0x83, 0x3d, 1, 2, 3, 4, 0, 0x74,
+	       0x00); /* test; cmpq $0,x(%rip); je */
+	SITE(10, 1);
 }
 
 static void test_return_wrapper(void)

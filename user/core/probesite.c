@@ -20,6 +20,7 @@ struct insn {
 	size_t len;
 	int class;
 	int writes_rsp;
+	int writes_mem; /* might overwrite the return address at (%rsp) */
 	const char *name;
 };
 
@@ -156,9 +157,12 @@ static void insn__decode(const unsigned char *p, size_t avail, struct insn *in)
 		imm = op == 0x81 ? 4 : 1;
 		if (i + n + imm > avail)
 			return;
-		if (reg == 7 || (m >> 6) != 3) /* cmp, or a memory operand */
+		if ((reg & 7) == 7) /* cmp */
+			insn_set(in, i + n + imm, INSN_SAFE, "cmp");
+		else if ((m >> 6) != 3) {
 			insn_set(in, i + n + imm, INSN_SAFE, "alu");
-		else if (rm == REG_RSP && (rex & 8)) {
+			in->writes_mem = 1;
+		} else if (rm == REG_RSP && (rex & 8)) {
 			insn_set(in, i + n + imm, INSN_SAFE, "rsp");
 			in->writes_rsp = 1;
 		} else if (dest_ok(rm))
@@ -174,6 +178,7 @@ static void insn__decode(const unsigned char *p, size_t avail, struct insn *in)
 	case 0x31: /* mov, xor: r/m is written */
 		if ((m >> 6) != 3 || dest_ok(rm))
 			insn_set(in, i + n, INSN_SAFE, op == 0x89 ? "mov" : "xor");
+		in->writes_mem = (m >> 6) != 3;
 		return;
 	case 0x8b:
 	case 0x33:
@@ -187,6 +192,7 @@ static void insn__decode(const unsigned char *p, size_t avail, struct insn *in)
 	case 0xc7: /* mov $imm32, r/m */
 		if ((reg & 7) == 0 && i + n + 4 <= avail && ((m >> 6) != 3 || dest_ok(rm)))
 			insn_set(in, i + n + 4, INSN_SAFE, "mov");
+		in->writes_mem = (m >> 6) != 3;
 		return;
 	}
 }
@@ -241,8 +247,9 @@ int probesite__choose(const unsigned char *code, size_t len, int kind, struct pr
 			how_offset(out->how, "", (long)off, what);
 			return 0;
 		}
-		/* a return site must come before anything moves rsp */
-		if (in.class == INSN_UNKNOWN || (kind == PROBESITE_RETURN && in.writes_rsp))
+		/* a return site must come before anything moves rsp or stores to memory */
+		if (in.class == INSN_UNKNOWN ||
+		    (kind == PROBESITE_RETURN && (in.writes_rsp || in.writes_mem)))
 			break;
 		off += in.len;
 	}
