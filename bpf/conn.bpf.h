@@ -183,6 +183,10 @@ static __always_inline void conn__ended(struct hconn *c)
 
 	if ((task->flags & HL_PF_EXITING) && task->tgid == c->tgid)
 		why = HTTPLAT_F_PROC_EXIT; /* its fds closed as it died */
+	if (c->kind == HTTPLAT_CONN_TLS && c->tls == TLS_NONE) {
+		c->tls = TLS_COUNTED; /* a failed or abandoned handshake: no request */
+		count(HTTPLAT_C_TLS_NO_PLAINTEXT);
+	}
 	conn__finish(c, bpf_ktime_get_ns(), why);
 }
 

@@ -4,6 +4,7 @@
 
 #include "conn.bpf.h"
 #include "syscalls.bpf.h"
+#include "tls.bpf.h"
 
 #define HL_MSG_PEEK 2
 
@@ -81,11 +82,17 @@ static __always_inline void data__io(struct sock *sk, __u8 kind, long ret, __u64
 	if (io__from_args(&io, kind, a2, a3, s))
 		return;
 	if (io__is_read(kind)) {
+		/* a TLS connection's ciphertext: noted for the libssl probes, not parsed */
+		__u64 first = io.iovcnt ? s->iov[0].base : io.ptr;
+
 		io.arrive_ns = c->unread_ns;
-		conn__on_read(c, &io);
+		if (c->kind != HTTPLAT_CONN_TLS)
+			conn__on_read(c, &io); /* may find the connection is TLS */
+		if (c->kind == HTTPLAT_CONN_TLS)
+			tls__socket_read(c, first, (__u64)ret, io.now, io.arrive_ns);
 		if (has_data_ready)
 			c->unread_ns = (btf_sk ? sk__unread_btf(sk) : sk__unread(sk)) ? io.now : 0;
-	} else {
+	} else if (c->kind != HTTPLAT_CONN_TLS) {
 		conn__on_write(c, &io);
 	}
 }

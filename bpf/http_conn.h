@@ -112,11 +112,19 @@ struct hconn {
 	__u8 dead;	 /* upgraded (101) or untrackable: no more HTTP */
 	__u8 cur_lost;	 /* request resp_seq has no record (lost to the pipeline limit) */
 	__u8 pre_len;	 /* bytes in pre[] */
-	__u8 _pad[6];
+	__u8 tls;	 /* enum conn_tls */
+	__u8 _pad[5];
 	__u8 pre[CONN_PRE_MAX];
 	__u64 head_bits[CONN_PIPE_TRACK / 64]; /* per unanswered seq: the method was HEAD */
 	__u64 q_bits[CONN_PIPE_TRACK / 64];    /* per unanswered seq: its record was queued */
 	struct hreq cur;		       /* request resp_seq */
+};
+
+/* A TLS connection's plaintext (kind HTTPLAT_CONN_TLS): */
+enum conn_tls {
+	TLS_NONE = 0,	/* none seen yet (the handshake) */
+	TLS_PLAIN,	/* plaintext came through libssl */
+	TLS_COUNTED,	/* ended without plaintext: counted once */
 };
 
 /* One syscall's data: a buffer or an iovec in user memory, behind an optional prefix. */
@@ -693,6 +701,16 @@ static __always_inline int req__detect(struct hconn *c, struct io_ctx *io, struc
 		}
 		__builtin_memcpy(c->pre, s->win, CONN_PRE_MAX);
 		c->pre_len = (__u8)io->win_len;
+		io->off = io->total;
+		return 1;
+	}
+	if (c->kind != HTTPLAT_CONN_TLS && !c->req_seq && http__tls_record(s->win, io->win_len)) {
+		/*
+		 * TLS (a ClientHello, or a record of a connection older than the tracer): the
+		 * ciphertext is not parsed; the plaintext comes through libssl (bpf/tls.bpf.h).
+		 */
+		c->kind = HTTPLAT_CONN_TLS;
+		env__count(HTTPLAT_C_TLS_CONNS);
 		io->off = io->total;
 		return 1;
 	}

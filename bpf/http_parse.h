@@ -88,6 +88,16 @@ static __always_inline int http__method(const __u8 *w, __u32 len, __u32 *mlen)
 	return m;
 }
 
+/*
+ * The header of a TLS record (RFC 8446 5.1): change_cipher_spec, alert,
+ * handshake or application_data (20..23), version 3.x. No request line
+ * starts with those bytes.
+ */
+static __always_inline int http__tls_record(const __u8 *w, __u32 len)
+{
+	return len >= 3 && w[0] >= 20 && w[0] <= 23 && w[1] == 3 && w[2] <= 4;
+}
+
 /* "HTTP/1.x NNN": status code and version (10/11), or -1. */
 static __always_inline int http__status(const __u8 *w, __u32 len, __u16 *status, __u8 *version)
 {

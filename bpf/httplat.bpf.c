@@ -59,6 +59,55 @@ int BPF_KPROBE(httplat_listen, int fd)
 	return 0;
 }
 
+/* ---- HTTPS served by the app: libssl, per traced process that maps it (tls.bpf.h) ---- */
+
+SEC("uprobe")
+int BPF_KPROBE(httplat_ssl_set_bio, void *ssl, void *rbio)
+{
+	tls__set_bio((__u64)ssl, (__u64)rbio);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(httplat_bio_write, void *bio, const void *data, int n)
+{
+	tls__bio_write((__u64)bio, (__u64)data, n);
+	return 0;
+}
+
+/* SSL_read_ex (or the internal read it wraps): its arguments, for the return */
+SEC("uprobe")
+int BPF_KPROBE(httplat_ssl_read, void *ssl, void *buf, __u64 num, __u64 *nread)
+{
+	tls__read_enter((__u64)ssl, (__u64)buf, (__u64)nread);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(httplat_ssl_read_ret, int ret)
+{
+	nest__enter();
+	tls__read_done(ret);
+	nest__exit();
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(httplat_ssl_write, void *ssl, const void *buf, __u64 num)
+{
+	nest__enter();
+	tls__write((__u64)ssl, (__u64)buf, num);
+	nest__exit();
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(httplat_ssl_free, void *ssl)
+{
+	tls__free((__u64)ssl);
+	return 0;
+}
+
 /* ---- data path 2, the fallback: raw_syscalls:sys_exit alone (Linux 5.17-6.2) ---- */
 
 SEC("raw_tracepoint/sys_exit")

@@ -19,6 +19,7 @@
 #define HTTPLAT_PIPE_PER_CONN 512    /* unanswered requests followed per connection (--pipeline-max) */
 #define HTTPLAT_RINGBUF_BYTES (8 << 20)
 #define HTTPLAT_WAKEUP_BYTES (256 << 10) /* wake the consumer early past this */
+#define HTTPLAT_TLS_THREADS 8192     /* threads of traced processes that read TLS at once */
 #define HTTPLAT_NS_UNKNOWN (~0ULL)	     /* queue_ns / wait_ns not known */
 
 /*
@@ -53,7 +54,7 @@ enum httplat_method {
 /* Where the plaintext of a connection comes from. */
 enum httplat_conn_kind {
 	HTTPLAT_CONN_SOCKET = 1, /* syscalls on a TCP socket fd */
-	HTTPLAT_CONN_TLS = 2,	 /* libssl uprobes (future): key id = SSL pointer */
+	HTTPLAT_CONN_TLS = 2,	 /* TLS on a TCP socket: plaintext through libssl uprobes */
 };
 
 /*
@@ -98,7 +99,10 @@ enum httplat_flag { HTTPLAT_FLAGS(HTTPLAT_F__ENUM) };
 	X(ORPHAN_RESPONSE, orphan_responses, HTTPLAT_CK_ODDITY, "status line, no request")   \
 	X(REQUESTS, requests, HTTPLAT_CK_INFO, "request records emitted")                    \
 	X(CONN_EVICTED, conn_evicted, HTTPLAT_CK_LOSS, "LRU pushed out live connection state")     \
-	X(ACCEPTS, accepts, HTTPLAT_CK_INFO, "connections accepted by traced processes")
+	X(ACCEPTS, accepts, HTTPLAT_CK_INFO, "connections accepted by traced processes")      \
+	X(TLS_CONNS, tls_conns, HTTPLAT_CK_INFO, "TLS connections seen on server ports")      \
+	X(TLS_UNBOUND, tls_unbound, HTTPLAT_CK_LOSS, "TLS plaintext not tied to a connection") \
+	X(TLS_NO_PLAINTEXT, tls_no_plaintext, HTTPLAT_CK_ODDITY, "TLS connection closed before any plaintext (failed handshake)")
 
 #define HTTPLAT_C__ENUM(name, column, kind, doc) HTTPLAT_C_##name,
 enum httplat_counter { HTTPLAT_COUNTERS(HTTPLAT_C__ENUM) HTTPLAT_C__COUNT };

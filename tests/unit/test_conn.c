@@ -497,8 +497,9 @@ static void test_finish(void)
 static void test_garbage_and_unframed(void)
 {
 	conn_reset();
-	host__io(&conn, 0, "\x16\x03\x01\x00\x05hello", 10, 1000, 0);
+	host__io(&conn, 0, "\x01\x03\x01\x00\x05hello", 10, 1000, 0);
 	CHECK_INT(host_counters[HTTPLAT_C_NON_HTTP], 1);
+	CHECK_INT(conn.kind, HTTPLAT_CONN_SOCKET);
 	CHECK_INT(conn.req_seq, 0);
 	host__io(&conn, 0, "GET / HTTP/1.0\r\n\r\n", 18, 2000, 0);
 	host__io(&conn, 1, "HTTP/1.0 200 OK\r\n\r\nstream", 25, 3000, 0);
@@ -512,6 +513,50 @@ static void test_garbage_and_unframed(void)
 	conn_reset();
 	host__io(&conn, 1, "HTTP/1.1 200 OK\r\n\r\n", 19, 1000, 0);
 	CHECK_INT(host_counters[HTTPLAT_C_ORPHAN_RESPONSE], 1);
+}
+
+/*
+ * TLS: a connection whose first bytes are a TLS record becomes a TLS one (its ciphertext
+ * is not parsed, nor counted as garbage); its plaintext (fed as the libssl probes do)
+ * goes through the same machine, and its records say TLS. A TLS record after HTTP on a
+ * plaintext connection is garbage.
+ */
+static void test_tls(void)
+{
+	static const char hello[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+	static const char appdata[] = "\x17\x03\x03\x00\x40";
+	const char *req = "GET /t HTTP/1.1\r\n\r\n";
+
+	conn_reset();
+	host__io(&conn, 0, hello, sizeof(hello) - 1, 1000, 0);
+	CHECK_INT(conn.kind, HTTPLAT_CONN_TLS);
+	CHECK_INT(host_counters[HTTPLAT_C_TLS_CONNS], 1);
+	CHECK_INT(host_counters[HTTPLAT_C_NON_HTTP], 0);
+	CHECK_INT(conn.req_seq, 0);
+	host__io(&conn, 0, req, strlen(req), 2000, 1500);
+	host__io(&conn, 1, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", 41, 3000, 0);
+	CHECK_INT(host_nrecords, 1);
+	CHECK_INT(host_records[0].conn_kind, HTTPLAT_CONN_TLS);
+	CHECK_INT(host_records[0].status, 200);
+	CHECK_INT(host_records[0].end_ns, 3000);
+	CHECK_INT(host_counters[HTTPLAT_C_TLS_CONNS], 1);
+	/* a keep-alive connection older than the tracer: application data first */
+	conn_reset();
+	conn.flags = HTTPLAT_F_PREEXISTING;
+	host__io(&conn, 0, appdata, sizeof(appdata) - 1, 1000, 0);
+	CHECK_INT(conn.kind, HTTPLAT_CONN_TLS);
+	/* too short to tell: kept as a possible line start, then junk */
+	conn_reset();
+	host__io(&conn, 0, "\x16\x03", 2, 1000, 0);
+	CHECK_INT(conn.kind, HTTPLAT_CONN_SOCKET);
+	/* after plaintext HTTP: garbage */
+	conn_reset();
+	host__io(&conn, 0, req, strlen(req), 1000, 0);
+	host__io(&conn, 1, "HTTP/1.1 204 No\r\n\r\n", 19, 2000, 0);
+	host__io(&conn, 0, hello, sizeof(hello) - 1, 3000, 0);
+	CHECK_INT(conn.kind, HTTPLAT_CONN_SOCKET);
+	CHECK_INT(host_counters[HTTPLAT_C_NON_HTTP], 1);
+	CHECK_INT(host_counters[HTTPLAT_C_TLS_CONNS], 0);
 }
 
 /* The latency split: accept-queue wait for the first request, unread time for each. */
@@ -566,6 +611,7 @@ int main(void)
 	RUN(test_finish);
 	RUN(test_garbage_and_unframed);
 	RUN(test_split);
+	RUN(test_tls);
 	RUN(test_ring_full);
 	return CHECK_DONE();
 }

@@ -21,6 +21,7 @@
 #include "httplat.h"
 #include "httplat.skel.h"
 #include "tracer.h"
+#include "probesite.h"
 #include "uprobes.h"
 
 #define RESCAN_MS 5000 /* safety net for missed exec events and dead pids */
@@ -45,7 +46,7 @@ struct tracer {
 	struct uprobes *uprobes;
 	const unsigned long *ring_cons, *ring_prod; /* the ring's positions, mapped read-only */
 	uint64_t ring_peak;
-	struct uprobe_spec specs[4];
+	struct uprobe_spec specs[12];
 	int pids[MAX_TRACKED];
 	int npids;
 	unsigned short ports[TRACER_MAX_PORTS];
@@ -265,8 +266,10 @@ static void tracer_scan(struct tracer *t)
 		x.found = 0;
 		discover__each_pid("/proc", scan_children, &x);
 	} while (x.found);
-	for (int i = 0; i < t->npids; i++)
+	for (int i = 0; i < t->npids; i++) {
 		target_ports(t, t->pids[i]);
+		uprobes__attach(t->uprobes, t->pids[i]); /* libraries loaded since (idempotent) */
+	}
 }
 
 /* ---- events ---- */
@@ -417,12 +420,41 @@ const char *tracer__hooks_name(const struct tracer *t)
 {
 	if (t->hooks == TRACER_HOOKS_SOCKET)
 		return t->data_ready ? "socket tracepoints (sock_recv_length, sock_send_length, "
-				       "sk_data_ready) + libc accept/listen uprobes"
+				       "sk_data_ready) + libc accept/listen and libssl uprobes"
 				     : "socket tracepoints (sock_recv_length, sock_send_length) + "
-				       "libc accept/listen uprobes";
-	return t->data_ready ? "syscall exit (fallback: raw_syscalls:sys_exit), sk_data_ready"
-			     : "syscall exit (fallback: raw_syscalls:sys_exit); no arrival times "
-			       "(wait_ms unknown)";
+				       "libc accept/listen and libssl uprobes";
+	return t->data_ready ? "syscall exit (fallback: raw_syscalls:sys_exit), sk_data_ready + "
+			       "libssl uprobes"
+			     : "syscall exit (fallback: raw_syscalls:sys_exit) + libssl uprobes; no "
+			       "arrival times (wait_ms unknown)";
+}
+
+/*
+ * Per traced process: on the socket path, libc's accept ends the accept-queue wait and listen
+ * names a new port; on both paths, libssl gives HTTPS plaintext (bpf/tls.bpf.h). Entry probes
+ * sit where the kernel emulates the instruction; the SSL read's pair where a return probe can.
+ */
+static struct uprobes *tracer_uprobes(struct tracer *t)
+{
+	struct httplat_bpf *sk = t->skel;
+	int n = 0;
+
+#define SPEC(lib, func, prog, ret, site, linked)                                           \
+	t->specs[n++] = (struct uprobe_spec){lib, func, sk->progs.prog, ret, PROBESITE_##site, linked}
+	if (t->hooks == TRACER_HOOKS_SOCKET) {
+		SPEC("libc.so", "accept4", httplat_accept_ret, 1, RETURN, 0);
+		SPEC("libc.so", "accept", httplat_accept_ret, 1, RETURN, 0);
+		SPEC("libc.so", "listen", httplat_listen, 0, ENTRY, 0);
+	}
+	SPEC("libssl.so", "SSL_set_bio", httplat_ssl_set_bio, 0, ENTRY, 1);
+	SPEC("libcrypto.so", "BIO_write", httplat_bio_write, 0, ENTRY, 1);
+	SPEC("libssl.so", "SSL_read_ex", httplat_ssl_read, 0, RETURN, 1);
+	SPEC("libssl.so", "SSL_read_ex", httplat_ssl_read_ret, 1, RETURN, 1);
+	SPEC("libssl.so", "SSL_write_ex", httplat_ssl_write, 0, ENTRY, 1);
+	SPEC("libssl.so", "SSL_free", httplat_ssl_free, 0, ENTRY, 1);
+#undef SPEC
+	_Static_assert(sizeof(t->specs) / sizeof(t->specs[0]) >= 9, "specs[] too small");
+	return uprobes__new(t->specs, n, t->sel->verbose);
 }
 
 struct tracer *tracer__open(const struct selection *sel, tracer_record_fn fn, void *ctx)
@@ -483,16 +515,10 @@ struct tracer *tracer__open(const struct selection *sel, tracer_record_fn fn, vo
 		fprintf(stderr, "httplat: cannot attach to the tracepoints: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	if (t->hooks == TRACER_HOOKS_SOCKET) {
-		/* per traced process: accept ends the accept-queue wait, listen names a new port */
-		t->specs[0] = (struct uprobe_spec){"libc.so", "accept4", t->skel->progs.httplat_accept_ret, 1};
-		t->specs[1] = (struct uprobe_spec){"libc.so", "accept", t->skel->progs.httplat_accept_ret, 1};
-		t->specs[2] = (struct uprobe_spec){"libc.so", "listen", t->skel->progs.httplat_listen, 0};
-		t->uprobes = uprobes__new(t->specs, 3, sel->verbose);
-		if (!t->uprobes) {
-			err = -errno;
-			goto cleanup;
-		}
+	t->uprobes = tracer_uprobes(t);
+	if (!t->uprobes) {
+		err = -errno;
+		goto cleanup;
 	}
 	if (sel->verbose)
 		fprintf(stderr, "httplat: hooks: %s\n", tracer__hooks_name(t));
@@ -571,6 +597,7 @@ int tracer__poll(struct tracer *t, int timeout_ms)
 	if (err < 0 && err != -EINTR)
 		return err;
 	now_ms = clock__ns(CLOCK_MONOTONIC) / 1000000;
+	uprobes__retry(t->uprobes, now_ms);
 	if (now_ms >= t->next_scan_ms) {
 		tracer_scan(t);
 		t->next_scan_ms = now_ms + RESCAN_MS;

@@ -8,13 +8,18 @@
 
 #include <bpf/libbpf.h>
 
+#include "clock.h"
+#include "probesite.h"
 #include "text.h"
 #include "uprobes.h"
 
 #define UPROBES_MAX_SPECS 16
+#define UPROBES_RETRY_MS 200
+#define UPROBES_RETRY_FOR_MS 30000
 
 struct uprobe_proc {
 	int pid;
+	long long first_ms, next_ms; /* first seen; next retry (0: every spec attached) */
 	struct bpf_link *links[UPROBES_MAX_SPECS];
 };
 
@@ -25,6 +30,8 @@ struct uprobes {
 	struct uprobe_proc *procs;
 	int nprocs, cap;
 	unsigned long failed;
+	long long now_ms; /* of the current attach round, for retries */
+	int logged[UPROBES_MAX_SPECS]; /* -v: the site said once */
 	int denied; /* the kernel refused a uprobe for want of privilege: not tried again */
 };
 
@@ -51,6 +58,28 @@ int uprobes__find_lib(const char *maps, const char *lib, char *out, size_t outsz
 				out[plen] = '\0';
 				return 0;
 			}
+		}
+		line = end ? end + 1 : NULL;
+	}
+	return -ENOENT;
+}
+
+int uprobes__find_exe(const char *maps, char *out, size_t outsz)
+{
+	/* the first file mapping is the executable's */
+	for (const char *line = maps; line && *line;) {
+		const char *end = strchr(line, '\n'), *path;
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+
+		path = memchr(line, '/', len);
+		if (path) {
+			size_t plen = len - (size_t)(path - line);
+
+			if (plen >= outsz || memmem(path, plen, " (deleted)", 10))
+				return -ENOENT;
+			memcpy(out, path, plen);
+			out[plen] = '\0';
+			return 0;
 		}
 		line = end ? end + 1 : NULL;
 	}
@@ -129,10 +158,97 @@ static void uprobes__denied(struct uprobes *u, int err)
 		strerror(err));
 }
 
+/*
+ * Where spec s goes in the file at path (through the process's root): 0 and
+ * the file offset, or -ENOENT when the file lacks the function. The site is
+ * one the kernel emulates where the code allows (probesite.h: ~1 us a hit
+ * instead of ~10 us single-stepped); else the function's entry, by name.
+ */
+static int uprobes__site(struct uprobes *u, int i, const char *path, const char *shown,
+			 size_t *off, const char **name)
+{
+	const struct uprobe_spec *s = &u->specs[i];
+	struct probesite_site site;
+	int err = probesite__find(path, s->func, s->site, &site);
+
+	if (err == -ENOENT)
+		return err;
+	*off = err ? 0 : (size_t)site.file_offset;
+	*name = err ? s->func : NULL;
+	if (u->verbose && !u->logged[i]) {
+		char safe[TEXT_ESCAPED_MAX(PATH_MAX)]; /* a file name, any bytes */
+
+		u->logged[i] = 1;
+		text__terminal_escape(shown, safe, sizeof(safe));
+		if (err)
+			fprintf(stderr, "httplat: %s%s in %s: at its entry (%s)\n", s->func,
+				s->retprobe ? " return" : "", safe, strerror(-err));
+		else
+			fprintf(stderr, "httplat: %s%s in %s: %s\n", s->func,
+				s->retprobe ? " return" : "", safe, site.how);
+	}
+	return 0;
+}
+
+/* The files that may hold spec s's function in a process with these maps; how many. */
+static int uprobes__files(const struct uprobe_spec *s, const char *maps, char out[][PATH_MAX])
+{
+	int n = 0;
+
+	if (!uprobes__find_lib(maps, s->lib, out[0], PATH_MAX))
+		return 1;
+	if (!s->linked)
+		return 0;
+	/* OpenSSL linked into the interpreter, or into Python's _ssl module */
+	if (!uprobes__find_exe(maps, out[n], PATH_MAX))
+		n++;
+	if (!uprobes__find_lib(maps, "_ssl.", out[n], PATH_MAX))
+		n++;
+	return n;
+}
+
+/* Spec i in process p (maps: its /proc/PID/maps): 1 attached now or before, 0 not. */
+static int uprobes__attach_one(struct uprobes *u, struct uprobe_proc *p, int i, const char *maps)
+{
+	const struct uprobe_spec *s = &u->specs[i];
+	char files[2][PATH_MAX], path[PATH_MAX + 32];
+	int nfiles;
+
+	if (p->links[i])
+		return 1;
+	nfiles = uprobes__files(s, maps, files);
+	for (int f = 0; f < nfiles && !p->links[i] && !u->denied; f++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = s->retprobe);
+		size_t off;
+
+		/* through the process's root, so a library in a container resolves too */
+		snprintf(path, sizeof(path), "/proc/%d/root%s", p->pid, files[f]);
+		if (uprobes__site(u, i, path, files[f], &off, &opts.func_name))
+			continue; /* not in this file */
+		p->links[i] = bpf_program__attach_uprobe_opts(s->prog, p->pid, path, off, &opts);
+		if (p->links[i])
+			break;
+		u->failed++;
+		if (errno == EACCES || errno == EPERM) {
+			uprobes__denied(u, errno);
+			break;
+		}
+		if (u->verbose) {
+			char safe[TEXT_ESCAPED_MAX(PATH_MAX)]; /* a file name, any bytes */
+			int err = errno;
+
+			text__terminal_escape(files[f], safe, sizeof(safe));
+			fprintf(stderr, "httplat: pid %d: cannot attach to %s in %s: %s\n", p->pid,
+				s->func, safe, strerror(err));
+		}
+	}
+	return p->links[i] != NULL;
+}
+
 int uprobes__attach(struct uprobes *u, int pid)
 {
-	char lib[PATH_MAX], path[PATH_MAX + 32], *maps;
 	struct uprobe_proc *p = proc_find(u, pid);
+	char *maps;
 	int n = 0;
 
 	if (!u->nspecs || u->denied)
@@ -150,43 +266,35 @@ int uprobes__attach(struct uprobes *u, int pid)
 		p = &u->procs[u->nprocs++];
 		memset(p, 0, sizeof(*p));
 		p->pid = pid;
+		p->first_ms = u->now_ms ? u->now_ms : clock__ns(CLOCK_MONOTONIC) / 1000000;
 	}
 	maps = read_maps(pid);
 	if (!maps)
 		return -errno;
-	for (int i = 0; i < u->nspecs; i++) {
-		const struct uprobe_spec *s = &u->specs[i];
-		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = s->func, .retprobe = s->retprobe);
-
-		if (p->links[i]) {
-			n++;
-			continue;
-		}
-		if (uprobes__find_lib(maps, s->lib, lib, sizeof(lib)))
-			continue;
-		/* through the process's root, so a library in a container resolves too */
-		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, lib);
-		p->links[i] = bpf_program__attach_uprobe_opts(s->prog, pid, path, 0, &opts);
-		if (!p->links[i]) {
-			u->failed++;
-			if (errno == EACCES || errno == EPERM) {
-				uprobes__denied(u, errno);
-				break;
-			}
-			if (u->verbose) {
-				char safe[TEXT_ESCAPED_MAX(PATH_MAX)]; /* a file name, any bytes */
-				int err = errno;
-
-				text__terminal_escape(lib, safe, sizeof(safe));
-				fprintf(stderr, "httplat: pid %d: cannot attach to %s in %s: %s\n", pid,
-					s->func, safe, strerror(err));
-			}
-			continue;
-		}
-		n++;
-	}
+	for (int i = 0; i < u->nspecs && !u->denied; i++)
+		n += uprobes__attach_one(u, p, i, maps);
 	free(maps);
+	p->next_ms = n < u->nspecs ? p->first_ms + UPROBES_RETRY_MS : 0;
 	return n;
+}
+
+void uprobes__retry(struct uprobes *u, long long now_ms)
+{
+	u->now_ms = now_ms;
+	for (int i = 0; i < u->nprocs; i++) {
+		struct uprobe_proc *p = &u->procs[i];
+
+		if (!p->next_ms || now_ms < p->next_ms)
+			continue;
+		if (now_ms - p->first_ms > UPROBES_RETRY_FOR_MS) {
+			p->next_ms = 0; /* the 5 s rescan still tries (uprobes__attach) */
+			continue;
+		}
+		uprobes__attach(u, p->pid);
+		if (p->next_ms)
+			p->next_ms = now_ms + UPROBES_RETRY_MS;
+	}
+	u->now_ms = 0;
 }
 
 void uprobes__detach(struct uprobes *u, int pid)

@@ -12,6 +12,8 @@ struct uprobe_spec {
 	const char *func; /* "accept4" */
 	struct bpf_program *prog;
 	int retprobe;
+	int site;   /* PROBESITE_ENTRY or _RETURN: what the probe needs of its place (probesite.h) */
+	int linked; /* lib not mapped: look for func in the executable and its modules too */
 };
 
 struct uprobes_stats {
@@ -28,6 +30,11 @@ struct uprobes *uprobes__new(const struct uprobe_spec *specs, int nspecs, int ve
 int uprobes__attach(struct uprobes *u, int pid);
 /* Drops pid's probes (it exited or left the target set). */
 void uprobes__detach(struct uprobes *u, int pid);
+/*
+ * Attaches again, every UPROBES_RETRY_MS for UPROBES_RETRY_FOR_MS after a process was first
+ * seen, where specs are still missing: an exec'd server maps libssl only once it imports it.
+ */
+void uprobes__retry(struct uprobes *u, long long now_ms);
 void uprobes__stats(const struct uprobes *u, struct uprobes_stats *out);
 void uprobes__free(struct uprobes *u);
 
@@ -37,5 +44,8 @@ void uprobes__free(struct uprobes *u);
  * the path in out, or -ENOENT.
  */
 int uprobes__find_lib(const char *maps, const char *lib, char *out, size_t outsz);
+
+/* The executable's path in a /proc/PID/maps text (its first file mapping). 0, or -ENOENT. */
+int uprobes__find_exe(const char *maps, char *out, size_t outsz);
 
 #endif

@@ -1,0 +1,246 @@
+/* tls.bpf.h: HTTPS served by the app itself: plaintext from libssl uprobes, tied to its socket. */
+#ifndef HTTPLAT_TLS_BPF_H
+#define HTTPLAT_TLS_BPF_H
+
+#include "conn.bpf.h"
+
+/*
+ * Python's ssl module (asyncio and uvloop alike) drives OpenSSL through
+ * memory BIOs: the app reads ciphertext from the socket, BIO_write()s that
+ * same buffer into the SSL object's read BIO, then SSL_read_ex()s the
+ * plaintext; no libssl call makes a syscall, and the BIO has no fd. The
+ * binding, exact for every SSL object created while httplat runs:
+ *   - SSL_set_bio(ssl, rbio, wbio): which read BIO belongs to which SSL;
+ *   - a socket read of ciphertext (a TLS connection, data.bpf.h) is noted
+ *     per thread: socket, buffer, length, time;
+ *   - BIO_write(bio, data, n) with data == that buffer and n <= its length,
+ *     on the same thread: bio belongs to that socket;
+ *   - SSL_read_ex / SSL_write_ex(ssl): ssl -> rbio -> socket.
+ * An SSL object older than httplat (its SSL_set_bio not seen) is bound at
+ * its first read: the SSL_read that follows, on the same thread, the
+ * BIO_write that just tied a read BIO to a socket (asyncio's and uvloop's
+ * sslproto call them in that order, in one call chain); the tie is used
+ * once. Writes never bind: a write is only attributed through a bound SSL.
+ * User pointers are keyed with the tgid: forked workers share addresses.
+ */
+
+struct tls_rx {
+	__u64 sk;	 /* the socket of the thread's last ciphertext read */
+	__u64 ptr;	 /* its buffer; 0 once a BIO_write took it */
+	__u64 len;	 /* bytes read */
+	__u64 now;	 /* when */
+	__u64 arrive_ns; /* when its first byte had arrived; 0 unknown */
+	__u64 bio;	 /* the read BIO that buffer went into; 0 once an SSL_read used it */
+};
+
+struct tls_key {
+	__u64 ptr; /* an SSL or BIO in the process */
+	__u32 tgid;
+	__u32 _pad;
+};
+
+struct tls_ssl {
+	__u64 sk;   /* its socket, once known */
+	__u64 rbio; /* its read BIO (SSL_set_bio), 0 unknown */
+};
+
+struct tls_args {
+	__u64 ssl;
+	__u64 buf;
+	__u64 nread; /* size_t *readbytes */
+};
+
+/* Per thread (pid_tgid): the last ciphertext read. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, HTTPLAT_TLS_THREADS);
+	__type(key, __u64);
+	__type(value, struct tls_rx);
+} tls_rx SEC(".maps");
+
+/* Read BIO -> socket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, HTTPLAT_MAX_CONNS);
+	__type(key, struct tls_key);
+	__type(value, __u64);
+} tls_bios SEC(".maps");
+
+/* SSL -> read BIO and socket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, HTTPLAT_MAX_CONNS);
+	__type(key, struct tls_key);
+	__type(value, struct tls_ssl);
+} tls_ssls SEC(".maps");
+
+/* Per thread: the arguments of the SSL read in progress (entry to return). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, HTTPLAT_TLS_THREADS);
+	__type(key, __u64);
+	__type(value, struct tls_args);
+} tls_args SEC(".maps");
+
+/* A socket read of ciphertext on TLS connection c (data.bpf.h): noted for BIO_write. */
+static __always_inline void tls__socket_read(const struct hconn *c, __u64 ptr, __u64 len,
+					     __u64 now, __u64 arrive_ns)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct tls_rx rx = {.sk = c->sk, .ptr = ptr, .len = len, .now = now,
+			    .arrive_ns = arrive_ns};
+
+	bpf_map_update_elem(&tls_rx, &id, &rx, BPF_ANY);
+}
+
+static __always_inline void tls__set_bio(__u64 ssl, __u64 rbio)
+{
+	struct tls_key k = {.ptr = ssl, .tgid = bpf_get_current_pid_tgid() >> 32};
+	struct tls_ssl e = {.rbio = rbio};
+
+	bpf_map_update_elem(&tls_ssls, &k, &e, BPF_ANY);
+}
+
+static __always_inline void tls__free(__u64 ssl)
+{
+	struct tls_key k = {.ptr = ssl, .tgid = bpf_get_current_pid_tgid() >> 32};
+	struct tls_ssl *e = bpf_map_lookup_elem(&tls_ssls, &k);
+
+	if (!e)
+		return;
+	if (e->rbio) {
+		struct tls_key b = {.ptr = e->rbio, .tgid = k.tgid};
+
+		bpf_map_delete_elem(&tls_bios, &b);
+	}
+	bpf_map_delete_elem(&tls_ssls, &k);
+}
+
+/* BIO_write(bio, data, n): the ciphertext this thread just read from a socket? */
+static __always_inline void tls__bio_write(__u64 bio, __u64 data, int n)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct tls_rx *rx = bpf_map_lookup_elem(&tls_rx, &id);
+	struct tls_key k = {.ptr = bio, .tgid = id >> 32};
+
+	if (!rx || !rx->ptr || rx->ptr != data || n <= 0 || (__u64)n > rx->len)
+		return;
+	bpf_map_update_elem(&tls_bios, &k, &rx->sk, BPF_ANY);
+	rx->bio = bio;
+	rx->ptr = 0;
+}
+
+/* The socket of ssl (see the top of this file); 0 unknown. reading: may bind by order. */
+static __always_inline __u64 tls__sk_of(__u64 ssl, int reading)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct tls_key k = {.ptr = ssl, .tgid = id >> 32}, b = {.tgid = id >> 32};
+	struct tls_ssl *e = bpf_map_lookup_elem(&tls_ssls, &k), ne = {};
+	struct tls_rx *rx;
+	__u64 *sk;
+
+	if (e && e->sk)
+		return e->sk;
+	if (e && e->rbio) {
+		b.ptr = e->rbio;
+		sk = bpf_map_lookup_elem(&tls_bios, &b);
+		if (sk) {
+			e->sk = *sk;
+			return *sk;
+		}
+	}
+	if (!reading)
+		return 0;
+	rx = bpf_map_lookup_elem(&tls_rx, &id);
+	if (!rx || !rx->bio || (e && e->rbio && e->rbio != rx->bio))
+		return 0;
+	b.ptr = rx->bio;
+	sk = bpf_map_lookup_elem(&tls_bios, &b);
+	if (!sk)
+		return 0;
+	ne.sk = *sk;
+	ne.rbio = rx->bio;
+	rx->bio = 0;
+	bpf_map_update_elem(&tls_ssls, &k, &ne, BPF_ANY);
+	return ne.sk;
+}
+
+/* The TLS connection of ssl, or NULL (counted: its requests are lost). */
+static __always_inline struct hconn *tls__conn(__u64 ssl, int reading)
+{
+	__u64 sk = tls__sk_of(ssl, reading);
+	struct hconn *c = sk ? bpf_map_lookup_elem(&conns, &sk) : NULL;
+
+	if (!c || c->kind != HTTPLAT_CONN_TLS) {
+		count(HTTPLAT_C_TLS_UNBOUND);
+		return NULL;
+	}
+	return c;
+}
+
+static __always_inline void tls__read_enter(__u64 ssl, __u64 buf, __u64 nread)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct tls_args a = {.ssl = ssl, .buf = buf, .nread = nread};
+
+	bpf_map_update_elem(&tls_args, &id, &a, BPF_ANY);
+}
+
+/*
+ * An SSL read returned ret (> 0: *readbytes bytes of plaintext in buf):
+ * requests in, timed by the socket read that carried their ciphertext.
+ */
+static __always_inline void tls__read_done(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid(), n = 0;
+	struct tls_args *ap = bpf_map_lookup_elem(&tls_args, &id), a;
+	struct io_ctx io = {};
+	struct tls_rx *rx;
+	struct hconn *c;
+
+	if (!ap)
+		return;
+	a = *ap;
+	bpf_map_delete_elem(&tls_args, &id);
+	if (ret <= 0 || bpf_probe_read_user(&n, sizeof(n), (void *)a.nread) || !n)
+		return;
+	c = tls__conn(a.ssl, 1);
+	if (!c)
+		return;
+	rx = bpf_map_lookup_elem(&tls_rx, &id);
+	io.tgid = id >> 32;
+	io.ptr = a.buf;
+	io.total = n;
+	io.data = 1;
+	if (rx && rx->sk == c->sk) {
+		io.now = rx->now;
+		io.arrive_ns = rx->arrive_ns;
+	} else {
+		io.now = bpf_ktime_get_ns();
+	}
+	c->tgid = io.tgid;
+	c->tls = TLS_PLAIN;
+	conn__on_read(c, &io);
+}
+
+/* SSL_write_ex(ssl, buf, num): responses out (a memory BIO takes all of it). */
+static __always_inline void tls__write(__u64 ssl, __u64 buf, __u64 num)
+{
+	struct io_ctx io = {};
+	struct hconn *c;
+
+	if (!num)
+		return;
+	c = tls__conn(ssl, 0);
+	if (!c)
+		return;
+	io.tgid = bpf_get_current_pid_tgid() >> 32;
+	io.ptr = buf;
+	io.total = num;
+	io.data = 1;
+	io.now = bpf_ktime_get_ns();
+	c->tls = TLS_PLAIN;
+	conn__on_write(c, &io);
+}
+
+#endif /* HTTPLAT_TLS_BPF_H */
