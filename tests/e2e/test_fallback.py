@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SUITES = ("test_trace.py", "test_pipeline.py", "test_split.py")
+SUITES = ("test_trace.py", "test_pipeline.py", "test_split.py", "test_tls.py")
 
 
 def main():
