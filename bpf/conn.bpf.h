@@ -185,6 +185,8 @@ static __always_inline void conn__ended(struct hconn *c)
 	if ((task->flags & HL_PF_EXITING) && task->tgid == c->tgid)
 		why = HTTPLAT_F_PROC_EXIT; /* its fds closed as it died */
 	tls__ended(c);
+	if (tls__stray_plaintext(c))
+		return;
 	conn__finish(c, bpf_ktime_get_ns(), why);
 }
 

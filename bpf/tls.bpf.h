@@ -58,6 +58,14 @@ struct {
 	__type(value, __u8);
 } tls_procs SEC(".maps");
 
+/* Server ports whose latest connections spoke TLS: one bit each (see tls__stray_plaintext). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HTTPLAT_PORT_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} tls_ports SEC(".maps");
+
 /* Per thread (pid_tgid): the last ciphertext read. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -249,6 +257,35 @@ static __always_inline void tls__write(__u64 ssl, __u64 buf, __u64 num)
 	io.now = bpf_ktime_get_ns();
 	c->tls = TLS_PLAIN;
 	conn__on_write(c, &io);
+}
+
+/*
+ * After a plaintext connection's read or write: found to be TLS (the port is marked a TLS
+ * one), or answered in plaintext (it is not, or no longer: a plaintext server on it now).
+ */
+static __always_inline void tls__port_mark(const struct hconn *c)
+{
+	if (c->kind == HTTPLAT_CONN_TLS)
+		bits__set(&tls_ports, c->lport, 1);
+	else if ((c->status || c->resp_seq) && bits__test(&tls_ports, c->lport)) {
+		bits__set(&tls_ports, c->lport, 0);
+	}
+}
+
+/*
+ * http:// sent to an https:// port: a plaintext request where a ClientHello belongs never
+ * reaches the app and nothing answers it; when such a connection ends unanswered on a TLS
+ * port its one request is dropped as not HTTP (counted in non_http_reads), not recorded.
+ * 1: dropped.
+ */
+static __always_inline int tls__stray_plaintext(struct hconn *c)
+{
+	if (c->kind == HTTPLAT_CONN_TLS || c->req_seq != 1 || c->resp_seq != 0 ||
+	    c->resp_state != RS_NONE || !bits__test(&tls_ports, c->lport))
+		return 0;
+	count(HTTPLAT_C_NON_HTTP);
+	c->resp_seq = c->req_seq; /* nothing left to emit */
+	return 1;
 }
 
 /*
