@@ -267,9 +267,8 @@ static __always_inline void tls__port_mark(const struct hconn *c)
 {
 	if (c->kind == HTTPLAT_CONN_TLS)
 		bits__set(&tls_ports, c->lport, 1);
-	else if ((c->status || c->resp_seq) && bits__test(&tls_ports, c->lport)) {
+	else if ((c->status || c->resp_seq) && bits__test(&tls_ports, c->lport))
 		bits__set(&tls_ports, c->lport, 0);
-	}
 }
 
 /*
