@@ -75,6 +75,11 @@ static __u32 env__pipe_max(void)
 	return targ_pipe_max;
 }
 
+static int env__park(struct hconn *c, const struct httplat_request_event *e)
+{
+	return tls__park(c, e);
+}
+
 /* ---- connection lifetime ---- */
 
 #define HL_PF_EXITING 0x00000004
@@ -185,6 +190,7 @@ static __always_inline void conn__ended(struct hconn *c)
 	if ((task->flags & HL_PF_EXITING) && task->tgid == c->tgid)
 		why = HTTPLAT_F_PROC_EXIT; /* its fds closed as it died */
 	tls__ended(c);
+	tls__flush(c, 0, 1, why); /* TLS records whose ciphertext never left */
 	if (tls__stray_plaintext(c))
 		return;
 	conn__finish(c, bpf_ktime_get_ns(), why);

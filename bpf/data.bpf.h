@@ -78,6 +78,10 @@ static __always_inline void data__io(struct sock *sk, __u8 kind, long ret, __u64
 	io.total = (__u64)ret;
 	io.now = bpf_ktime_get_ns();
 	c->tgid = io.tgid;
+	if (c->kind == HTTPLAT_CONN_TLS && !io__is_read(kind)) {
+		tls__socket_send(c, ret, io.now); /* ciphertext: records waiting for it go out */
+		return;
+	}
 	if (io__from_args(&io, kind, a2, a3, s))
 		return;
 	if (io__is_read(kind)) {
@@ -93,7 +97,7 @@ static __always_inline void data__io(struct sock *sk, __u8 kind, long ret, __u64
 			tls__socket_read(c, first, (__u64)ret, io.now, io.arrive_ns);
 		if (has_data_ready)
 			c->unread_ns = (btf_sk ? sk__unread_btf(sk) : sk__unread(sk)) ? io.now : 0;
-	} else if (c->kind != HTTPLAT_CONN_TLS) {
+	} else {
 		conn__on_write(c, &io);
 		tls__port_mark(c);
 	}

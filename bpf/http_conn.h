@@ -29,6 +29,7 @@
 
 struct scratch;
 struct hreq;
+struct hconn;
 static struct scratch *env__scratch(void);
 static int env__read_user(void *dst, __u32 n, __u64 src);
 static long env__loop(__u32 n, long (*cb)(__u32, void *), void *ctx);
@@ -38,6 +39,7 @@ static void env__q_delete(__u64 sk, __u32 seq);
 static int env__output(const void *rec, __u64 size);
 static void env__count(__u32 counter);
 static __u32 env__pipe_max(void);
+static int env__park(struct hconn *c, const struct httplat_request_event *e);
 
 #define CONN_STEPS 65536     /* work steps per syscall: one window or one body skip each */
 #define CONN_PIPE_TRACK HTTPLAT_PIPE_PER_CONN /* unanswered requests whose framing is followed */
@@ -113,8 +115,23 @@ struct hconn {
 	__u8 cur_lost;	 /* request resp_seq has no record (lost to the pipeline limit) */
 	__u8 pre_len;	 /* bytes in pre[] */
 	__u8 tls;	 /* enum conn_tls */
-	__u8 _pad[5];
+	__u8 tls_in_write; /* an SSL write is being worked through */
+	__u8 _pad[4];
 	__u8 pre[CONN_PRE_MAX];
+	/*
+	 * TLS: a response's record waits until its ciphertext is sent (bpf/tls.bpf.h).
+	 * Plaintext bytes SSL-written and ciphertext bytes sent since the first SSL write;
+	 * the SSL write in progress (its time, and tls_out after it); the ciphertext total
+	 * that carries the current response's status line (0: known or none); records
+	 * [park_lo, park_hi) waiting.
+	 */
+	__u64 tls_out;
+	__u64 tls_tx;
+	__u64 tls_now;
+	__u64 tls_end;
+	__u64 ttfb_target;
+	__u32 park_lo;
+	__u32 park_hi;
 	__u64 head_bits[CONN_PIPE_TRACK / 64]; /* per unanswered seq: the method was HEAD */
 	__u64 q_bits[CONN_PIPE_TRACK / 64];    /* per unanswered seq: its record was queued */
 	struct hreq cur;		       /* request resp_seq */
@@ -436,6 +453,8 @@ static __always_inline void conn__emit(struct hconn *c, __u64 end_ns, __u32 flag
 	size = offsetof(struct httplat_request_event, raw) + e->raw_len;
 	if (size > sizeof(*e))
 		size = sizeof(*e);
+	if (c->kind == HTTPLAT_CONN_TLS && c->tls_in_write && !env__park(c, e))
+		return; /* out when its ciphertext is sent */
 	if (env__output(e, size)) {
 		env__count(HTTPLAT_C_RB_FULL);
 		return;

@@ -19,6 +19,7 @@
 #define HTTPLAT_PIPE_PER_CONN 512    /* unanswered requests followed per connection (--pipeline-max) */
 #define HTTPLAT_RINGBUF_BYTES (8 << 20)
 #define HTTPLAT_WAKEUP_BYTES (256 << 10) /* wake the consumer early past this */
+#define HTTPLAT_TLS_PARKED 4096      /* TLS records waiting for their ciphertext to be sent */
 #define HTTPLAT_TLS_THREADS 8192     /* threads of traced processes that read TLS at once */
 #define HTTPLAT_NS_UNKNOWN (~0ULL)	     /* queue_ns / wait_ns not known */
 
@@ -103,7 +104,8 @@ enum httplat_flag { HTTPLAT_FLAGS(HTTPLAT_F__ENUM) };
 	X(TLS_CONNS, tls_conns, HTTPLAT_CK_INFO, "TLS connections seen on server ports")      \
 	X(TLS_UNBOUND, tls_unbound, HTTPLAT_CK_LOSS, "TLS plaintext not tied to a connection") \
 	X(TLS_NO_PLAINTEXT, tls_no_plaintext, HTTPLAT_CK_ODDITY, "TLS connection closed before any plaintext (failed handshake)") \
-	X(TLS_UNPROBED, tls_unprobed, HTTPLAT_CK_LOSS, "TLS connections not seen: no libssl probes in the process")
+	X(TLS_UNPROBED, tls_unprobed, HTTPLAT_CK_LOSS, "TLS connections not seen: no libssl probes in the process") \
+	X(TLS_PARK_FULL, tls_park_full, HTTPLAT_CK_GIVEUP, "TLS responses timed at SSL_write: the wait map was full")
 
 #define HTTPLAT_C__ENUM(name, column, kind, doc) HTTPLAT_C_##name,
 enum httplat_counter { HTTPLAT_COUNTERS(HTTPLAT_C__ENUM) HTTPLAT_C__COUNT };

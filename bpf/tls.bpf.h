@@ -66,6 +66,34 @@ struct {
 	__type(value, __u64);
 } tls_ports SEC(".maps");
 
+/*
+ * A TLS response's record, complete in plaintext, until the ciphertext that carries it is
+ * sent: the app SSL-writes into a memory BIO and sends the ciphertext later (uvloop at the end
+ * of the loop iteration, after whatever else runs in it). The targets are ciphertext byte
+ * totals on the connection: every plaintext byte makes at least one ciphertext byte, so the
+ * last byte of a response cannot have left before the connection sent as many ciphertext
+ * bytes (since its first SSL write) as it had SSL-written plaintext bytes up to that response.
+ */
+struct tls_parked {
+	__u64 end_target;
+	__u64 ttfb_target; /* 0: ev.ttfb_ns is known */
+	struct httplat_request_event ev;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HTTPLAT_TLS_PARKED);
+	__type(key, struct pipe_key);
+	__type(value, struct tls_parked);
+} tls_park SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tls_parked);
+} tls_stage SEC(".maps");
+
 /* Per thread (pid_tgid): the last ciphertext read. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -239,6 +267,98 @@ static __always_inline void tls__read_done(long ret)
 	conn__on_read(c, &io);
 }
 
+/* A record completed in SSL write of c: parked until its ciphertext is sent. 0 parked. */
+static __always_inline int tls__park(struct hconn *c, const struct httplat_request_event *e)
+{
+	__u32 zero = 0;
+	struct tls_parked *p = bpf_map_lookup_elem(&tls_stage, &zero);
+	struct pipe_key k = {.sk = c->sk, .seq = e->seq};
+	__u64 ttfb_target = c->ttfb_target;
+
+	c->ttfb_target = 0; /* the next response's, from now */
+	if (!p)
+		return -1;
+	p->end_target = c->tls_end;
+	p->ttfb_target = !e->ttfb_ns ? 0 : e->ttfb_ns == c->tls_now ? c->tls_end : ttfb_target;
+	__builtin_memcpy(&p->ev, e, sizeof(*e));
+	if (bpf_map_update_elem(&tls_park, &k, p, BPF_NOEXIST)) {
+		count(HTTPLAT_C_TLS_PARK_FULL); /* out now, timed at the SSL write */
+		return -1;
+	}
+	if (c->park_lo == c->park_hi)
+		c->park_lo = e->seq;
+	c->park_hi = e->seq + 1;
+	return 0;
+}
+
+struct tls_flush {
+	struct hconn *c;
+	__u64 now;
+	__u32 end; /* the connection ended: every record out */
+	__u32 why; /* then, HTTPLAT_F_* for them (proc_exit) */
+};
+
+/* The oldest parked record of x->c: out if its ciphertext has been sent (or the end came). */
+static long tls__flush_cb(__u32 i, void *vctx)
+{
+	struct tls_flush *x = vctx;
+	struct hconn *c = x->c;
+	struct pipe_key k = {.sk = c->sk, .seq = c->park_lo};
+	struct tls_parked *p;
+	__u64 size;
+
+	(void)i;
+	if (c->park_lo == c->park_hi)
+		return 1;
+	p = bpf_map_lookup_elem(&tls_park, &k);
+	if (!p) {
+		c->park_lo++; /* a request without a record (lost, and counted, before) */
+		return 0;
+	}
+	if (!x->end) {
+		if (p->ttfb_target && c->tls_tx >= p->ttfb_target) {
+			p->ev.ttfb_ns = x->now;
+			p->ttfb_target = 0;
+		}
+		if (c->tls_tx < p->end_target)
+			return 1;
+		p->ev.end_ns = x->now;
+	} else {
+		/* its ciphertext never left: timed at the SSL write */
+		p->ev.flags |= x->why | HTTPLAT_F_RESP_INCOMPLETE;
+	}
+	size = offsetof(struct httplat_request_event, raw) + p->ev.raw_len;
+	if (size > sizeof(p->ev))
+		size = sizeof(p->ev);
+	if (env__output(&p->ev, size))
+		count(HTTPLAT_C_RB_FULL);
+	else
+		count(HTTPLAT_C_REQUESTS);
+	bpf_map_delete_elem(&tls_park, &k);
+	c->park_lo++;
+	return 0;
+}
+
+/* Parked records of c out: those whose ciphertext was sent, or (end) all, flagged why. */
+static __always_inline void tls__flush(struct hconn *c, __u64 now, __u32 end, __u32 why)
+{
+	struct tls_flush x = {.c = c, .now = now, .end = end, .why = why};
+
+	if (c->park_lo != c->park_hi)
+		bpf_loop(CONN_PIPE_TRACK + 1, tls__flush_cb, &x, 0);
+}
+
+/* ret bytes of ciphertext sent on TLS connection c, at now. */
+static __always_inline void tls__socket_send(struct hconn *c, long ret, __u64 now)
+{
+	c->tls_tx += (__u64)ret;
+	if (c->ttfb_target && c->tls_tx >= c->ttfb_target) {
+		c->ttfb_ns = now; /* the current response's status line is out */
+		c->ttfb_target = 0;
+	}
+	tls__flush(c, now, 0, 0);
+}
+
 /* SSL_write_ex(ssl, buf, num): responses out (a memory BIO takes all of it). */
 static __always_inline void tls__write(__u64 ssl, __u64 buf, __u64 num)
 {
@@ -256,7 +376,16 @@ static __always_inline void tls__write(__u64 ssl, __u64 buf, __u64 num)
 	io.data = 1;
 	io.now = bpf_ktime_get_ns();
 	c->tls = TLS_PLAIN;
-	conn__on_write(c, &io);
+	if (!c->tls_out)
+		c->tls_tx = 0; /* the handshake's ciphertext is not the responses' */
+	c->tls_now = io.now;
+	c->tls_out += num;
+	c->tls_end = c->tls_out;
+	c->tls_in_write = 1;
+	conn__on_write(c, &io); /* completed responses are parked (tls__park) */
+	c->tls_in_write = 0;
+	if (c->resp_seq != c->req_seq && c->ttfb_ns == io.now && !c->ttfb_target)
+		c->ttfb_target = c->tls_end; /* a status line in this write: out with it */
 }
 
 /*
