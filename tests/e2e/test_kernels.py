@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "vm"))
 import vm  # noqa: E402
 
 INNER = os.path.join(os.path.dirname(HERE), "vm", "kernel_tests.py")
-VM_TIMEOUT = int(os.environ.get("HTTPLAT_VM_TIMEOUT", "600"))  # seconds per kernel
+VM_TIMEOUT = int(os.environ.get("HTTPLAT_VM_TIMEOUT", "900"))  # seconds per kernel
 
 
 class Relay:

@@ -4,7 +4,7 @@
 Prints "KERNEL <release>" and "HOOKS <what the tracer said>" for the host, then PASS/FAIL lines:
 BTF is there, the BPF object loads (else the verifier's verdict, the instruction and the source
 line it rejected, and the e2e tests are not run), the hook path suits the kernel, then the
-test_trace.py and test_run.py tests below. Also usable by hand: `tests/vm/vm.py run --
+test_trace.py, test_run.py and test_tls.py tests below. Also usable by hand: `tests/vm/vm.py run --
 tests/vm/kernel_tests.py`.
 """
 import os
@@ -19,12 +19,15 @@ PY = "/usr/bin/python3"
 E2E = os.path.join(ROOT, "tests", "e2e")
 # both uvicorn stacks (each runs the full mix: keep-alive, pipelining, split heads, uploads,
 # streaming, client gone, garbage), a worker config of each kind, a connection older than the
-# tracer, a server started after it, a killed app, the text output; then rows into PostgreSQL
+# tracer, a server started after it, a killed app, the text output; then rows into PostgreSQL;
+# then one HTTPS mix
 SUBSET = [
     ("test_trace.py", ["asyncio_h11", "uvloop_httptools", "workers_3", "gunicorn_uvicorn_worker",
                        "preexisting_keepalive_connection", "server_started_after_httplat",
                        "app_dies_before_responding", "text_output_and_summary"]),
     ("test_run.py", ["test_rows_match_requests", "test_outage_loses_nothing"]),
+    # HTTPS served by uvicorn: the libssl uprobes and the TLS binding on this kernel
+    ("test_tls.py", ["asyncio_h11"]),
 ]
 SOCK_TP = "/sys/kernel/tracing/events/sock/sock_recv_length"  # Linux 6.3+
 
