@@ -26,6 +26,15 @@ SLOWDOWN = float(os.environ.get("HTTPLAT_TEST_SLOWDOWN", "1"))
 # HTTPLAT_TEST_HOOKS=syscall runs a suite on the fallback data path (tests/e2e/test_*_fallback.py)
 HOOKS = os.environ.get("HTTPLAT_TEST_HOOKS", "")
 
+# One request of every kind the tracing issues name: HEAD, 204, 304, chunked, 100 kB bodies,
+# errors (a handled 500: an unhandled exception makes uvicorn close the connection).
+MIXED_KINDS = [("GET", "/data/items/7", 200), ("HEAD", "/data/head", 200),
+               ("GET", "/status/204", 204), ("GET", "/data/stream?chunks=3&ms=1", 200),
+               ("GET", "/data/big?kb=100", 200), ("POST", "/user/signup", 201),
+               ("GET", "/user/profile/2000", 404), ("GET", "/user/old-profile", 301),
+               ("DELETE", "/data/items/3", 204), ("GET", "/status/500", 500),
+               ("GET", "/user/admin", 403), ("GET", "/status/304", 304)]
+
 _tests = []
 _cleanups = []
 
@@ -48,6 +57,16 @@ class CheckFailed(Exception):
 def check(cond, what):
     if not cond:
         raise CheckFailed(what)
+
+
+def realtime_client():
+    """The client measures what a client waits: run it above the machine's other load
+    (SCHED_FIFO; the servers and httplat it starts are reset to normal at fork), so that its
+    own scheduling delays are not counted against httplat."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(10))
+    except (AttributeError, PermissionError, OSError):
+        pass
 
 
 def run_tests():

@@ -101,12 +101,7 @@ def send_pipeline(port, reqs, chunks=None):
 def mixed(n):
     """n requests of every kind the issue names: HEAD, 204, chunked, 100 kB bodies, errors
     (a handled 500: an unhandled exception makes uvicorn close the connection)."""
-    kinds = [("GET", "/data/items/7", 200), ("HEAD", "/data/head", 200),
-             ("GET", "/status/204", 204), ("GET", "/data/stream?chunks=3&ms=1", 200),
-             ("GET", "/data/big?kb=100", 200), ("POST", "/user/signup", 201),
-             ("GET", "/user/profile/2000", 404), ("GET", "/user/old-profile", 301),
-             ("DELETE", "/data/items/3", 204), ("GET", "/status/500", 500),
-             ("GET", "/user/admin", 403), ("GET", "/status/304", 304)]
+    kinds = h.MIXED_KINDS
     out = []
     for i in range(n):
         m, p, st = kinds[i % len(kinds)]

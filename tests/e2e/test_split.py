@@ -243,16 +243,6 @@ def fd_reuse_no_phantom_latency():
     h.stop_pid(proc)
 
 
-def realtime_client():
-    """The client measures what a client waits: run it above the machine's other load
-    (SCHED_FIFO; the servers and httplat it starts are reset to normal at fork), so that its
-    own scheduling delays are not counted against httplat's split."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(10))
-    except (AttributeError, PermissionError, OSError):
-        pass
-
-
 if __name__ == "__main__":
-    realtime_client()
+    h.realtime_client()
     sys.exit(h.run_tests())

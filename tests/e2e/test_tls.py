@@ -234,12 +234,7 @@ def pipeline(port, reqs):
 def mixed(n):
     """n pipelined requests of every kind: HEAD, 204, 304, chunked, 100 kB bodies, errors
     (a handled 500: an unhandled exception makes uvicorn close the connection)."""
-    kinds = [("GET", "/data/items/7", 200), ("HEAD", "/data/head", 200),
-             ("GET", "/status/204", 204), ("GET", "/data/stream?chunks=3&ms=1", 200),
-             ("GET", "/data/big?kb=100", 200), ("POST", "/user/signup", 201),
-             ("GET", "/user/profile/2000", 404), ("GET", "/user/old-profile", 301),
-             ("DELETE", "/data/items/3", 204), ("GET", "/status/500", 500),
-             ("GET", "/user/admin", 403), ("GET", "/status/304", 304)]
+    kinds = h.MIXED_KINDS
     out = []
     for i in range(n):
         m, p, st = kinds[i % len(kinds)]
@@ -858,16 +853,6 @@ def run_rows_tls():
     plain.stop()
 
 
-def realtime_client():
-    """The client measures what a client waits: run it above the machine's other load
-    (SCHED_FIFO; the servers and httplat it starts are reset to normal at fork), as
-    test_split.py does, so that its own scheduling delays are not counted against httplat."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(10))
-    except (AttributeError, PermissionError, OSError):
-        pass
-
-
 if __name__ == "__main__":
-    realtime_client()
+    h.realtime_client()
     sys.exit(h.run_tests())
