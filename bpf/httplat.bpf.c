@@ -33,7 +33,7 @@ int BPF_PROG(httplat_sock_send, struct sock *sk, int ret, int flags)
 	return 0;
 }
 
-/* accept4/accept in libc, per traced process: the end of the accept-queue wait */
+/* accept4 in libc (Python's and libuv's accept), per traced process: the end of the accept-queue wait */
 SEC("uretprobe")
 int BPF_KRETPROBE(httplat_accept_ret, int ret)
 {
@@ -98,13 +98,6 @@ int BPF_KPROBE(httplat_ssl_write, void *ssl, const void *buf, __u64 num)
 	nest__enter();
 	tls__write((__u64)ssl, (__u64)buf, num);
 	nest__exit();
-	return 0;
-}
-
-SEC("uprobe")
-int BPF_KPROBE(httplat_ssl_free, void *ssl)
-{
-	tls__free((__u64)ssl);
 	return 0;
 }
 

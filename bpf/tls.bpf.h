@@ -20,7 +20,10 @@
  * its first read: the SSL_read that follows, on the same thread, the
  * BIO_write that just tied a read BIO to a socket (asyncio's and uvloop's
  * sslproto call them in that order, in one call chain); the tie is used
- * once. Writes never bind: a write is only attributed through a bound SSL.
+ * once. Writes never bind: a write is only attributed through a bound SSL. A freed SSL's
+ * entries are not removed (an SSL_free probe would cost every process a link to remove at the
+ * end): a new SSL at the same address is bound afresh by its SSL_set_bio; the rest ages out of
+ * the LRU maps.
  * User pointers are keyed with the tgid: forked workers share addresses.
  */
 
@@ -143,21 +146,6 @@ static __always_inline void tls__set_bio(__u64 ssl, __u64 rbio)
 	struct tls_ssl e = {.rbio = rbio};
 
 	bpf_map_update_elem(&tls_ssls, &k, &e, BPF_ANY);
-}
-
-static __always_inline void tls__free(__u64 ssl)
-{
-	struct tls_key k = {.ptr = ssl, .tgid = bpf_get_current_pid_tgid() >> 32};
-	struct tls_ssl *e = bpf_map_lookup_elem(&tls_ssls, &k);
-
-	if (!e)
-		return;
-	if (e->rbio) {
-		struct tls_key b = {.ptr = e->rbio, .tgid = k.tgid};
-
-		bpf_map_delete_elem(&tls_bios, &b);
-	}
-	bpf_map_delete_elem(&tls_ssls, &k);
 }
 
 /* BIO_write(bio, data, n): the ciphertext this thread just read from a socket? */

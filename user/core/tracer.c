@@ -461,7 +461,6 @@ static struct uprobes *tracer_uprobes(struct tracer *t)
 	t->specs[n++] = (struct uprobe_spec){lib, func, sk->progs.prog, ret, PROBESITE_##site, linked}
 	if (t->hooks == TRACER_HOOKS_SOCKET) {
 		SPEC("libc.so", "accept4", httplat_accept_ret, 1, RETURN, 0);
-		SPEC("libc.so", "accept", httplat_accept_ret, 1, RETURN, 0);
 		SPEC("libc.so", "listen", httplat_listen, 0, ENTRY, 0);
 	}
 	SPEC("libssl.so", "SSL_set_bio", httplat_ssl_set_bio, 0, ENTRY, 1);
@@ -470,9 +469,8 @@ static struct uprobes *tracer_uprobes(struct tracer *t)
 	t->tls_spec = n; /* with it attached, the process's TLS plaintext is seen */
 	SPEC("libssl.so", "SSL_read_ex", httplat_ssl_read_ret, 1, RETURN, 1);
 	SPEC("libssl.so", "SSL_write_ex", httplat_ssl_write, 0, ENTRY, 1);
-	SPEC("libssl.so", "SSL_free", httplat_ssl_free, 0, ENTRY, 1);
 #undef SPEC
-	_Static_assert(sizeof(t->specs) / sizeof(t->specs[0]) >= 9, "specs[] too small");
+	_Static_assert(sizeof(t->specs) / sizeof(t->specs[0]) >= 7, "specs[] too small");
 	u = uprobes__new(t->specs, n, t->sel->verbose);
 	if (u)
 		uprobes__on_change(u, tracer_probes_changed, t);

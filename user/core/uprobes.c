@@ -2,9 +2,11 @@
 #define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/libbpf.h>
 
@@ -34,6 +36,9 @@ struct uprobes {
 	int logged[UPROBES_MAX_SPECS]; /* -v: the site said once */
 	void (*change_fn)(void *ctx, int pid, int spec, int on);
 	void *change_ctx;
+	pthread_mutex_t reap_lock; /* reaping: link reapers still running */
+	pthread_cond_t reap_done;
+	int reaping;
 	int denied; /* the kernel refused a uprobe for want of privilege: not tried again */
 };
 
@@ -99,6 +104,8 @@ struct uprobes *uprobes__new(const struct uprobe_spec *specs, int nspecs, int ve
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return NULL;
+	pthread_mutex_init(&u->reap_lock, NULL);
+	pthread_cond_init(&u->reap_done, NULL);
 	u->specs = specs;
 	u->nspecs = nspecs;
 	u->verbose = verbose;
@@ -321,17 +328,78 @@ void uprobes__retry(struct uprobes *u, long long now_ms)
 	u->now_ms = 0;
 }
 
+/*
+ * Removing a uprobe waits for the kernel's RCU grace periods: 50-250 ms a link on this
+ * machine, so a process's links are destroyed on a thread of their own (a worker restart must
+ * not stall the ring's drain) and, at the end, all processes' at once (grace periods are
+ * shared by concurrent waiters: 277 links took 15 s one after another).
+ */
+struct uprobes_reap {
+	struct uprobes *u;
+	struct bpf_link *links[UPROBES_MAX_SPECS];
+	int n;
+};
+
+static void *uprobes__reap(void *arg)
+{
+	struct uprobes_reap *r = arg;
+	struct uprobes *u = r->u;
+
+	for (int i = 0; i < r->n; i++)
+		bpf_link__destroy(r->links[i]);
+	free(r);
+	pthread_mutex_lock(&u->reap_lock);
+	u->reaping--;
+	pthread_cond_broadcast(&u->reap_done);
+	pthread_mutex_unlock(&u->reap_lock);
+	return NULL;
+}
+
+/* Hands p's links to a reaper thread (or destroys them here if none can start). */
+static void uprobes__release(struct uprobes *u, struct uprobe_proc *p)
+{
+	struct uprobes_reap *r = calloc(1, sizeof(*r));
+	pthread_attr_t attr;
+	pthread_t th;
+	int started = 0;
+
+	for (int i = 0; i < u->nspecs; i++) {
+		if (p->links[i] && u->change_fn)
+			u->change_fn(u->change_ctx, p->pid, i, 0);
+		if (!p->links[i])
+			continue;
+		if (r)
+			r->links[r->n++] = p->links[i];
+		else
+			bpf_link__destroy(p->links[i]);
+		p->links[i] = NULL;
+	}
+	if (!r)
+		return;
+	if (!r->n) {
+		free(r);
+		return;
+	}
+	r->u = u;
+	pthread_mutex_lock(&u->reap_lock);
+	u->reaping++;
+	pthread_mutex_unlock(&u->reap_lock);
+	if (!pthread_attr_init(&attr)) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		started = !pthread_create(&th, &attr, uprobes__reap, r);
+		pthread_attr_destroy(&attr);
+	}
+	if (!started)
+		uprobes__reap(r);
+}
+
 void uprobes__detach(struct uprobes *u, int pid)
 {
 	struct uprobe_proc *p = proc_find(u, pid);
 
 	if (!p)
 		return;
-	for (int i = 0; i < u->nspecs; i++) {
-		if (p->links[i] && u->change_fn)
-			u->change_fn(u->change_ctx, pid, i, 0);
-		bpf_link__destroy(p->links[i]);
-	}
+	uprobes__release(u, p);
 	*p = u->procs[--u->nprocs];
 }
 
@@ -360,10 +428,24 @@ void uprobes__stats(const struct uprobes *u, struct uprobes_stats *out)
 
 void uprobes__free(struct uprobes *u)
 {
+	struct timespec until;
+
 	if (!u)
 		return;
 	while (u->nprocs)
 		uprobes__detach(u, u->procs[0].pid);
+	/* the reapers run at once; wait for them, a bounded time */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 30;
+	pthread_mutex_lock(&u->reap_lock);
+	while (u->reaping &&
+	       pthread_cond_timedwait(&u->reap_done, &u->reap_lock, &until) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&u->reap_lock);
 	free(u->procs);
-	free(u);
+	if (!u->reaping) { /* else a reaper still holds it: left to the exit */
+		pthread_cond_destroy(&u->reap_done);
+		pthread_mutex_destroy(&u->reap_lock);
+		free(u);
+	}
 }
