@@ -145,7 +145,7 @@ def templates_from_a_routes_file_when_the_document_is_disabled():
     h.stop()
     compare_routes(recs, MIX, statuses, "--routes")
     check_distinct(recs, "--routes")
-    check("probe" not in h.stderr() and "cannot read" not in h.stderr(),
+    check("httplat-probe" not in h.stderr() and "cannot read" not in h.stderr(),
           f"fetched a document although --routes covers every port: {h.stderr()}")
     r = subprocess.run([harness.HTTPLAT, "trace", "--routes", "/nonexistent.json", "-c", "1"],
                        capture_output=True, text=True, timeout=30)
