@@ -119,7 +119,8 @@ class Client:
         self.rate = rate
         self.rng = random.Random(seed)
         self.jobs = queue.Queue()
-        self.done = []  # (sid, target, kind, status; 0 = no response, error)
+        self.done = []  # (sid, target, kind, status; 0 = no response, error, seconds in)
+        self.t0 = time.monotonic()
         self.sid = 0
         self.stop_flag = threading.Event()
         self.max_backlog = 0
@@ -128,6 +129,7 @@ class Client:
         self.workers = [threading.Thread(target=self._work, daemon=True) for _ in range(threads)]
 
     def start(self):
+        self.t0 = time.monotonic()
         for w in self.workers:
             w.start()
         self.pacer.start()
@@ -197,7 +199,7 @@ class Client:
                     conns[port] = conn
             except OSError:
                 for sid, *_ in reqs:
-                    self.done.append((sid, name, kind, 0, "connect"))
+                    self.done.append((sid, name, kind, 0, "connect", self._now()))
                 continue
             data = b"".join(h.build_request(m, p, b, close=(kind == "fresh"))
                             for _, m, p, b in reqs)
@@ -206,19 +208,19 @@ class Client:
                 conn.s.sendall(data)
                 for sid, *_ in reqs:
                     status, close = conn.response()
-                    self.done.append((sid, name, kind, status, ""))
+                    self.done.append((sid, name, kind, status, "", 0))
                     answered += 1
                     # uvicorn closes the connection after an unhandled exception's 500
                     # without saying so: a request sent after it would find it closed
                     if (close or status == 500) and kind != "fresh":
                         for sid2, *_ in reqs[answered:]:  # pipelined after it: not answered
-                            self.done.append((sid2, name, kind, 0, "closed"))
+                            self.done.append((sid2, name, kind, 0, "closed", self._now()))
                         conns.pop(port, None)
                         conn.close()
                         break
             except (OSError, ValueError, IndexError) as e:
                 for sid, *_ in reqs[answered:]:
-                    self.done.append((sid, name, kind, 0, type(e).__name__))
+                    self.done.append((sid, name, kind, 0, type(e).__name__, self._now()))
                 conns.pop(port, None)
                 conn.close()
                 continue
@@ -226,6 +228,9 @@ class Client:
                 conn.close()
         for c in conns.values():
             c.close()
+
+    def _now(self):
+        return round(time.monotonic() - self.t0, 2)
 
     def finish(self):
         self.stop_flag.set()
@@ -267,15 +272,20 @@ def dir_bytes(path):
 
 
 class Restarts(threading.Thread):
-    """Counts gunicorn workers that came and went (polls the process tree)."""
+    """Counts gunicorn workers that came and went (polls the process tree): when each new
+    one was first seen, in seconds since t0."""
 
     def __init__(self, app):
         super().__init__(daemon=True)
         self.app, self.seen, self.stop_flag = app, set(), threading.Event()
+        self.t0, self.times = time.monotonic(), []
 
     def run(self):
-        while not self.stop_flag.wait(2.0):
-            self.seen.update(self.app.children())
+        while not self.stop_flag.wait(1.0):
+            new = set(self.app.children()) - self.seen
+            if new:
+                self.times.append(round(time.monotonic() - self.t0, 1))
+                self.seen.update(new)
 
     def restarts(self, workers):
         return max(0, len(self.seen) - workers)
@@ -306,6 +316,7 @@ def soak(opts, out):
                     opts.threads, opts.seed)
     t0 = time.monotonic()
     client.start()
+    restarts.t0 = client.t0
     pg_minute = opts.minutes // 2
     outage = {}
     for minute in range(1, opts.minutes + 1):
@@ -361,7 +372,8 @@ def soak(opts, out):
     return dict(
         params=vars(opts), started=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(
             time.time() - load_s)), load_s=load_s, samples=samples, after_load=after_load,
-        outage=outage, restarts=restarts.restarts(opts.workers), client=dict(
+        outage=outage, restarts=restarts.restarts(opts.workers), restart_times=restarts.times,
+        client=dict(
             max_backlog=client.max_backlog, late_max_s=client.late_max_s),
         done=done, rows=rows, health=json.loads(health[0][0]) if health else {},
         exit=exits[-1] if exits else {}, httplat_rc=rc,
@@ -391,6 +403,7 @@ def main():
                     "goes through the spool)")
     ap.add_argument("--stats-interval", type=int, default=10, help="httplat --stats-interval")
     ap.add_argument("--seed", type=int, default=17)
+    ap.add_argument("--note", default="", help="a bold line in the BENCHMARKS.md part")
     ap.add_argument("--out", default=os.path.join(h.ROOT, "build", "soak"))
     opts = ap.parse_args()
     if os.geteuid() != 0:

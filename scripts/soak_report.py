@@ -1,7 +1,8 @@
 """soak_report.py: the accounting, the verdict and build/soak/report.md of scripts/soak.py.
 
 Every figure and every verdict here is computed from what the soak measured (samples.json);
-`soak_report.py DIR` renders DIR/report.md again from DIR/samples.json.
+`soak_report.py DIR` renders DIR/report.md (and DIR/benchmarks.md, the part for BENCHMARKS.md)
+again from DIR/samples.json; `--into BENCHMARKS.md` puts that part in.
 """
 import collections
 import json
@@ -15,6 +16,7 @@ import harness as h  # noqa: E402
 RSS_GROWTH_MAX = 0.05  # RSS at the end of the load within 5 % of RSS at the reference minute
 FD_SLACK = 2           # open fds may differ by this much (a database reconnect, a spool file)
 CONN_SLACK = 2         # connection entries left after the load, above the baseline
+RESTART_NEAR_S = 3.0   # an unanswered request this close to a worker restart: cut by it
 
 
 def account(res):
@@ -32,7 +34,9 @@ def account(res):
     by_status = collections.defaultdict(lambda: [0, 0])  # status -> [client, rows]
     by_kind = collections.defaultdict(lambda: [0, 0, 0])  # kind -> [sent, answered, stored]
     examples = collections.defaultdict(list)
-    for sid, target, kind, status, err in res["done"]:
+    near = 0  # errors within RESTART_NEAR_S of a gunicorn worker restart being seen
+    restarts = res.get("restart_times", [])
+    for sid, target, kind, status, err, t in res["done"]:
         got = rows.get(sid, [])
         by_status[status][0] += 1
         by_kind[kind][0] += 1
@@ -40,6 +44,8 @@ def account(res):
         by_kind[kind][2] += bool(got)
         if len(got) > 1:
             a["duplicates"] += 1
+        if not status and any(abs(r - t) <= RESTART_NEAR_S for r in restarts):
+            near += 1
         if status:
             if not got:
                 what = "missing"
@@ -60,7 +66,7 @@ def account(res):
         for status, _ in got:
             by_status[status][1] += 1
     return dict(sent=len(sent), answered=sum(1 for d in res["done"] if d[3]),
-                rows=len(res["rows"]), unknown_rows=unknown, counts=dict(a),
+                rows=len(res["rows"]), unknown_rows=unknown, counts=dict(a), near_restart=near,
                 by_status={str(k): v for k, v in sorted(by_status.items())},
                 by_kind=dict(by_kind), examples=dict(examples))
 
@@ -244,6 +250,11 @@ def render(res, acc, losses, verdict, has_png):
         out.append(f"| {k}: {why} | {c.get(k, 0)} |")
     out.append(f"| rows of no request sent | {acc['unknown_rows']} |")
     out.append("")
+    out.append(f"Of the {acc['sent'] - acc['answered']} requests without a response, "
+               f"{acc['near_restart']} failed within {RESTART_NEAR_S:g} s of a gunicorn worker "
+               f"restart being seen (the process tree is polled every second; "
+               f"{len(res.get('restart_times', []))} restarts).")
+    out.append("")
     out.append("| status | client | rows |")
     out.append("|---|---|---|")
     for st, (cl, rw) in acc["by_status"].items():
@@ -276,6 +287,66 @@ def render(res, acc, losses, verdict, has_png):
     return "\n".join(out) + "\n", ok
 
 
+MARK = "<!-- soak: written by `make soak` (scripts/soak_report.py --into); make bench keeps it -->"
+
+
+def benchmarks_section(res, verdict, note=""):
+    """The Soak part of BENCHMARKS.md: parameters, every 5th minute, the verdict."""
+    acc = account(res)
+    p, o = res["params"], res["outage"]
+    ok = all(v[1] for v in verdict)
+    out = [MARK, "## Soak\n",
+           f"`make soak` (scripts/soak.py, [docs/bench.md](docs/bench.md#soak-make-soak)) on "
+           f"{res['started']}: {res['load_s'] / 60:.0f} minutes at {p['rate']:g} requests/s "
+           f"(open loop) against the test app under gunicorn ({p['workers']} UvicornWorker "
+           f"workers, --max-requests {p['max_requests']}: {res['restarts']} worker restarts) and "
+           "under uvicorn (uvloop), keep-alive and fresh connections and pipelined bursts, "
+           f"`httplat run --mem-max {p['mem_max']}` into PostgreSQL, which was stopped for "
+           f"{o.get('seconds', 0)} s at minute {o.get('minute', '-')} (spool peak "
+           f"{o.get('spool_peak_bytes', 0) / 1024:.0f} KiB). Kernel {res['kernel']}, "
+           f"{res['nproc']} cores.\n"]
+    if note:
+        out.append(f"**{note}**\n")
+    out.append(f"**Verdict: {'PASS' if ok else 'FAIL'}**\n")
+    for name, good, why in verdict:
+        out.append(f"- {name}: **{'yes' if good else 'NO'}**: {why}")
+    c = acc["counts"]
+    out.append("")
+    out.append(f"Requests sent {acc['sent']}, answered {acc['answered']}, rows stored "
+               f"{acc['rows']}: {c.get('matched', 0)} answered requests stored exactly once with "
+               f"their status; {acc['sent'] - acc['answered']} got no response (the server closed "
+               f"the connection under them: {c.get('error_no_row', 0)} never read by the app and "
+               f"so without a row, {c.get('error_row_no_response', 0)} stored with status 0, "
+               f"{c.get('error_row_answered', 0)} stored with a status the client never saw; "
+               f"{acc['near_restart']} of them within {RESTART_NEAR_S:g} s of a gunicorn worker "
+               "restart).\n")
+    out.append("| minute | requests sent | RSS KiB | open fds | conns | pipelined queued | ring KiB "
+               "now / peak | rows spooled | lost (rows / kernel) |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
+    s = res["samples"]
+    last = s[-1]["minute"]
+    for x in s + [dict(res["after_load"], minute="after load", sent=acc["sent"])]:
+        if x["minute"] != "after load" and x["minute"] % 5 and x["minute"] not in (1, last):
+            continue
+        out.append(f"| {x['minute']} | {x['sent']} | {x['rss_kib']} | {x['fds']} | {x['conns']} "
+                   f"| {x['queued']} | {x['ring_kib']} / {x['ring_peak_kib']} | {x['spooled']} | "
+                   f"{x['dropped']} / {x['kernel_dropped']} |")
+    out.append("")
+    out.append("Every minute, the charts, the accounting by status: build/soak/report.md of the "
+               "run.")
+    return "\n".join(out) + "\n"
+
+
+def into(path, section):
+    """Replaces BENCHMARKS.md's soak part (from MARK to the end) or appends it."""
+    with open(path) as f:
+        text = f.read()
+    if MARK in text:
+        text = text[:text.index(MARK)]
+    with open(path, "w") as f:
+        f.write(text.rstrip() + "\n\n" + section)
+
+
 def write(res, out_dir):
     """Writes samples.json, report.md (and soak.png); returns a one-line verdict."""
     with open(os.path.join(out_dir, "samples.json"), "w") as f:
@@ -287,11 +358,29 @@ def write(res, out_dir):
     text, ok = render(res, acc, losses, verdict, has_png)
     with open(os.path.join(out_dir, "report.md"), "w") as f:
         f.write(text)
+    with open(os.path.join(out_dir, "benchmarks.md"), "w") as f:
+        f.write(benchmarks_section(res, verdict, res["params"].get("note", "")))
     return ("PASS" if ok else "FAIL") + ": " + ", ".join(
         f"{n} {'yes' if g else 'NO'}" for n, g, _ in verdict)
 
 
+def main():
+    import argparse
+    ap = argparse.ArgumentParser(description="Renders a soak's report again from samples.json")
+    ap.add_argument("dir", nargs="?", default=os.path.join(h.ROOT, "build", "soak"))
+    ap.add_argument("--into", metavar="BENCHMARKS.md",
+                    help="also put the soak part into this file (replacing the one there)")
+    ap.add_argument("--note", help="a bold line in that part (e.g. the machine was shared)")
+    a = ap.parse_args()
+    with open(os.path.join(a.dir, "samples.json")) as f:
+        res = json.load(f)
+    if a.note is not None:
+        res["params"]["note"] = a.note
+    print(write(res, a.dir))
+    if a.into:
+        with open(os.path.join(a.dir, "benchmarks.md")) as f:
+            into(a.into, f.read())
+
+
 if __name__ == "__main__":
-    d = sys.argv[1] if len(sys.argv) > 1 else os.path.join(h.ROOT, "build", "soak")
-    with open(os.path.join(d, "samples.json")) as f:
-        print(write(json.load(f), d))
+    main()
