@@ -87,17 +87,30 @@ def loss_counters(res):
     return out
 
 
+def fit_slope(xs, ys):
+    """Least-squares slope of ys over xs (0 for fewer than two points)."""
+    n = len(xs)
+    if n < 2:
+        return 0.0
+    mx, my = sum(xs) / n, sum(ys) / n
+    var = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var if var else 0.0
+
+
 def verdicts(res, acc, losses):
     s = [x for x in res["samples"] if x.get("conns") is not None]
     base, last, after = s[0], s[-1], res["after_load"]
     ref_min = max(1, min(5, len(s) // 2))
     ref = next(x for x in s if x["minute"] >= ref_min)
     growth = (last["rss_kib"] - ref["rss_kib"]) / ref["rss_kib"]
+    tail = [x for x in s if x["minute"] >= ref["minute"]]
+    slope = fit_slope([x["minute"] for x in tail], [x["rss_kib"] for x in tail])
     out = []
     out.append(("RSS flat", growth < RSS_GROWTH_MAX,
                 f"RSS {ref['rss_kib']} KiB at minute {ref['minute']}, {last['rss_kib']} KiB at "
                 f"minute {last['minute']}: {growth * 100:+.1f} % (criterion < "
-                f"{RSS_GROWTH_MAX * 100:.0f} %); {after['rss_kib']} KiB after the load"))
+                f"{RSS_GROWTH_MAX * 100:.0f} %); {after['rss_kib']} KiB after the load; least-squares "
+                f"slope from minute {ref['minute']} on {slope:+.1f} KiB/minute"))
     fd_ok = (after["fds"] <= base["fds"] + FD_SLACK and last["fds"] <= ref["fds"] + FD_SLACK)
     out.append(("open fds flat", fd_ok,
                 f"{base['fds']} before the load, {ref['fds']} at minute {ref['minute']}, "
@@ -326,7 +339,9 @@ def benchmarks_section(res, verdict, note=""):
     s = res["samples"]
     last = s[-1]["minute"]
     for x in s + [dict(res["after_load"], minute="after load", sent=acc["sent"])]:
-        if x["minute"] != "after load" and x["minute"] % 5 and x["minute"] not in (1, last):
+        outage = x.get("spooled") or x.get("db") != "connected"
+        if x["minute"] != "after load" and x["minute"] % 5 and x["minute"] not in (1, last) \
+                and not outage:
             continue
         out.append(f"| {x['minute']} | {x['sent']} | {x['rss_kib']} | {x['fds']} | {x['conns']} "
                    f"| {x['queued']} | {x['ring_kib']} / {x['ring_peak_kib']} | {x['spooled']} | "
