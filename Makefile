@@ -55,7 +55,7 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
 .DELETE_ON_ERROR:
-.PHONY: all clean install test unit asan fuzz fuzz-bins fuzz-targets deps demo bench bench-tools \
+.PHONY: all clean install test unit asan fuzz fuzz-bins fuzz-targets deps demo bench bench-tools soak \
 	test-kernels vm-shell grafana grafana-build grafana-check
 
 all: httplat
@@ -147,6 +147,14 @@ demo: deps
 
 bench: httplat bench-tools
 	$(Q)scripts/bench.sh
+
+# A long `httplat run` at a fixed request rate (scripts/soak.py, docs/bench.md): not part of
+# `make test`; the report goes to build/soak/.
+SOAK_MINUTES ?= 30
+SOAK_RATE    ?= 200
+soak: deps httplat
+	$(Q)$(PYTHON) scripts/soak.py --minutes $(SOAK_MINUTES) --rate $(SOAK_RATE) --out $(OUT)/soak \
+		$(SOAK_ARGS)
 
 # make bench's own programs (scripts/bench/, built into build/bench/): the minimal BPF program of
 # each data path with its loader, and an untraced client/server echo pair

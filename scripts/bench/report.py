@@ -386,6 +386,20 @@ def rounds_appendix(res, out):
     out.append("")
 
 
+SOAK_MARK = "<!-- soak: "  # scripts/soak_report.py's part of the file, from here to the end
+
+
+def kept_soak(path):
+    """The soak part of the file as it is (make soak writes it, make bench keeps it)."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return ""
+    i = text.find(SOAK_MARK)
+    return "\n" + text[i:] if i >= 0 else ""
+
+
 def write(path, res):
     m = res["machine"]
     o = res["opts"]
@@ -437,5 +451,6 @@ def write(path, res):
             f"{k} (`{v[:300]}`)" for k, v in res["errors"].items()) + "\n")
     out += body
     rounds_appendix(res, out)
+    soak = kept_soak(path)  # before the file is truncated
     with open(path, "w") as f:
-        f.write("\n".join(out).rstrip() + "\n")
+        f.write("\n".join(out).rstrip() + "\n" + soak)
