@@ -130,12 +130,12 @@ struct {
 } tls_args SEC(".maps");
 
 /* A socket read of ciphertext on TLS connection c (data.bpf.h): noted for BIO_write. */
-static __always_inline void tls__socket_read(const struct hconn *c, __u64 ptr, __u64 len,
-					     __u64 now, __u64 arrive_ns)
+static __always_inline void tls__socket_read(const struct hconn *c, __u64 ptr, __u64 len, __u64 now,
+					     __u64 arrive_ns)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct tls_rx rx = {.sk = c->sk, .ptr = ptr, .len = len, .now = now,
-			    .arrive_ns = arrive_ns};
+	struct tls_rx rx = {
+	    .sk = c->sk, .ptr = ptr, .len = len, .now = now, .arrive_ns = arrive_ns};
 
 	bpf_map_update_elem(&tls_rx, &id, &rx, BPF_ANY);
 }
@@ -414,7 +414,7 @@ static __always_inline void tls__ended(struct hconn *c)
 		return;
 	c->tls = TLS_COUNTED;
 	count(bpf_map_lookup_elem(&tls_procs, &c->tgid) ? HTTPLAT_C_TLS_NO_PLAINTEXT
-							 : HTTPLAT_C_TLS_UNPROBED);
+							: HTTPLAT_C_TLS_UNPROBED);
 }
 
 #endif /* HTTPLAT_TLS_BPF_H */

@@ -194,10 +194,11 @@ static void log_counters(struct run_ctx *ctx, const char *when)
 		(unsigned long long)occ.conns, (unsigned long long)occ.conns_max,
 		(unsigned long long)occ.queued, (unsigned long long)occ.queued_max,
 		(unsigned long long)ts.ring_bytes >> 10, (unsigned long long)ts.ring_peak >> 10,
-		(unsigned long long)occ.ring_size >> 10, ws.connected ? "connected" : "disconnected",
+		(unsigned long long)occ.ring_size >> 10,
+		ws.connected ? "connected" : "disconnected",
 		!*ws.last_error ? ""
-		: ws.connected ? ", last error (before it reconnected): "
-			       : ", last error: ",
+		: ws.connected	? ", last error (before it reconnected): "
+				: ", last error: ",
 		ws.last_error);
 }
 

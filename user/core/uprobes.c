@@ -32,7 +32,7 @@ struct uprobes {
 	struct uprobe_proc *procs;
 	int nprocs, cap;
 	unsigned long failed;
-	long long now_ms; /* of the current attach round, for retries */
+	long long now_ms;	       /* of the current attach round, for retries */
 	int logged[UPROBES_MAX_SPECS]; /* -v: the site said once */
 	void (*change_fn)(void *ctx, int pid, int spec, int on);
 	void *change_ctx;
@@ -173,8 +173,8 @@ static void uprobes__denied(struct uprobes *u, int err)
  * one the kernel emulates where the code allows (probesite.h: ~1 us a hit
  * instead of ~10 us single-stepped); else the function's entry, by name.
  */
-static int uprobes__site(struct uprobes *u, int i, const char *path, const char *shown,
-			 size_t *off, const char **name)
+static int uprobes__site(struct uprobes *u, int i, const char *path, const char *shown, size_t *off,
+			 const char **name)
 {
 	const struct uprobe_spec *s = &u->specs[i];
 	struct probesite_site site;
@@ -204,9 +204,9 @@ static int uprobes__site(struct uprobes *u, int i, const char *path, const char 
  * ours, once per process: kept for -vv.
  */
 static struct bpf_link *uprobes__attach_quietly(const struct uprobes *u,
-						 const struct bpf_program *prog, int pid,
-						 const char *path, size_t off,
-						 const struct bpf_uprobe_opts *opts)
+						const struct bpf_program *prog, int pid,
+						const char *path, size_t off,
+						const struct bpf_uprobe_opts *opts)
 {
 	libbpf_print_fn_t old = u->verbose > 1 ? NULL : libbpf_set_print(NULL);
 	struct bpf_link *l = bpf_program__attach_uprobe_opts(prog, pid, path, off, opts);
