@@ -160,10 +160,11 @@ static void uprobes__denied(struct uprobes *u, int err)
 {
 	u->denied = 1;
 	fprintf(stderr,
-		"httplat: uprobes not permitted (%s): requests are traced, but without "
-		"accept-queue times (queue_ms), and new listening ports are found by the 5 s "
-		"rescan; uprobes need CAP_SYS_ADMIN on this kernel (Linux 6.16+ and stable "
-		"updates since July 2025; CAP_PERFMON before) (docs/deploy.md)\n",
+		"httplat: uprobes not permitted (%s): plaintext requests are traced, but without "
+		"accept-queue times (queue_ms), new listening ports are found by the 5 s rescan, "
+		"and HTTPS served by the app is not seen (counted in tls_unprobed); uprobes need "
+		"CAP_SYS_ADMIN on this kernel (Linux 6.16+ and stable updates since July 2025; "
+		"CAP_PERFMON before) (docs/deploy.md)\n",
 		strerror(err));
 }
 
