@@ -5,6 +5,7 @@
 #include "maps.bpf.h"
 #include "proc.bpf.h"
 #include "sock.bpf.h"
+#include "tls.bpf.h"
 
 const volatile __u64 targ_wakeup_bytes = HTTPLAT_WAKEUP_BYTES;
 const volatile __u32 targ_pipe_max = HTTPLAT_PIPE_PER_CONN;
@@ -183,10 +184,9 @@ static __always_inline void conn__ended(struct hconn *c)
 
 	if ((task->flags & HL_PF_EXITING) && task->tgid == c->tgid)
 		why = HTTPLAT_F_PROC_EXIT; /* its fds closed as it died */
-	if (c->kind == HTTPLAT_CONN_TLS && c->tls == TLS_NONE) {
-		c->tls = TLS_COUNTED; /* a failed or abandoned handshake: no request */
-		count(HTTPLAT_C_TLS_NO_PLAINTEXT);
-	}
+	tls__ended(c);
+	if (tls__stray_plaintext(c))
+		return;
 	conn__finish(c, bpf_ktime_get_ns(), why);
 }
 

@@ -4,7 +4,6 @@
 
 #include "conn.bpf.h"
 #include "syscalls.bpf.h"
-#include "tls.bpf.h"
 
 #define HL_MSG_PEEK 2
 
@@ -86,14 +85,17 @@ static __always_inline void data__io(struct sock *sk, __u8 kind, long ret, __u64
 		__u64 first = io.iovcnt ? s->iov[0].base : io.ptr;
 
 		io.arrive_ns = c->unread_ns;
-		if (c->kind != HTTPLAT_CONN_TLS)
+		if (c->kind != HTTPLAT_CONN_TLS) {
 			conn__on_read(c, &io); /* may find the connection is TLS */
+			tls__port_mark(c);
+		}
 		if (c->kind == HTTPLAT_CONN_TLS)
 			tls__socket_read(c, first, (__u64)ret, io.now, io.arrive_ns);
 		if (has_data_ready)
 			c->unread_ns = (btf_sk ? sk__unread_btf(sk) : sk__unread(sk)) ? io.now : 0;
 	} else if (c->kind != HTTPLAT_CONN_TLS) {
 		conn__on_write(c, &io);
+		tls__port_mark(c);
 	}
 }
 

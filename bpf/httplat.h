@@ -102,7 +102,8 @@ enum httplat_flag { HTTPLAT_FLAGS(HTTPLAT_F__ENUM) };
 	X(ACCEPTS, accepts, HTTPLAT_CK_INFO, "connections accepted by traced processes")      \
 	X(TLS_CONNS, tls_conns, HTTPLAT_CK_INFO, "TLS connections seen on server ports")      \
 	X(TLS_UNBOUND, tls_unbound, HTTPLAT_CK_LOSS, "TLS plaintext not tied to a connection") \
-	X(TLS_NO_PLAINTEXT, tls_no_plaintext, HTTPLAT_CK_ODDITY, "TLS connection closed before any plaintext (failed handshake)")
+	X(TLS_NO_PLAINTEXT, tls_no_plaintext, HTTPLAT_CK_ODDITY, "TLS connection closed before any plaintext (failed handshake)") \
+	X(TLS_UNPROBED, tls_unprobed, HTTPLAT_CK_LOSS, "TLS connections not seen: no libssl probes in the process")
 
 #define HTTPLAT_C__ENUM(name, column, kind, doc) HTTPLAT_C_##name,
 enum httplat_counter { HTTPLAT_COUNTERS(HTTPLAT_C__ENUM) HTTPLAT_C__COUNT };

@@ -2,7 +2,7 @@
 #ifndef HTTPLAT_TLS_BPF_H
 #define HTTPLAT_TLS_BPF_H
 
-#include "conn.bpf.h"
+#include "maps.bpf.h"
 
 /*
  * Python's ssl module (asyncio and uvloop alike) drives OpenSSL through
@@ -49,6 +49,22 @@ struct tls_args {
 	__u64 buf;
 	__u64 nread; /* size_t *readbytes */
 };
+
+/* Traced processes whose libssl read probes are attached (user space keeps it). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HTTPLAT_MAX_TARGETS);
+	__type(key, __u32);
+	__type(value, __u8);
+} tls_procs SEC(".maps");
+
+/* Server ports whose latest connections spoke TLS: one bit each (see tls__stray_plaintext). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HTTPLAT_PORT_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} tls_ports SEC(".maps");
 
 /* Per thread (pid_tgid): the last ciphertext read. */
 struct {
@@ -241,6 +257,47 @@ static __always_inline void tls__write(__u64 ssl, __u64 buf, __u64 num)
 	io.now = bpf_ktime_get_ns();
 	c->tls = TLS_PLAIN;
 	conn__on_write(c, &io);
+}
+
+/*
+ * After a plaintext connection's read or write: found to be TLS (the port is marked a TLS
+ * one), or answered in plaintext (it is not, or no longer: a plaintext server on it now).
+ */
+static __always_inline void tls__port_mark(const struct hconn *c)
+{
+	if (c->kind == HTTPLAT_CONN_TLS)
+		bits__set(&tls_ports, c->lport, 1);
+	else if ((c->status || c->resp_seq) && bits__test(&tls_ports, c->lport))
+		bits__set(&tls_ports, c->lport, 0);
+}
+
+/*
+ * http:// sent to an https:// port: a plaintext request where a ClientHello belongs never
+ * reaches the app and nothing answers it; when such a connection ends unanswered on a TLS
+ * port its one request is dropped as not HTTP (counted in non_http_reads), not recorded.
+ * 1: dropped.
+ */
+static __always_inline int tls__stray_plaintext(struct hconn *c)
+{
+	if (c->kind == HTTPLAT_CONN_TLS || c->req_seq != 1 || c->resp_seq != 0 ||
+	    c->resp_state != RS_NONE || !bits__test(&tls_ports, c->lport))
+		return 0;
+	count(HTTPLAT_C_NON_HTTP);
+	c->resp_seq = c->req_seq; /* nothing left to emit */
+	return 1;
+}
+
+/*
+ * A TLS connection ends without any plaintext seen: a failed or abandoned handshake if its
+ * process has the libssl probes, else a connection httplat could not see into (a loss).
+ */
+static __always_inline void tls__ended(struct hconn *c)
+{
+	if (c->kind != HTTPLAT_CONN_TLS || c->tls != TLS_NONE)
+		return;
+	c->tls = TLS_COUNTED;
+	count(bpf_map_lookup_elem(&tls_procs, &c->tgid) ? HTTPLAT_C_TLS_NO_PLAINTEXT
+							 : HTTPLAT_C_TLS_UNPROBED);
 }
 
 #endif /* HTTPLAT_TLS_BPF_H */

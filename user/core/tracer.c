@@ -47,6 +47,7 @@ struct tracer {
 	const unsigned long *ring_cons, *ring_prod; /* the ring's positions, mapped read-only */
 	uint64_t ring_peak;
 	struct uprobe_spec specs[12];
+	int tls_spec; /* the index of the libssl read's return probe */
 	int pids[MAX_TRACKED];
 	int npids;
 	unsigned short ports[TRACER_MAX_PORTS];
@@ -434,9 +435,26 @@ const char *tracer__hooks_name(const struct tracer *t)
  * names a new port; on both paths, libssl gives HTTPS plaintext (bpf/tls.bpf.h). Entry probes
  * sit where the kernel emulates the instruction; the SSL read's pair where a return probe can.
  */
+/* The kernel's tls_procs set follows which processes have the libssl read probe. */
+static void tracer_probes_changed(void *ctx, int pid, int spec, int on)
+{
+	struct tracer *t = ctx;
+	__u32 key = (__u32)pid;
+	__u8 one = 1;
+	int fd = bpf_map__fd(t->skel->maps.tls_procs);
+
+	if (spec != t->tls_spec)
+		return;
+	if (on)
+		bpf_map_update_elem(fd, &key, &one, BPF_ANY);
+	else
+		bpf_map_delete_elem(fd, &key);
+}
+
 static struct uprobes *tracer_uprobes(struct tracer *t)
 {
 	struct httplat_bpf *sk = t->skel;
+	struct uprobes *u;
 	int n = 0;
 
 #define SPEC(lib, func, prog, ret, site, linked)                                           \
@@ -449,12 +467,16 @@ static struct uprobes *tracer_uprobes(struct tracer *t)
 	SPEC("libssl.so", "SSL_set_bio", httplat_ssl_set_bio, 0, ENTRY, 1);
 	SPEC("libcrypto.so", "BIO_write", httplat_bio_write, 0, ENTRY, 1);
 	SPEC("libssl.so", "SSL_read_ex", httplat_ssl_read, 0, RETURN, 1);
+	t->tls_spec = n; /* with it attached, the process's TLS plaintext is seen */
 	SPEC("libssl.so", "SSL_read_ex", httplat_ssl_read_ret, 1, RETURN, 1);
 	SPEC("libssl.so", "SSL_write_ex", httplat_ssl_write, 0, ENTRY, 1);
 	SPEC("libssl.so", "SSL_free", httplat_ssl_free, 0, ENTRY, 1);
 #undef SPEC
 	_Static_assert(sizeof(t->specs) / sizeof(t->specs[0]) >= 9, "specs[] too small");
-	return uprobes__new(t->specs, n, t->sel->verbose);
+	u = uprobes__new(t->specs, n, t->sel->verbose);
+	if (u)
+		uprobes__on_change(u, tracer_probes_changed, t);
+	return u;
 }
 
 struct tracer *tracer__open(const struct selection *sel, tracer_record_fn fn, void *ctx)

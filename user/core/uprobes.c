@@ -32,6 +32,8 @@ struct uprobes {
 	unsigned long failed;
 	long long now_ms; /* of the current attach round, for retries */
 	int logged[UPROBES_MAX_SPECS]; /* -v: the site said once */
+	void (*change_fn)(void *ctx, int pid, int spec, int on);
+	void *change_ctx;
 	int denied; /* the kernel refused a uprobe for want of privilege: not tried again */
 };
 
@@ -190,6 +192,25 @@ static int uprobes__site(struct uprobes *u, int i, const char *path, const char 
 	return 0;
 }
 
+/*
+ * libbpf's own lines for a failed attach (a refused uprobe, a symbol missing) would repeat
+ * ours, once per process: kept for -vv.
+ */
+static struct bpf_link *uprobes__attach_quietly(const struct uprobes *u,
+						 const struct bpf_program *prog, int pid,
+						 const char *path, size_t off,
+						 const struct bpf_uprobe_opts *opts)
+{
+	libbpf_print_fn_t old = u->verbose > 1 ? NULL : libbpf_set_print(NULL);
+	struct bpf_link *l = bpf_program__attach_uprobe_opts(prog, pid, path, off, opts);
+	int err = errno;
+
+	if (u->verbose <= 1)
+		libbpf_set_print(old);
+	errno = err;
+	return l;
+}
+
 /* The files that may hold spec s's function in a process with these maps; how many. */
 static int uprobes__files(const struct uprobe_spec *s, const char *maps, char out[][PATH_MAX])
 {
@@ -225,9 +246,12 @@ static int uprobes__attach_one(struct uprobes *u, struct uprobe_proc *p, int i, 
 		snprintf(path, sizeof(path), "/proc/%d/root%s", p->pid, files[f]);
 		if (uprobes__site(u, i, path, files[f], &off, &opts.func_name))
 			continue; /* not in this file */
-		p->links[i] = bpf_program__attach_uprobe_opts(s->prog, p->pid, path, off, &opts);
-		if (p->links[i])
+		p->links[i] = uprobes__attach_quietly(u, s->prog, p->pid, path, off, &opts);
+		if (p->links[i]) {
+			if (u->change_fn)
+				u->change_fn(u->change_ctx, p->pid, i, 1);
 			break;
+		}
 		u->failed++;
 		if (errno == EACCES || errno == EPERM) {
 			uprobes__denied(u, errno);
@@ -303,9 +327,19 @@ void uprobes__detach(struct uprobes *u, int pid)
 
 	if (!p)
 		return;
-	for (int i = 0; i < u->nspecs; i++)
+	for (int i = 0; i < u->nspecs; i++) {
+		if (p->links[i] && u->change_fn)
+			u->change_fn(u->change_ctx, pid, i, 0);
 		bpf_link__destroy(p->links[i]);
+	}
 	*p = u->procs[--u->nprocs];
+}
+
+void uprobes__on_change(struct uprobes *u, void (*fn)(void *ctx, int pid, int spec, int on),
+			void *ctx)
+{
+	u->change_fn = fn;
+	u->change_ctx = ctx;
 }
 
 void uprobes__stats(const struct uprobes *u, struct uprobes_stats *out)

@@ -35,6 +35,9 @@ void uprobes__detach(struct uprobes *u, int pid);
  * seen, where specs are still missing: an exec'd server maps libssl only once it imports it.
  */
 void uprobes__retry(struct uprobes *u, long long now_ms);
+/* fn(ctx, pid, spec, on) whenever spec (its index) is attached to pid (on = 1) or dropped. */
+void uprobes__on_change(struct uprobes *u, void (*fn)(void *ctx, int pid, int spec, int on),
+			void *ctx);
 void uprobes__stats(const struct uprobes *u, struct uprobes_stats *out);
 void uprobes__free(struct uprobes *u);
 
