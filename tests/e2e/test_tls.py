@@ -269,6 +269,56 @@ def body_tail_with_next_head(port):
         return on_conn(s, [a, b], chunks=[a.bytes[:cut], a.bytes[cut:] + b.bytes])
 
 
+def tls12_keepalive(port, n=3):
+    """Requests on a TLS 1.2 connection (its handshake ends with the server's Finished)."""
+    ctx = client_ctx()
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    raw = socket.create_connection(("127.0.0.1", port), timeout=60)
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+        h.check(s.version() == "TLSv1.2", f"negotiated {s.version()}")
+        out = []
+        for i in range(n):
+            out += on_conn(s, [Req("GET", "/data/items/13", 200)])
+    for i, r in enumerate(out):
+        r.conn, r.order = out[0].conn, i
+    return out
+
+
+def resumed(port, check_reused=True):
+    """A second connection resuming the first one's session (an abbreviated handshake; with
+    several workers it may reach another one, whose ticket keys differ: a full handshake)."""
+    ctx = client_ctx()
+    out = []
+    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=60),
+                         server_hostname="127.0.0.1") as s:
+        out += on_conn(s, [Req("GET", "/data/items/14", 200)])  # the tickets come with it
+        sess = s.session
+    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=60),
+                         server_hostname="127.0.0.1", session=sess) as s:
+        h.check(s.session_reused or not check_reused, "the TLS session was not resumed")
+        out += on_conn(s, [Req("GET", "/data/items/15", 200)])
+    return out
+
+
+def expect_continue(port):
+    """A POST with Expect: 100-continue: its head, the server's 100, then its body."""
+    body = b"c" * 5000
+    r = Req("POST", "/data/upload", 200, body=body, headers={"Expect": "100-continue"})
+    head = r.bytes[:-len(body)]
+    with tls_connect(port) as s:
+        rd = Reader(s)
+        t0 = time.monotonic()
+        s.sendall(head)
+        interim, _ = rd.upto(b"\r\n\r\n", "the 100 Continue")
+        h.check(interim.startswith(b"HTTP/1.1 100"), f"want 100 Continue: {interim[:40]!r}")
+        s.sendall(body)
+        r.status, head_t, end_t = read_one(rd, "POST")
+        r.client_ms, r.head_ms = (end_t - t0) * 1000, (head_t - t0) * 1000
+    h.check(r.status == 200, f"{r.name}: {r.status}")
+    return r
+
+
 def upload(port, size=2 * 1024 * 1024):
     r = Req("POST", "/data/upload", 200, body=os.urandom(size))
     with tls_connect(port) as s:
@@ -400,7 +450,7 @@ def tcp_only(port, nr):
     nr.conns += 1
 
 
-def mix(port, nr):
+def mix(port, nr, workers=1):
     """The known mix on a TLS port; returns the Req list (nr counts the no-request
     connections it made)."""
     ex = []
@@ -438,6 +488,9 @@ def mix(port, nr):
     ex.append(record_per_byte(port))
     ex += body_tail_with_next_head(port)
     ex.append(upload(port))
+    ex.append(expect_continue(port))
+    ex += tls12_keepalive(port)
+    ex += resumed(port, check_reused=workers == 1)
     ex.append(client_gone(port))
     handshake_only(port, nr)
     garbage_hello(port, nr)
@@ -565,11 +618,33 @@ def conns_of(reqs):
     return len({q.conn for q in reqs if q.conn is not None})
 
 
-def traced_mix(srv, label):
-    tr = h.Httplat("trace", "--json", "--pid", str(srv.proc.pid))
-    time.sleep(0.3)
+def documents_read(tr, *servers, timeout=10):
+    """Waits until httplat has read each server's OpenAPI document (its first request to a
+    worker makes FastAPI build the schema, tens of ms of the worker's time): a request of the
+    test that coincides with it has been seen to reach the client 35-47 ms after its SSL_write
+    on uvloop workers, a delay neither in its duration nor in its wait (reported to the lead;
+    kept out of the timing checks of the other tests)."""
+    deadline = time.monotonic() + timeout * h.SLOWDOWN
+    for srv in servers:
+        while f"routes for port {srv.port}:" not in tr.stderr() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    time.sleep(0.1)
+
+
+def trace(*servers):
+    """httplat trace --json on these servers (by PID), once it has read their documents."""
+    args = []
+    for srv in servers:
+        args += ["--pid", str(srv.proc.pid)]
+    tr = h.Httplat("trace", "--json", *args)
+    documents_read(tr, *servers)
+    return tr
+
+
+def traced_mix(srv, label, workers=1):
+    tr = trace(srv)
     nr = NoRequest()
-    reqs = mix(srv.port, nr)
+    reqs = mix(srv.port, nr, workers)
     time.sleep(0.6)  # the client that left: its connection closes a little later
     alive(tr, label)
     tr.stop()
@@ -595,7 +670,7 @@ def uvloop_httptools():
 @h.test
 def workers_2():
     srv = tls_server(loop="uvloop", http="httptools", workers=2)
-    tr = traced_mix(srv, "TLS --workers 2")
+    tr = traced_mix(srv, "TLS --workers 2", workers=2)
     pids = {r["pid"] for r in port_records(tr, srv.port)}
     h.check(srv.proc.pid not in pids, "the supervisor itself should not serve requests")
     srv.stop()
@@ -604,7 +679,51 @@ def workers_2():
 @h.test
 def gunicorn_uvicorn_worker():
     srv = tls_server(gunicorn=True, workers=2)
-    traced_mix(srv, "TLS gunicorn UvicornWorker")
+    traced_mix(srv, "TLS gunicorn UvicornWorker", workers=2)
+    srv.stop()
+
+
+@h.test
+def concurrent_connections():
+    """12 TLS connections at once on one uvloop worker, each with keep-alive requests and
+    small pipelines of every kind interleaved with the others': each request once, its own
+    status (ciphertext reads of one connection never credited to another)."""
+    srv = tls_server(loop="uvloop", http="httptools")
+    tr = trace(srv)
+    out, errs = [], []
+    lock = threading.Lock()
+
+    def client(k):
+        try:
+            mine = []
+            with tls_connect(srv.port) as s:
+                for j in range(6):
+                    if j % 2:
+                        batch = mixed(12)[k % 12:] + mixed(12)[:k % 12][:4]
+                    else:
+                        batch = [Req("GET", f"/data/sleep?ms={k % 4 * 5}", 200)]
+                    mine += on_conn(s, batch)
+            for i, r in enumerate(mine):
+                r.conn, r.order = mine[0].conn, i
+            with lock:
+                out.extend(mine)
+        except Exception as e:  # noqa: BLE001
+            errs.append(repr(e))
+
+    ts = [threading.Thread(target=client, args=(k,)) for k in range(12)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    h.check(not errs, f"client errors: {errs[:3]}")
+    time.sleep(0.3)
+    tr.stop()
+    # the threads share two cores: a request's client time includes the other threads' turns,
+    # so only the upper bound (and exactness, status, tls, seq) is meaningful here
+    for r in out:
+        r.head_ms = 0
+    compare(out, port_records(tr, srv.port), "12 concurrent TLS connections")
+    check_summary(tr, "12 concurrent TLS connections", 12)
     srv.stop()
 
 
@@ -616,8 +735,7 @@ def handshakes_are_not_requests():
     request; tls_no_plaintext counts every connection that began a handshake (a garbage one
     may count too, a bare TCP connect need not)."""
     srv = tls_server(loop="asyncio", http="h11")
-    tr = h.Httplat("trace", "--json", "--pid", str(srv.proc.pid))
-    time.sleep(0.3)
+    tr = trace(srv)
     nr = NoRequest()
     handshake_only(srv.port, nr, n=3)
     handshake_then_close_notify(srv.port, nr)
@@ -646,8 +764,7 @@ def plaintext_http_to_tls_port():
     to the TLS server (it never reaches the app, nothing answers it): no record, while a TLS
     request on the same port before and after it is traced."""
     srv = tls_server(loop="asyncio", http="h11")
-    tr = h.Httplat("trace", "--json", "--pid", str(srv.proc.pid))
-    time.sleep(0.3)
+    tr = trace(srv)
     nr = NoRequest()
     reqs = [fresh(srv.port, Req("GET", "/data/items/1", 200))]
     plain_path = plaintext_http_to_tls(srv.port, nr)
@@ -670,8 +787,7 @@ def preexisting_tls_connection():
     srv = tls_server(loop="asyncio", http="h11", extra=("--timeout-keep-alive", "60"))
     s = tls_connect(srv.port)
     before = on_conn(s, [Req("GET", "/data/items/1", 200)])
-    tr = h.Httplat("trace", "--json", "--pid", str(srv.proc.pid))
-    time.sleep(0.2)
+    tr = trace(srv)
     reqs = []
     for i in range(3):
         reqs += on_conn(s, [Req("GET", f"/data/items/{uid()}", 200)])
@@ -697,7 +813,7 @@ def tls_server_started_after_httplat():
     is traced; the harness's own port probe (a TCP connect, no hello) gives no record."""
     tr = h.Httplat("trace", "--json")
     srv = tls_server(loop="uvloop", http="httptools")
-    time.sleep(0.2)
+    documents_read(tr, srv)
     reqs = [fresh(srv.port, Req("GET", "/data/items/1", 200)) for _ in range(3)]
     with tls_connect(srv.port) as s:
         reqs += on_conn(s, [Req("GET", "/data/items/2", 200) for _ in range(3)])
@@ -712,8 +828,7 @@ def app_killed_mid_request():
     """The worker is SIGKILLed with a TLS request in flight: status 0, no_response, proc_exit,
     tls true."""
     srv = tls_server(loop="asyncio", http="h11")
-    tr = h.Httplat("trace", "--json", "--pid", str(srv.proc.pid))
-    time.sleep(0.2)
+    tr = trace(srv)
     r = Req("GET", "/data/sleep?ms=3000")
     s = tls_connect(srv.port)
     s.sendall(r.bytes)
@@ -745,8 +860,7 @@ def plaintext_and_tls_at_once():
     concurrent: tls false on one, true on the other, each request once."""
     plain = h.Uvicorn(loop="uvloop", http="httptools")
     tls = tls_server(loop="uvloop", http="httptools")
-    tr = h.Httplat("trace", "--json", "--pid", str(plain.proc.pid), "--pid", str(tls.proc.pid))
-    time.sleep(0.3)
+    tr = trace(plain, tls)
     p_reqs, t_reqs = [], []
     for _ in range(5):
         p_reqs.append(plain_fresh(plain.port, Req("GET", "/data/items/1", 200, close=True)))
@@ -794,7 +908,7 @@ def run_rows_tls():
     h.at_exit(lambda: shutil.rmtree(spool, ignore_errors=True))
     rn = h.Httplat("run", "--pid", str(tls.proc.pid), "--pid", str(plain.proc.pid), "--db",
                    pg().conninfo, "--host", host, "--spool-dir", spool, "--stats-interval", "1")
-    time.sleep(0.3)
+    documents_read(rn, tls, plain)
     t_reqs = [fresh(tls.port, Req("GET", p, st, close=True)) for p, st in
               (("/data/items/1", 200), ("/user/login", 401), ("/model/unavailable", 503),
                ("/status/204", 204), ("/data/sleep?ms=50", 200))]
