@@ -90,16 +90,20 @@ static __always_inline void data__io(struct sock *sk, __u8 kind, long ret, __u64
 
 		io.arrive_ns = c->unread_ns;
 		if (c->kind != HTTPLAT_CONN_TLS) {
-			conn__on_read(c, &io); /* may find the connection is TLS */
-			tls__port_mark(c);
+			conn__on_read(c, &io);
+			if (c->kind == HTTPLAT_CONN_TLS)
+				tls__port_mark(c); /* it just turned out to be TLS */
 		}
 		if (c->kind == HTTPLAT_CONN_TLS)
 			tls__socket_read(c, first, (__u64)ret, io.now, io.arrive_ns);
 		if (has_data_ready)
 			c->unread_ns = (btf_sk ? sk__unread_btf(sk) : sk__unread(sk)) ? io.now : 0;
 	} else {
+		__u32 answered = c->resp_seq;
+
 		conn__on_write(c, &io);
-		tls__port_mark(c);
+		if (c->resp_seq != answered)
+			tls__port_mark(c); /* a plaintext response: not (or no longer) a TLS port */
 	}
 }
 

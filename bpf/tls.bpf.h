@@ -377,14 +377,14 @@ static __always_inline void tls__write(__u64 ssl, __u64 buf, __u64 num)
 }
 
 /*
- * After a plaintext connection's read or write: found to be TLS (the port is marked a TLS
- * one), or answered in plaintext (it is not, or no longer: a plaintext server on it now).
+ * A connection just found to be TLS marks its port a TLS one; a plaintext response written on
+ * a port unmarks it (a plaintext server on it now).
  */
 static __always_inline void tls__port_mark(const struct hconn *c)
 {
 	if (c->kind == HTTPLAT_CONN_TLS)
 		bits__set(&tls_ports, c->lport, 1);
-	else if ((c->status || c->resp_seq) && bits__test(&tls_ports, c->lport))
+	else if (bits__test(&tls_ports, c->lport))
 		bits__set(&tls_ports, c->lport, 0);
 }
 
