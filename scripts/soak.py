@@ -90,12 +90,7 @@ class Conn:
         while b"\r\n\r\n" not in self.buf:
             self._more()
         head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        lines = head.split(b"\r\n")
-        status = int(lines[0].split(b" ")[1])
-        hdrs = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(b":")
-            hdrs[k.strip().lower()] = v.strip().lower()
+        status, hdrs = h.parse_head(head)
         if b"content-length" in hdrs:
             n = int(hdrs[b"content-length"])
             while len(self.buf) < n:

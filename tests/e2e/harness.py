@@ -433,6 +433,16 @@ def recv_all(s):
     return b"".join(chunks)
 
 
+def parse_head(head):
+    """A response head (without its blank line): (status, {lower-case name: lower-case value})."""
+    lines = head.split(b"\r\n")
+    hdrs = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(b":")
+        hdrs[k.strip().lower()] = v.strip().lower()
+    return int(lines[0].split(b" ")[1]), hdrs
+
+
 def read_response(s):
     """Reads exactly one HTTP/1.1 response from a keep-alive socket; returns (status, body)."""
     buf = b""

@@ -50,12 +50,7 @@ def read_one(s, buf, method):
             raise RuntimeError("closed in a response head")
         buf += d
     head, rest = buf.split(b"\r\n\r\n", 1)
-    lines = head.split(b"\r\n")
-    status = int(lines[0].split(b" ")[1])
-    hdrs = {}
-    for line in lines[1:]:
-        k, _, v = line.partition(b":")
-        hdrs[k.strip().lower()] = v.strip().lower()
+    status, hdrs = h.parse_head(head)
     if 100 <= status < 200:
         return read_one(s, rest, method)
     if method == "HEAD" or status in (204, 304):

@@ -156,12 +156,7 @@ def read_one(rd, method):
     """One response, framed as a client must (HEAD, 204, 304, chunked): (status, when its
     head had arrived, when its last byte had)."""
     head, head_t = rd.upto(b"\r\n\r\n", "a response head")
-    lines = head.split(b"\r\n")
-    status = int(lines[0].split(b" ")[1])
-    hdrs = {}
-    for line in lines[1:]:
-        k, _, v = line.partition(b":")
-        hdrs[k.strip().lower()] = v.strip().lower()
+    status, hdrs = h.parse_head(head)
     if 100 <= status < 200:
         return read_one(rd, method)
     if method == "HEAD" or status in (204, 304):
